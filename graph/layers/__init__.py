@@ -1,0 +1,5 @@
+"""Layer declarations, one module per family. Importing this package fills the catalog.
+
+The import order is the palette order.
+"""
+from . import core, convolution, pooling, normalization, recurrent, attention, merge  # noqa: F401

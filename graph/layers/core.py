@@ -1,0 +1,244 @@
+"""Core layers: inputs, dense layers, activations, noise, and reshaping."""
+from __future__ import annotations
+
+from ..catalog import declare
+from ..params import (ACTIVATIONS, BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE, REGULARIZER_PARAMS,
+                      Param, activation_param)
+from ..shapes import ShapeError, fmt, known, prod, require_known, require_rank, size
+
+# -- Input ------------------------------------------------------------------------------------
+
+declare(
+    "Input", category="Input / Output",
+    description="Where data enters the network. Its shape leaves out the batch dimension.",
+    params=[
+        Param("shape", SHAPE, (8,), "Size of one sample, without the batch dimension: (64,) for "
+              "a vector, (28, 28, 1) for a grey image, (None, 8) for sequences of any length."),
+        Param("dtype", CHOICE, "float32", "Number type: float32 for measurements and pixels, "
+              "int32 for token ids fed to an Embedding.", choices=("float32", "int32")),
+    ],
+    input_names=(), min_inputs=0, max_inputs=0,
+    shape=lambda p, inputs: [tuple(p["shape"])],
+    flops=lambda p, i, o: 0,
+)
+
+# -- Dense ------------------------------------------------------------------------------------
+
+
+def _dense_shape(p, inputs):
+    (x,) = inputs
+    require_rank("Dense", x, range(1, 16), "")
+    require_known("Dense", x, -1, "last (features)")
+    return [x[:-1] + (p["units"],)]
+
+
+def _dense_advice(p, inputs, outputs):
+    (x,) = inputs
+    if len(x) >= 3:
+        return [f"Dense works on the last axis only, so {fmt(x)} becomes {fmt(outputs[0])}. "
+                f"To use every value of the image as one feature vector, add a Flatten before it."]
+    return []
+
+
+def _dense_params(p, inputs, outputs):
+    return inputs[0][-1] * p["units"] + (p["units"] if p["use_bias"] else 0)
+
+
+declare(
+    "Dense", category="Core",
+    description="Fully connected layer: every output is a weighted sum of all inputs plus a bias.",
+    params=[
+        Param("units", INT, 32, "Number of output neurons.", min=1, max=1_000_000),
+        activation_param(),
+        Param("use_bias", BOOL, True, "Add a learned bias to each output."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=_dense_shape, param_count=_dense_params, advice=_dense_advice, has_weights=True,
+    flops=lambda p, i, o: 2 * known(size(i[0])) * p["units"],
+)
+
+# -- Activation -------------------------------------------------------------------------------
+
+
+def _activation_params(p, inputs, outputs):
+    if p["activation"] != "prelu":
+        return 0
+    n = size(inputs[0])
+    if n is None:
+        raise ShapeError(f"PReLU learns one slope per input value, so it needs a fully known "
+                         f"input shape, but gets {fmt(inputs[0])}.")
+    return n
+
+
+declare(
+    "Activation", category="Activation",
+    description="Applies a non-linearity element by element (ReLU, sigmoid, tanh, softmax, ...).",
+    params=[
+        Param("activation", CHOICE, "relu", "The function applied to every value.",
+              choices=ACTIVATIONS[:3] + ("prelu",) + ACTIVATIONS[3:]),
+        Param("negative_slope", FLOAT, 0.2, "Slope for negative inputs (leaky_relu).", min=0),
+        Param("alpha", FLOAT, 1.0, "Scale of the negative part (elu).", min=0),
+    ],
+    shape=lambda p, inputs: [inputs[0]],
+    param_count=_activation_params, has_weights=True,
+)
+
+# -- Regularisation by noise ------------------------------------------------------------------
+
+declare(
+    "Dropout", category="Regularization",
+    description="During training, sets a random fraction of values to zero (and scales the rest) "
+                "so the network cannot rely on any single unit.",
+    params=[Param("rate", FLOAT, 0.5, "Fraction of the inputs to drop.", min=0, max=1,
+                  max_exclusive=True)],
+    shape=lambda p, inputs: [inputs[0]],
+)
+
+declare(
+    "GaussianNoise", category="Regularization",
+    description="During training, adds zero-mean Gaussian noise: a simple data augmentation.",
+    params=[Param("stddev", FLOAT, 0.1, "Standard deviation of the noise.", min=0)],
+    shape=lambda p, inputs: [inputs[0]],
+)
+
+# -- Reshaping --------------------------------------------------------------------------------
+
+
+def _flatten_shape(p, inputs):
+    (x,) = inputs
+    if len(x) == 0:
+        raise ShapeError("Flatten needs an input with at least one dimension.")
+    return [(size(x),)]
+
+
+declare(
+    "Flatten", category="Reshape",
+    description="Unrolls every sample into one long vector, e.g. (28, 28, 1) into (784,).",
+    shape=_flatten_shape, flops=lambda p, i, o: 0,
+)
+
+
+def _reshape_shape(p, inputs):
+    (x,) = inputs
+    target = tuple(p["target_shape"])
+    if any(d is None for d in target):
+        raise ShapeError("Reshape's target shape cannot contain None; use -1 for one size "
+                         "that should be worked out.")
+    n = size(x)
+    if -1 in target:
+        rest = prod(d for d in target if d != -1)
+        if n is None:
+            return [tuple(None if d == -1 else d for d in target)]
+        if n % rest:
+            raise ShapeError(f"Reshape cannot turn {fmt(x)} ({n} values) into {fmt(target)}: "
+                             f"{n} is not a multiple of {rest}.")
+        return [tuple(n // rest if d == -1 else d for d in target)]
+    if n is not None and n != prod(target):
+        raise ShapeError(f"Reshape cannot turn {fmt(x)} ({n} values) into {fmt(target)} "
+                         f"({prod(target)} values): the number of values must stay the same.")
+    return [target]
+
+
+declare(
+    "Reshape", category="Reshape",
+    description="Rearranges the values of each sample into a new shape with the same size.",
+    params=[Param("target_shape", SHAPE, (-1,), "New shape without the batch dimension; one "
+                  "entry may be -1 to have it worked out.", allow_minus_one=True)],
+    shape=_reshape_shape, flops=lambda p, i, o: 0,
+)
+
+
+def _permute_shape(p, inputs):
+    (x,) = inputs
+    dims = tuple(p["dims"])
+    if sorted(dims) != list(range(1, len(x) + 1)):
+        raise ShapeError(f"Permute's dims {fmt(dims)} must be a reordering of 1..{len(x)} for "
+                         f"an input of shape {fmt(x)} (axes are counted from 1, the batch "
+                         f"axis is left out).")
+    return [tuple(x[d - 1] for d in dims)]
+
+
+declare(
+    "Permute", category="Reshape",
+    description="Reorders the axes of each sample, e.g. (time, features) to (features, time).",
+    params=[Param("dims", INT_TUPLE, (2, 1), "New order of the axes, counted from 1.", min=1,
+                  length=(1, 2, 3, 4, 5))],
+    shape=_permute_shape, flops=lambda p, i, o: 0,
+)
+
+
+def _repeat_shape(p, inputs):
+    (x,) = inputs
+    require_rank("RepeatVector", x, 1, "(a vector)", "add a Flatten or a Dense before it.")
+    return [(p["n"],) + x]
+
+
+declare(
+    "RepeatVector", category="Reshape",
+    description="Repeats a vector n times to make a sequence, e.g. to feed a decoder RNN.",
+    params=[Param("n", INT, 4, "Number of repetitions (the sequence length).", min=1,
+                  max=100_000)],
+    shape=_repeat_shape, flops=lambda p, i, o: 0,
+)
+
+# -- Per-time-step and lookup layers ----------------------------------------------------------
+
+
+def _time_distributed_shape(p, inputs):
+    (x,) = inputs
+    require_rank("TimeDistributed", x, range(2, 16), "(time steps, features)",
+                 "it applies its Dense layer to every time step of a sequence.")
+    require_known("TimeDistributed", x, -1, "last (features)")
+    return [x[:-1] + (p["units"],)]
+
+
+declare(
+    "TimeDistributed", category="Recurrent",
+    description="Applies the same Dense layer to every time step of a sequence.",
+    params=[
+        Param("units", INT, 32, "Number of output neurons per time step.", min=1,
+              max=1_000_000),
+        activation_param(),
+        Param("use_bias", BOOL, True, "Add a learned bias to each output."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=_time_distributed_shape, has_weights=True,
+    param_count=lambda p, i, o: i[0][-1] * p["units"] + (p["units"] if p["use_bias"] else 0),
+    flops=lambda p, i, o: 2 * known(size(i[0])) * p["units"],
+)
+
+
+declare(
+    "Embedding", category="Embedding",
+    description="Looks up a learned vector for each integer token id (word embeddings).",
+    params=[
+        Param("input_dim", INT, 1000, "Vocabulary size: token ids run from 0 to input_dim - 1.",
+              min=1, max=10_000_000),
+        Param("output_dim", INT, 16, "Length of each embedding vector.", min=1, max=100_000),
+        Param("mask_zero", BOOL, False, "Treat id 0 as padding that later layers skip."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=lambda p, inputs: [inputs[0] + (p["output_dim"],)],
+    param_count=lambda p, i, o: p["input_dim"] * p["output_dim"], has_weights=True,
+    flops=lambda p, i, o: 0,
+)
+
+# -- VAE --------------------------------------------------------------------------------------
+
+
+def _sampling_shape(p, inputs):
+    mean, log_var = inputs
+    if mean != log_var:
+        raise ShapeError(f"Sampling needs the mean and the log-variance to have the same shape, "
+                         f"but gets {fmt(mean)} and {fmt(log_var)}: give both Dense layers the "
+                         f"same number of units.")
+    return [mean]
+
+
+declare(
+    "Sampling", category="Generative",
+    description="VAE reparameterisation: draws z = mean + exp(log_var / 2) * noise, so the "
+                "sampling step can be back-propagated through.",
+    params=[], input_names=("mean", "log_var"), min_inputs=2, max_inputs=2,
+    shape=_sampling_shape, flops=lambda p, i, o: 4 * known(size(o[0])),
+)

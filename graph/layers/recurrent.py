@@ -1,0 +1,138 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper."""
+from __future__ import annotations
+
+from ..catalog import declare
+from ..params import BOOL, CHOICE, FLOAT, INT, REGULARIZER_PARAMS, Param, activation_param
+from ..shapes import known, require_known, require_rank
+
+# gates per cell and states carried between time steps
+GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
+STATES = {"SimpleRNN": ("state",), "LSTM": ("state_h", "state_c"), "GRU": ("state",)}
+DESCRIPTIONS = {
+    "SimpleRNN": "The plainest recurrent layer: its state is tanh(W x_t + U h_(t-1) + b). "
+                 "Forgets quickly: gradients vanish over long sequences.",
+    "LSTM": "Long short-term memory: input, forget and output gates guard a cell state that "
+            "can carry information over hundreds of steps.",
+    "GRU": "Gated recurrent unit: like an LSTM with two gates and no separate cell state; "
+           "fewer weights, often as good.",
+}
+
+
+def _sequence_input(layer, x):
+    require_rank(layer, x, 2, "(time steps, features)",
+                 "recurrent layers read sequences; use Reshape to make one, e.g. (30,) -> "
+                 "(30, 1), or an Embedding for token ids.")
+    return require_known(layer, x, -1, "last (features)")
+
+
+def _cell_params(cell, p, features):
+    units = p["units"]
+    weights = units * (features + units)
+    if not p["use_bias"]:
+        bias = 0
+    elif cell == "GRU" and p.get("reset_after", True):
+        bias = 2 * units           # Keras keeps separate input and recurrent biases
+    else:
+        bias = units
+    return GATES[cell] * (weights + bias)
+
+
+def _cell_flops(cell, p, x):
+    steps = known(x[0])
+    return 2 * steps * GATES[cell] * p["units"] * (x[-1] + p["units"])
+
+
+def _recurrent_params(cell, wrapped=False):
+    params = [
+        Param("units", INT, 32, "Size of the hidden state.", min=1, max=100_000),
+        activation_param("tanh", help="Non-linearity of the state update."),
+    ]
+    if cell != "SimpleRNN":
+        params.append(activation_param("sigmoid", "recurrent_activation",
+                                       "Non-linearity of the gates."))
+    params += [
+        Param("use_bias", BOOL, True, "Learn biases."),
+        Param("return_sequences", BOOL, False, "Output the state at every time step (for "
+              "stacking recurrent layers) instead of only the last one."),
+        Param("return_state", BOOL, False, "Also output the final state(s), e.g. to start a "
+              "decoder (seq2seq)."),
+    ]
+    if not wrapped:
+        params.append(Param("go_backwards", BOOL, False, "Read the sequence from the end."))
+    params += [
+        Param("dropout", FLOAT, 0.0, "Dropout on the inputs of each step.", min=0, max=1,
+              max_exclusive=True),
+        Param("recurrent_dropout", FLOAT, 0.0, "Dropout on the state between steps.", min=0,
+              max=1, max_exclusive=True),
+    ]
+    if cell == "GRU" or wrapped:
+        params.append(Param("reset_after", BOOL, True, "GRU only: apply the reset gate after "
+                            "the matrix product (the Keras and cuDNN default)."))
+    return params + list(REGULARIZER_PARAMS)
+
+
+def _declare_recurrent(cell):
+    def output_names(p):
+        return ["output", *STATES[cell]] if p["return_state"] else ["output"]
+
+    def shape(p, inputs):
+        (x,) = inputs
+        _sequence_input(cell, x)
+        out = (x[0], p["units"]) if p["return_sequences"] else (p["units"],)
+        states = [(p["units"],)] * len(STATES[cell]) if p["return_state"] else []
+        return [out, *states]
+
+    declare(
+        cell, category="Recurrent", description=DESCRIPTIONS[cell],
+        params=_recurrent_params(cell),
+        shape=shape, outputs=lambda p: len(output_names(p)), output_names=output_names,
+        param_count=lambda p, i, o: _cell_params(cell, p, i[0][-1]), has_weights=True,
+        flops=lambda p, i, o: _cell_flops(cell, p, i[0]),
+    )
+
+
+for _cell in GATES:
+    _declare_recurrent(_cell)
+
+
+# -- Bidirectional ----------------------------------------------------------------------------
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def _bidirectional_names(p):
+    outs = ["forward", "backward"] if p["merge_mode"] == "none" else ["output"]
+    if p["return_state"]:
+        states = STATES[p["layer"]]
+        outs += [f"forward_{s}" for s in states] + [f"backward_{s}" for s in states]
+    return outs
+
+
+def _bidirectional_shape(p, inputs):
+    (x,) = inputs
+    _sequence_input("Bidirectional", x)
+    units = p["units"]
+    width = 2 * units if p["merge_mode"] == "concat" else units
+    steps = (x[0],) if p["return_sequences"] else ()
+    outs = [steps + (units,)] * 2 if p["merge_mode"] == "none" else [steps + (width,)]
+    if p["return_state"]:
+        outs += [(units,)] * (2 * len(STATES[p["layer"]]))
+    return outs
+
+
+declare(
+    "Bidirectional", category="Recurrent",
+    description="Runs a recurrent layer forwards and a copy backwards over the sequence and "
+                "joins their outputs, so every step sees both its past and its future.",
+    params=[
+        Param("layer", CHOICE, "LSTM", "The recurrent layer to run in both directions.",
+              choices=tuple(GATES)),
+        Param("merge_mode", CHOICE, "concat", "How the two directions are joined ('none': "
+              "two separate outputs).", choices=MERGE_MODES),
+        *_recurrent_params("LSTM", wrapped=True),
+    ],
+    shape=_bidirectional_shape, has_weights=True,
+    outputs=lambda p: len(_bidirectional_names(p)), output_names=_bidirectional_names,
+    param_count=lambda p, i, o: 2 * _cell_params(p["layer"], p, i[0][-1]),
+    flops=lambda p, i, o: 2 * _cell_flops(p["layer"], p, i[0]),
+)
