@@ -26,7 +26,7 @@ def _no_params(p, inputs, outputs) -> int:
     return 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Inferred:
     """What shape inference finds out about one node."""
     outputs: list            # output shapes, one per output port

@@ -109,6 +109,10 @@ class Graph:
     def out_edges(self, node_id: str) -> list[Edge]:
         return sorted(self._out[node_id])
 
+    def out_edge_set(self, node_id: str) -> set[Edge]:
+        """Edges out of a node, unordered (cheap; do not modify)."""
+        return self._out[node_id]
+
     def predecessors(self, node_id: str) -> set[str]:
         return {e.source for e in self._in[node_id].values()}
 
@@ -201,12 +205,12 @@ class Graph:
                 return f"{target} is an Input layer: nothing can be wired into it"
             return (f"{target} ({tnode.type}) takes {tnode.layer_type.arity_text()}; there is "
                     f"no input port {target_port}")
-        if target_port in self._in[target]:
-            other = self._in[target][target_port]
-            return f"input port {target_port} of {target} is already fed by {other.source}"
         if nx.has_path(self._g, target, source):
             return (f"wiring {source} into {target} would make a loop ({target} already feeds "
                     f"{source}); data must flow one way through the network")
+        if target_port in self._in[target]:
+            other = self._in[target][target_port]
+            return f"input port {target_port} of {target} is already fed by {other.source}"
         return None
 
     def connect(self, source: str, source_port: int, target: str, target_port: int) -> Edge:
@@ -278,6 +282,7 @@ class Graph:
         if old is not None:
             old.graph.unsubscribe(self._relay(old.name))
         self.blocks[block.name] = block
+        block.graph.blocks = self.blocks     # one namespace: blocks may use other blocks
         block.graph.subscribe(self._relay(block.name))
         self.events.emit(BlockChanged(block.name))
 

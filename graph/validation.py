@@ -77,7 +77,8 @@ class Analysis:
         self._check_cycles = True
         self._block_cache: dict = {}
         self._block_problems: dict[str, list[Problem]] = {}
-        self._blocks_dirty: set[str] = set(graph.blocks)
+        # block definitions are checked once, by the analysis of the whole file
+        self._blocks_dirty: set[str] = set() if block_stack else set(graph.blocks)
         self.recomputed = 0           # nodes recomputed by the last refresh (for tests, benches)
         self.live = live
         if live:
@@ -108,7 +109,8 @@ class Analysis:
             self._dirty.discard(event.node)
             self._check_cycles = self._check_cycles or event.node in self._cyclic
         elif isinstance(event, BlockChanged):
-            self._blocks_dirty.add(event.name)
+            if not self.block_stack:
+                self._blocks_dirty.add(event.name)
             self._block_cache = {k: v for k, v in self._block_cache.items() if k[0] != event.name}
             for n in self.graph.nodes():
                 node = self.graph.node(n)
@@ -134,6 +136,7 @@ class Analysis:
         for component in nx.strongly_connected_components(g):
             if len(component) > 1:
                 cyclic |= component
+        cyclic |= {u for u, _ in nx.selfloop_edges(g)}
         was = self._cyclic
         self._cyclic = cyclic
         self._check_cycles = False
@@ -152,7 +155,8 @@ class Analysis:
                 stack.pop()
                 continue
             pending = [] if n in self._cyclic else [
-                p for p in self.graph.predecessors(n) if p in dirty and p not in self._cyclic]
+                e.source for e in self.graph.input_ports(n).values()
+                if e.source in dirty and e.source not in self._cyclic]
             if pending:
                 stack.extend(pending)
                 continue
@@ -163,7 +167,7 @@ class Analysis:
             self._reports[n] = report
             self.recomputed += 1
             if old is None or old.outputs != report.outputs:
-                dirty.update(self.graph.successors(n))
+                dirty.update(e.target for e in self.graph.out_edge_set(n))
 
     def _compute(self, n: str) -> NodeReport:
         node = self.graph.node(n)
@@ -175,8 +179,12 @@ class Analysis:
                                        "through the network. Remove one of the wires of the "
                                        "loop.", "cycle"))
             return report
+        values = node.params
         for spec in layer_type.params:
-            problem = spec.check(node.params.get(spec.name))
+            value = values.get(spec.name)
+            if type(value) is type(spec.default) and value == spec.default:
+                continue                  # defaults were checked when the type was declared
+            problem = spec.check(value)
             if problem:
                 problems.append(Problem(n, f"{spec.name} {problem}.", "param", param=spec.name))
         inputs = self._gather_inputs(n, node, layer_type, problems)

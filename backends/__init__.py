@@ -1,0 +1,1 @@
+"""Backends that compile a graph into something that runs: numpy (reference) and keras."""

@@ -1,0 +1,289 @@
+"""`.graph` project files: versioned JSON, written atomically, read without executing anything.
+
+Layout (version 2)::
+
+    {"format": "netdesigner.graph", "version": 2, "app_version": "...",
+     "metadata": {...},
+     "nodes": [{"id", "type", "type_version", "params", "position": [x, y]}, ...],
+     "edges": [{"source", "source_port", "target", "target_port"}, ...],
+     "blocks": [{"name", "description", "inputs": [ids], "outputs": [{"node", "port"}],
+                 "nodes": [...], "edges": [...]}, ...],
+     "training": {...}, "runs": [...]}
+
+Keys are written in a fixed order with two-space indents, nodes in graph order and edges sorted
+by target, so that files diff well and save -> load -> save is byte-identical.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from .catalog import CATALOG
+from .migrations import CURRENT_VERSION, FORMAT, MigrationError, migrate, migrate_params
+from .model import NODE_ID, BlockDef, Graph
+from .events import Edge
+from .training import default_settings, settings_problems
+
+APP_VERSION = "0.1.0"
+
+
+class GraphFileError(ValueError):
+    """A file that cannot be read, with the file and the JSON path at fault."""
+
+    def __init__(self, file: str, json_path: str | None, message: str):
+        self.file, self.json_path, self.message = str(file), json_path, message
+        where = f"{file}: {json_path}" if json_path else str(file)
+        super().__init__(f"{where}: {message}")
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+def _node_dicts(graph: Graph) -> list[dict]:
+    out = []
+    for n in graph.nodes():
+        node = graph.node(n)
+        lt = node.layer_type
+        out.append({"id": n, "type": node.type, "type_version": lt.version,
+                    "params": {p.name: p.to_json(node.params[p.name]) for p in lt.params},
+                    "position": [node.position[0], node.position[1]]})
+    return out
+
+
+def _edge_dicts(graph: Graph) -> list[dict]:
+    order = {n: i for i, n in enumerate(graph.nodes())}
+    edges = sorted(graph.edges(), key=lambda e: (order[e.target], e.target_port))
+    return [{"source": e.source, "source_port": e.source_port, "target": e.target,
+             "target_port": e.target_port} for e in edges]
+
+
+def to_dict(graph: Graph) -> dict:
+    return {
+        "format": FORMAT,
+        "version": CURRENT_VERSION,
+        "app_version": APP_VERSION,
+        "metadata": graph.metadata,
+        "nodes": _node_dicts(graph),
+        "edges": _edge_dicts(graph),
+        "blocks": [{"name": b.name, "description": b.description, "inputs": list(b.inputs),
+                    "outputs": [{"node": node, "port": port} for node, port in b.outputs],
+                    "nodes": _node_dicts(b.graph), "edges": _edge_dicts(b.graph)}
+                   for b in graph.blocks.values()],
+        "training": graph.training,
+        "runs": graph.runs,
+    }
+
+
+def dumps(graph: Graph) -> str:
+    return json.dumps(to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save(graph: Graph, path) -> None:
+    """Write atomically: a temporary file beside the target, fsync, then rename over it.
+    A crash at any point leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    text = dumps(graph)              # serialise first: an error here must not touch the disk
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:                             # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+class _Reader:
+    """Checks parsed JSON piece by piece, naming the JSON path of the first fault."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.unknown_types: list[tuple[str, str]] = []
+
+    def fail(self, path: str, message: str):
+        raise GraphFileError(self.file, path, message)
+
+    def expect(self, value, kind, path: str, what: str):
+        ok = isinstance(value, kind) and not (kind in (int, (int, float)) and isinstance(value, bool))
+        if not ok:
+            self.fail(path, f"must be {what}, not {_describe(value)}")
+        return value
+
+    def graph_body(self, data: dict, path: str, graph: Graph) -> None:
+        prefix = f"{path}." if path else ""
+        nodes = self.expect(data.get("nodes", []), list, f"{prefix}nodes", "a list")
+        for i, item in enumerate(nodes):
+            self.node(item, f"{prefix}nodes[{i}]", graph)
+        edges = self.expect(data.get("edges", []), list, f"{prefix}edges", "a list")
+        for i, item in enumerate(edges):
+            self.edge(item, f"{prefix}edges[{i}]", graph)
+
+    def node(self, item, path: str, graph: Graph) -> None:
+        self.expect(item, dict, path, "an object")
+        node_id = self.expect(item.get("id"), str, f"{path}.id", "text")
+        if not NODE_ID.match(node_id):
+            self.fail(f"{path}.id", f"{node_id!r} is not a valid id (letters, digits and _, not "
+                                    f"starting with a digit)")
+        if node_id in graph:
+            self.fail(f"{path}.id", f"duplicate node id {node_id!r}")
+        type_id = self.expect(item.get("type"), str, f"{path}.type", "text")
+        params = self.expect(item.get("params", {}), dict, f"{path}.params", "an object")
+        position = item.get("position", [0.0, 0.0])
+        if (not isinstance(position, list) or len(position) != 2
+                or not all(_is_number(v) for v in position)):
+            self.fail(f"{path}.position", f"must be [x, y] numbers, not {_describe(position)}")
+        if type_id not in CATALOG:
+            self.unknown_types.append((type_id, f"{path}.type"))
+            return
+        lt = CATALOG[type_id]
+        version = self.expect(item.get("type_version", lt.version), int, f"{path}.type_version",
+                              "a whole number")
+        if version > lt.version:
+            self.fail(f"{path}.type_version", f"{lt.type_id} version {version} is newer than "
+                                              f"this program's ({lt.version})")
+        params = migrate_params(lt.type_id, version, lt.version, dict(params))
+        for name in params:
+            if name not in lt.params:
+                self.fail(f"{path}.params.{name}", f"{lt.type_id} has no parameter {name!r}")
+        graph.add_node(lt.type_id, params, position, node_id)
+
+    def edge(self, item, path: str, graph: Graph) -> None:
+        self.expect(item, dict, path, "an object")
+        ends = {}
+        for end in ("source", "target"):
+            node_id = self.expect(item.get(end), str, f"{path}.{end}", "a node id")
+            if node_id not in graph:
+                if any(t for t, _ in self.unknown_types):
+                    return            # the node was of an unknown type: reported together
+                self.fail(f"{path}.{end}", f"there is no node {node_id!r}")
+            port = self.expect(item.get(f"{end}_port", 0), int, f"{path}.{end}_port",
+                               "a whole number")
+            if port < 0:
+                self.fail(f"{path}.{end}_port", "must not be negative")
+            ends[end] = (node_id, port)
+        (source, sport), (target, tport) = ends["source"], ends["target"]
+        taken = graph.input_ports(target).get(tport)
+        if taken is not None:
+            self.fail(path, f"input port {tport} of {target!r} is fed twice (also by "
+                            f"{taken.source!r})")
+        graph._add_edge(Edge(source, sport, target, tport))
+
+    def block(self, item, path: str, graph: Graph) -> None:
+        self.expect(item, dict, path, "an object")
+        name = self.expect(item.get("name"), str, f"{path}.name", "text")
+        if not NODE_ID.match(name):
+            self.fail(f"{path}.name", f"{name!r} is not a valid block name")
+        if name in graph.blocks:
+            self.fail(f"{path}.name", f"duplicate block name {name!r}")
+        inner = Graph()
+        self.graph_body(item, path, inner)
+        inputs = self.expect(item.get("inputs", []), list, f"{path}.inputs", "a list")
+        for i, node_id in enumerate(inputs):
+            self.expect(node_id, str, f"{path}.inputs[{i}]", "a node id")
+        outputs = []
+        for i, out in enumerate(self.expect(item.get("outputs", []), list, f"{path}.outputs",
+                                            "a list")):
+            self.expect(out, dict, f"{path}.outputs[{i}]", "an object")
+            node = self.expect(out.get("node"), str, f"{path}.outputs[{i}].node", "a node id")
+            port = self.expect(out.get("port", 0), int, f"{path}.outputs[{i}].port",
+                               "a whole number")
+            outputs.append((node, port))
+        description = self.expect(item.get("description", ""), str, f"{path}.description",
+                                  "text")
+        graph.define_block(BlockDef(name, inner, list(inputs), outputs, description))
+
+    def training(self, data, graph: Graph) -> None:
+        settings = self.expect(data, dict, "training", "an object")
+        merged = default_settings()
+        for key, value in settings.items():
+            if key not in merged:
+                self.fail(f"training.{key}", "is not a training setting")
+            merged[key] = value
+        for key, problem in settings_problems(merged):
+            self.fail(f"training.{key}", problem)
+        graph.training = merged
+
+
+def from_dict(data, file: str = "<data>") -> Graph:
+    reader = _Reader(file)
+    reader.expect(data, dict, None, "a JSON object")
+    if data.get("format") != FORMAT:
+        reader.fail("format", f"expected {FORMAT!r}, found {_describe(data.get('format'))}: "
+                              f"this is not a netdesigner project file")
+    try:
+        data = migrate(dict(data))
+    except MigrationError as e:
+        reader.fail(e.json_path, str(e))
+    graph = Graph()
+    for i, item in enumerate(reader.expect(data.get("blocks", []), list, "blocks", "a list")):
+        reader.block(item, f"blocks[{i}]", graph)
+    reader.graph_body(data, "", graph)
+    if reader.unknown_types:
+        names = sorted({t for t, _ in reader.unknown_types})
+        places = ", ".join(p for _, p in reader.unknown_types)
+        raise GraphFileError(file, None, f"unknown layer type{'s' if len(names) > 1 else ''} "
+                                         f"{', '.join(names)} (at {places})")
+    reader.training(data.get("training", {}), graph)
+    graph.metadata = reader.expect(data.get("metadata", {}), dict, "metadata", "an object")
+    graph.runs = reader.expect(data.get("runs", []), list, "runs", "a list")
+    return graph
+
+
+def loads(text: str, file: str = "<text>") -> Graph:
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise GraphFileError(file, f"line {e.lineno}, column {e.colno}",
+                             f"not valid JSON ({e.msg})") from None
+    except ValueError as e:
+        raise GraphFileError(file, None, str(e)) from None
+    return from_dict(data, file)
+
+
+def load(path) -> Graph:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GraphFileError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise GraphFileError(path, None, "is a folder, not a .graph file") from None
+    except UnicodeDecodeError:
+        raise GraphFileError(path, None, "is not a text file (not UTF-8)") from None
+    except OSError as e:
+        raise GraphFileError(path, None, e.strerror or str(e)) from None
+    return loads(text, str(path))
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not allowed in a .graph file")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "null"
+    kind = {bool: "true/false", int: "a number", float: "a number", str: "text",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    shown = json.dumps(value) if not isinstance(value, (list, dict)) else ""
+    return f"{kind} {shown}".strip() if shown and len(shown) < 40 else kind

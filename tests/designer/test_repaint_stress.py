@@ -1,0 +1,73 @@
+"""Repaint stress: PySide6 6.12.0 on Python 3.11 over-releases None on every void QPainter call
+and kills the process ("none_dealloc") after a few hundred repaints. The version pin in
+pyproject.toml avoids it; this test repaints a live plot and a painted scene thousands of times
+so that a bad PySide6 shows up here rather than in a user's session."""
+import sys
+
+import numpy as np
+import pyqtgraph as pg
+import PySide6
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
+
+REPAINTS = 2000
+
+
+class PaintedNode(QGraphicsItem):
+    """Uses the void QPainter calls a canvas node uses: save/restore, transforms, paths."""
+    paints = 0
+
+    def boundingRect(self):
+        return QRectF(-60, -30, 120, 60)
+
+    def paint(self, painter: QPainter, option, widget=None):
+        PaintedNode.paints += 1
+        painter.save()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(QColor("#336"), 2))
+        painter.setBrush(QColor("#eef"))
+        painter.drawRoundedRect(self.boundingRect(), 6, 6)
+        path = QPainterPath(QPointF(-60, 0))
+        path.cubicTo(QPointF(-20, -30), QPointF(20, 30), QPointF(60, 0))
+        painter.drawPath(path)
+        painter.drawLine(QPointF(-50, 20), QPointF(50, 20))
+        painter.translate(1, 1)
+        painter.drawText(self.boundingRect(), Qt.AlignCenter, "Dense (32,)")
+        painter.restore()
+
+
+def test_pyside_version_is_safe_for_this_python():
+    major, minor = (int(v) for v in PySide6.__version__.split(".")[:2])
+    if sys.version_info < (3, 12):
+        assert (major, minor) < (6, 12), "PySide6 >= 6.12 crashes on Python 3.11 (none_dealloc)"
+
+
+def test_plot_and_scene_survive_thousands_of_repaints(qtbot):
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curve = plot.plot(pen="y")
+    plot.resize(320, 200)
+    plot.show()
+    scene = QGraphicsScene()
+    for i in range(20):
+        item = PaintedNode()
+        item.setPos(130 * (i % 5), 70 * (i // 5))
+        scene.addItem(item)
+    view = QGraphicsView(scene)
+    qtbot.addWidget(view)
+    view.resize(320, 200)
+    view.show()
+    x = np.arange(200, dtype=float)
+    PaintedNode.paints = 0
+    for i in range(REPAINTS):
+        curve.setData(x, np.sin(x / 10 + i / 50))
+        plot_image = plot.grab()          # grab() really paints, even offscreen
+        if i % 4 == 0:
+            view.grab()
+    assert PaintedNode.paints >= 5 * REPAINTS // 4, "the scene was really painted"
+    image = plot_image.toImage()
+    assert not image.isNull() and image.width() == 320
+    # the curve was drawn: the plot's pixels are not all one colour
+    colours = {image.pixel(x_, y_) for x_ in range(0, 320, 7) for y_ in range(0, 200, 7)}
+    assert len(colours) > 2
