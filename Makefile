@@ -17,7 +17,7 @@ QT_SYSTEM_PACKAGES := libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0
 .PHONY: run test test-long install bench clean
 
 run: install
-	$(VENV)/bin/netdesigner validate $(SAMPLE)
+	$(VENV)/bin/netdesigner $(SAMPLE)
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not long"

@@ -110,7 +110,8 @@ def cmd_layers(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netdesigner",
-        description="Design, check, train and export neural networks.")
+        description="Design, check, train and export neural networks. "
+                    "`netdesigner` alone opens the designer; `netdesigner FILE` opens a file in it.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("validate", help="check a .graph file: every layer's output shape, "
                                         "parameter count and problems (exit 1 on problems)")
@@ -120,15 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("layers", help="list the layer catalog")
     p.add_argument("--json", action="store_true", help="print the declarations as JSON")
     p.set_defaults(func=cmd_layers)
+    parser.commands = dict(sub.choices)
     return parser
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    commands = set(parser.commands)
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        # `netdesigner` or `netdesigner FILE`: the designer window
+        if len(argv) > 1:
+            parser.error(f"unknown command {argv[0]!r}")
+        from .app import run
+        return run(argv[0] if argv else None)
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -183,7 +183,7 @@ class _Reader:
         if taken is not None:
             self.fail(path, f"input port {tport} of {target!r} is fed twice (also by "
                             f"{taken.source!r})")
-        graph._add_edge(Edge(source, sport, target, tport))
+        graph.restore_edge(Edge(source, sport, target, tport))
 
     def block(self, item, path: str, graph: Graph) -> None:
         self.expect(item, dict, path, "an object")

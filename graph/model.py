@@ -187,8 +187,10 @@ class Graph:
         return copy.deepcopy(node), edges
 
     def connection_problem(self, source: str, source_port: int, target: str,
-                           target_port: int) -> str | None:
-        """Why a wire cannot be made (structure only; shapes are validation's job), or None."""
+                           target_port: int, ignore: Edge | None = None) -> str | None:
+        """Why a wire cannot be made (structure only; shapes are validation's job), or None.
+
+        `ignore` judges as if that wire were gone (a wire picked up to be moved elsewhere)."""
         if source not in self._nodes:
             return f"there is no node {source!r}"
         if target not in self._nodes:
@@ -205,10 +207,12 @@ class Graph:
                 return f"{target} is an Input layer: nothing can be wired into it"
             return (f"{target} ({tnode.type}) takes {tnode.layer_type.arity_text()}; there is "
                     f"no input port {target_port}")
-        if nx.has_path(self._g, target, source):
+        g = self._g if ignore is None else nx.restricted_view(
+            self._g, [], [(ignore.source, ignore.target, (ignore.source_port, ignore.target_port))])
+        if nx.has_path(g, target, source):
             return (f"wiring {source} into {target} would make a loop ({target} already feeds "
                     f"{source}); data must flow one way through the network")
-        if target_port in self._in[target]:
+        if target_port in self._in[target] and self._in[target][target_port] != ignore:
             other = self._in[target][target_port]
             return f"input port {target_port} of {target} is already fed by {other.source}"
         return None
@@ -219,9 +223,16 @@ class Graph:
             raise WiringError(problem)
         return self._add_edge(Edge(source, source_port, target, target_port))
 
+    def restore_edge(self, edge: Edge) -> Edge:
+        """Add a wire without the cycle and port checks: loading keeps a user's file as it is
+        (validation reports what is wrong with it), and undo puts back exactly what was there."""
+        if edge.source not in self._nodes or edge.target not in self._nodes:
+            raise WiringError(f"cannot restore {edge}: a node is missing")
+        if edge.target_port in self._in[edge.target]:
+            raise WiringError(f"cannot restore {edge}: the input port is taken")
+        return self._add_edge(edge)
+
     def _add_edge(self, edge: Edge) -> Edge:
-        """Add a wire without the cycle and port checks (loading keeps a user's file as it is,
-        and validation reports what is wrong with it)."""
         self._in[edge.target][edge.target_port] = edge
         self._out[edge.source].add(edge)
         self._g.add_edge(edge.source, edge.target, key=(edge.source_port, edge.target_port))

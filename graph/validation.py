@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .catalog import Inferred
-from .events import (BlockChanged, EdgeAdded, EdgeRemoved, NodeAdded, NodeRemoved, ParamChanged)
+from .events import (BlockChanged, Edge, EdgeAdded, EdgeRemoved, NodeAdded, NodeRemoved, ParamChanged)
 from .model import Graph
 from .shapes import ShapeError, fmt
 
@@ -300,12 +300,43 @@ class Analysis:
     def output_shapes(self, node_id: str) -> list | None:
         return self.report(node_id).outputs
 
+    def peek(self, node_id: str) -> NodeReport | None:
+        """The last computed report, without refreshing (for painting between edits)."""
+        return self._reports.get(node_id)
+
     def edge_shape(self, edge) -> tuple | None:
         """The shape of the tensor a wire carries, or None if it cannot be worked out."""
         outputs = self.report(edge.source).outputs
         if outputs is None or edge.source_port >= len(outputs):
             return None
         return outputs[edge.source_port]
+
+    def wire_problem(self, source: str, source_port: int, target: str,
+                     target_port: int, ignore: Edge | None = None) -> str | None:
+        """Why a new wire would be refused: structure (loops, taken ports) or shapes (the target
+        layer cannot take the tensor). None when it can be made. `ignore`: judge as if that
+        wire were gone."""
+        problem = self.graph.connection_problem(source, source_port, target, target_port, ignore)
+        if problem:
+            return problem
+        shape = self.edge_shape(Edge(source, source_port, target, target_port))
+        if shape is None:
+            return None                   # unknown upstream: nothing to say yet
+        node = self.graph.node(target)
+        layer_type = node.layer_type
+        ports = self.graph.input_ports(target)
+        inputs = {p: self.edge_shape(e) for p, e in ports.items() if e != ignore}
+        inputs[target_port] = shape
+        count = max(max(inputs) + 1, layer_type.min_inputs)
+        if node.type == "Block" or any(inputs.get(p) is None for p in range(count)):
+            return None                   # not all inputs known yet: check when they are
+        if any(p.code == "param" for p in self.report(target).problems):
+            return None
+        try:
+            layer_type.infer(node.params, [inputs[p] for p in range(count)], self)
+        except ShapeError as e:
+            return str(e)
+        return None
 
     def problems(self) -> list[Problem]:
         """Every problem: the network's, the blocks', then each node's in graph order."""

@@ -95,7 +95,7 @@ def test_cycles_from_a_file_are_reported_not_looped_on():
                           ("Add", {})])
     # a loop a -> add -> a, made the way a loaded file can make it
     g.disconnect(g.in_edges(a)[0])
-    g._add_edge(Edge(b, 0, a, 0))
+    g.restore_edge(Edge(b, 0, a, 0))
     g.connect(i, 0, b, 1)
     a_ = validate(g)
     cyc = {p.node for p in a_.problems() if p.code == "cycle"}
@@ -104,7 +104,7 @@ def test_cycles_from_a_file_are_reported_not_looped_on():
 
 def test_too_many_inputs_from_a_file():
     g, (i, d) = mlp(4)
-    g._add_edge(Edge(i, 0, d, 1))
+    g.restore_edge(Edge(i, 0, d, 1))
     problems = validate(g).problems()
     assert [(p.node, p.code) for p in problems] == [(d, "arity")]
 
@@ -257,3 +257,23 @@ def test_unknown_and_self_referencing_blocks():
     g.define_block(BlockDef("loop", inner, ["i"], [("me", 0)]))
     g.set_param(blk, "block", "loop")
     assert any("contains itself" in p.message for p in validate(g).problems())
+
+
+def test_wire_problems_explain_refusals_before_the_wire_exists():
+    g = Graph()
+    img = g.add_node("Input", {"shape": (28, 28, 1)})
+    vec = g.add_node("Input", {"shape": (10,)})
+    conv = g.add_node("Conv2D")
+    add = g.add_node("Add")
+    d = g.add_node("Dense", {"units": 4})
+    g.connect(img, 0, conv, 0)
+    g.connect(vec, 0, d, 0)
+    a = Analysis(g)
+    assert "already fed by input_1" in a.wire_problem(vec, 0, conv, 0)
+    g.disconnect(g.in_edges(conv)[0])
+    assert "Conv2D expects a 3-D input" in a.wire_problem(vec, 0, conv, 0)
+    assert a.wire_problem(img, 0, conv, 0) is None
+    g.connect(d, 0, add, 0)
+    assert "(4,)" in a.wire_problem(vec, 0, add, 1) and "(10,)" in a.wire_problem(vec, 0, add, 1)
+    assert "loop" in a.wire_problem(add, 0, d, 0)
+    assert g.edges() == a.graph.edges() and len(g.edges()) == 2, "asking changes nothing"

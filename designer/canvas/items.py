@@ -1,0 +1,351 @@
+"""What the canvas draws: layers (nodes with ports), wires, and the hint shown while wiring.
+
+Items hold ids, never data: they read the graph model and the analysis when they paint.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
+
+from graph.shapes import fmt
+
+NODE_WIDTH = 184.0
+HEADER = 22.0
+LINE = 16.0
+PORT_RADIUS = 6.0
+PORT_SPACING = 20.0
+GRID = 20.0
+
+TITLE_FONT = QFont()
+TITLE_FONT.setPointSizeF(9.0)
+TITLE_FONT.setBold(True)
+BODY_FONT = QFont()
+BODY_FONT.setPointSizeF(8.5)
+LABEL_FONT = QFont()
+LABEL_FONT.setPointSizeF(7.5)
+
+
+def shapes_text(shapes) -> str:
+    if shapes is None:
+        return "shape ?"
+    return ", ".join(fmt(s) for s in shapes)
+
+
+class PortItem(QGraphicsItem):
+    """An input (left side) or output (right side) port of a node."""
+
+    def __init__(self, node_item: "NodeItem", index: int, is_output: bool, name: str):
+        super().__init__(node_item)
+        self.node_item, self.index, self.is_output, self.name = node_item, index, is_output, name
+        self.highlight: QColor | None = None
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(f"{'output' if is_output else 'input'} {index}: {name}"
+                        + ("\nDrag to an input port to wire it." if is_output else ""))
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self):
+        r = PORT_RADIUS + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self):
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def paint(self, painter: QPainter, option, widget=None):
+        theme = self.node_item.scene_theme()
+        colour = self.highlight or (theme.category(self.node_item.category()) if self.is_output
+                                    else theme.colour("wire"))
+        painter.setPen(QPen(theme.colour("node"), 1.5))
+        painter.setBrush(colour)
+        painter.drawEllipse(QPointF(0, 0), PORT_RADIUS, PORT_RADIUS)
+
+
+class NodeItem(QGraphicsObject):
+    """A layer: type, id, output shape and parameter count, with its ports."""
+
+    def __init__(self, scene, node_id: str):
+        super().__init__()
+        self.canvas, self.node_id = scene, node_id
+        self.inputs: list[PortItem] = []
+        self.outputs: list[PortItem] = []
+        self.height = HEADER + 3 * LINE + 10
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.rebuild_ports()
+        self.setPos(QPointF(*self.model().position))
+
+    # -- model ----------------------------------------------------------------------------------
+    def model(self):
+        return self.canvas.document.graph.node(self.node_id)
+
+    def category(self) -> str:
+        return self.model().layer_type.category
+
+    def scene_theme(self):
+        return self.canvas.theme
+
+    def report(self):
+        # may lag one edit behind; the scene repaints after each validation
+        return self.canvas.document.analysis.peek(self.node_id)
+
+    # -- ports ----------------------------------------------------------------------------------
+    def input_count(self) -> int:
+        graph = self.canvas.document.graph
+        node = self.model()
+        lt = node.layer_type
+        if node.type == "Block":
+            block = graph.blocks.get(node.params.get("block"))
+            if block is not None:
+                return len(block.inputs)
+        ports = graph.input_ports(self.node_id)
+        used = (max(ports) + 1) if ports else 0
+        if lt.max_inputs is None:
+            return max(used + 1, lt.min_inputs)         # always one free port on a merge
+        return max(lt.max_inputs, used)
+
+    def rebuild_ports(self) -> None:
+        graph = self.canvas.document.graph
+        node = self.model()
+        lt = node.layer_type
+        n_in = self.input_count()
+        out_names = lt.output_port_names(node.params, graph)
+        if (len(self.inputs), [p.name for p in self.outputs]) == (n_in, out_names):
+            return
+        for port in self.inputs + self.outputs:
+            port.setParentItem(None)
+            if port.scene():
+                port.scene().removeItem(port)
+        self.prepareGeometryChange()
+        self.height = max(HEADER + 3 * LINE + 10, HEADER + 8 + PORT_SPACING * max(n_in, len(out_names)))
+        self.inputs = [PortItem(self, i, False, lt.input_port_name(i)) for i in range(n_in)]
+        self.outputs = [PortItem(self, i, True, name) for i, name in enumerate(out_names)]
+        for ports, x in ((self.inputs, 0.0), (self.outputs, NODE_WIDTH)):
+            top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
+            for i, port in enumerate(ports):
+                port.setPos(x, top + i * PORT_SPACING)
+        self.update()
+
+    def port_pos(self, is_output: bool, index: int) -> QPointF:
+        ports = self.outputs if is_output else self.inputs
+        if index < len(ports):
+            return ports[index].scenePos()
+        return self.mapToScene(QPointF(NODE_WIDTH if is_output else 0.0, self.height / 2))
+
+    # -- painting -------------------------------------------------------------------------------
+    def boundingRect(self):
+        return QRectF(-4, -4, NODE_WIDTH + 8, self.height + 8)
+
+    def paint(self, painter: QPainter, option, widget=None):
+        theme = self.canvas.theme
+        node = self.model()
+        report = self.report()
+        rect = QRectF(0, 0, NODE_WIDTH, self.height)
+        errors = report is not None and not report.ok
+        warnings = report is not None and report.problems and not errors
+        painter.setRenderHint(QPainter.Antialiasing)
+        if self.isSelected():
+            outline = QPen(theme.colour("selection"), 3)
+        elif errors:
+            outline = QPen(theme.colour("error"), 2.5)
+        elif warnings:
+            outline = QPen(theme.colour("warning"), 2)
+        else:
+            outline = QPen(theme.colour("grid").darker(130), 1)
+        painter.setPen(outline)
+        painter.setBrush(theme.colour("node"))
+        painter.drawRoundedRect(rect, 6, 6)
+        header = QPainterPath()
+        header.setFillRule(Qt.WindingFill)       # rounded top corners, square bottom ones
+        header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 6, 6)
+        header.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
+        painter.fillPath(header, theme.category(node.layer_type.category))
+        if errors or warnings:          # a badge in the header
+            painter.setBrush(theme.colour("error" if errors else "warning"))
+            painter.setPen(Qt.NoPen)
+            painter.drawEllipse(QPointF(NODE_WIDTH - 12, HEADER / 2), 6, 6)
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(TITLE_FONT)
+            painter.drawText(QRectF(NODE_WIDTH - 18, 0, 12, HEADER), Qt.AlignCenter, "!")
+        painter.setPen(QColor("#ffffff"))
+        painter.setFont(TITLE_FONT)
+        title = node.type if node.type != "Block" else f"Block: {node.params.get('block')}"
+        if node.type == "Block" and node.params.get("repeat", 1) > 1:
+            title += f" ×{node.params['repeat']}"
+        painter.drawText(QRectF(10, 0, NODE_WIDTH - 34, HEADER), Qt.AlignVCenter | Qt.AlignLeft,
+                         _elide(title, TITLE_FONT, NODE_WIDTH - 34))
+        painter.setFont(BODY_FONT)
+        painter.setPen(theme.colour("node_text"))
+        lines = [self.node_id, _summary(node),
+                 shapes_text(report.outputs if report else None)]
+        params = report.params if report else 0
+        y = HEADER + 4
+        for i, text in enumerate(lines):
+            if i == 1:
+                painter.setPen(theme.colour("node_subtle"))
+            if i == 2:
+                painter.setPen(theme.colour("node_text"))
+                if params:
+                    text = f"{text}  ·  {params:,} params"
+            painter.drawText(QRectF(12, y, NODE_WIDTH - 24, LINE), Qt.AlignVCenter | Qt.AlignLeft,
+                             _elide(text, BODY_FONT, NODE_WIDTH - 24))
+            y += LINE
+
+    def refresh(self) -> None:
+        """Re-read the model after validation: ports, tooltip, repaint."""
+        self.rebuild_ports()
+        report = self.report()
+        node = self.model()
+        tip = [f"{node.type} — {node.layer_type.description}"]
+        if report is not None:
+            tip.append(f"output: {shapes_text(report.outputs)}   parameters: {report.params:,}")
+            tip += [f"{'⚠' if p.severity == 'warning' else '✖'} {p.message}" for p in report.problems]
+        self.setToolTip("\n".join(tip))
+        self.update()
+
+    # -- interaction ----------------------------------------------------------------------------
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionChange and self.canvas.snap_to_grid:
+            return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            self.canvas.node_moved(self.node_id)
+        if change == QGraphicsItem.ItemSelectedHasChanged:
+            self.update()
+        return super().itemChange(change, value)
+
+
+def _summary(node) -> str:
+    """The one or two parameters that say most about a layer, e.g. '32 units, relu'."""
+    p = node.params
+    t = node.type
+    if t == "Input":
+        return f"{p['dtype']}"
+    if t in ("Dense", "TimeDistributed"):
+        return f"{p['units']} units, {p['activation']}"
+    if t in ("Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D"):
+        k = p["kernel_size"]
+        k = "×".join(map(str, k)) if isinstance(k, tuple) else str(k)
+        return f"{p['filters']} filters {k}, {p['padding']}"
+    if t in ("SimpleRNN", "LSTM", "GRU"):
+        return f"{p['units']} units" + (", sequences" if p["return_sequences"] else "")
+    if t == "Bidirectional":
+        return f"{p['layer']} {p['units']} units, {p['merge_mode']}"
+    if t == "Activation":
+        return p["activation"]
+    if t in ("Dropout",):
+        return f"rate {p['rate']:g}"
+    if t == "MultiHeadAttention":
+        return f"{p['num_heads']} heads × {p['key_dim']}"
+    if t == "Embedding":
+        return f"{p['input_dim']} tokens → {p['output_dim']}"
+    if t == "Block":
+        return f"repeat ×{p['repeat']}"
+    if "pool_size" in p:
+        k = p["pool_size"]
+        return "pool " + ("×".join(map(str, k)) if isinstance(k, tuple) else str(k))
+    return node.layer_type.category.lower()
+
+
+def _elide(text: str, font: QFont, width: float) -> str:
+    return QFontMetricsF(font).elidedText(text, Qt.ElideRight, width)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A wire, drawn as a curve and labelled with the shape of the tensor it carries."""
+
+    def __init__(self, scene, edge):
+        super().__init__()
+        self.canvas, self.edge = scene, edge
+        self.label = ""
+        self.setZValue(0)
+        self.setFlag(QGraphicsItem.ItemIsSelectable)
+        self.update_path()
+
+    def update_path(self) -> None:
+        src = self.canvas.nodes.get(self.edge.source)
+        dst = self.canvas.nodes.get(self.edge.target)
+        if src is None or dst is None:
+            return
+        a = src.port_pos(True, self.edge.source_port)
+        b = dst.port_pos(False, self.edge.target_port)
+        self.setPath(wire_path(a, b))
+
+    def refresh(self) -> None:
+        shape = self.canvas.document.analysis.edge_shape(self.edge)
+        self.label = "?" if shape is None else fmt(shape)
+        self.setToolTip(f"{self.edge.source} → {self.edge.target}: {self.label}")
+        self.update()
+
+    def boundingRect(self):
+        return super().boundingRect().adjusted(-60, -14, 60, 14)
+
+    def paint(self, painter: QPainter, option, widget=None):
+        theme = self.canvas.theme
+        painter.setRenderHint(QPainter.Antialiasing)
+        colour = theme.colour("selection" if self.isSelected() else "wire")
+        pen = QPen(colour, 2.2 if self.isSelected() else 1.6)
+        if self.label == "?":
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self.path())
+        if self.label and self.canvas.show_wire_labels:
+            mid = self.path().pointAtPercent(0.5)
+            metrics = QFontMetricsF(LABEL_FONT)
+            w = metrics.horizontalAdvance(self.label) + 8
+            box = QRectF(mid.x() - w / 2, mid.y() - 8, w, 16)
+            painter.setPen(QPen(colour, 0.8))
+            painter.setBrush(theme.colour("wire_label"))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(theme.colour("node_text"))
+            painter.setFont(LABEL_FONT)
+            painter.drawText(box, Qt.AlignCenter, self.label)
+
+
+def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
+    dx = max(40.0, abs(b.x() - a.x()) / 2)
+    path = QPainterPath(a)
+    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path
+
+
+class HintItem(QGraphicsItem):
+    """A short message at the cursor while wiring: the tensor shape, or why a wire is refused."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.ok = "", True
+        self.setZValue(10)
+        self.theme = None
+
+    def set(self, text: str, ok: bool, theme) -> None:
+        self.prepareGeometryChange()
+        self.text, self.ok, self.theme = text, ok, theme
+        self.update()
+
+    def _rect(self):
+        metrics = QFontMetricsF(BODY_FONT)
+        r = metrics.boundingRect(QRectF(0, 0, 320, 1000), Qt.TextWordWrap, self.text)
+        return QRectF(14, 14, r.width() + 12, r.height() + 8)
+
+    def boundingRect(self):
+        return self._rect().adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter, option, widget=None):
+        if not self.text or self.theme is None:
+            return
+        rect = self._rect()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(self.theme.colour("ok" if self.ok else "error"), 1.2))
+        painter.setBrush(QBrush(self.theme.colour("base")))
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setPen(self.theme.colour("text"))
+        painter.setFont(BODY_FONT)
+        painter.drawText(rect.adjusted(6, 4, -6, -4), Qt.TextWordWrap, self.text)

@@ -1,0 +1,165 @@
+"""One open project: the graph model, its file, its undo stack and its live validation.
+
+The document is the bridge between the plain-Python model and Qt: it relays the model's events
+as a Qt signal and re-validates once per burst of edits (a paste of twenty layers validates once,
+before the next repaint).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from graph import Analysis, Edge, Graph, fileformat
+from graph.layout import layered_positions
+
+from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, InsertCommand,
+                       MoveNodesCommand, RemoveNodesCommand, SetParamCommand)
+
+CLIPBOARD_MIME = "application/x-netdesigner-layers"
+
+
+class Document(QObject):
+    graphEvent = Signal(object)      # every model event, in order
+    validated = Signal()             # the analysis is up to date after a burst of edits
+    fileChanged = Signal()           # path or modified state changed
+
+    def __init__(self, graph: Graph | None = None, path: str | None = None, parent=None):
+        super().__init__(parent)
+        self.graph = graph if graph is not None else Graph()
+        self.path = Path(path) if path else None
+        self.analysis = Analysis(self.graph)
+        self.undo = QUndoStack(self)
+        self.undo.cleanChanged.connect(lambda clean: self.fileChanged.emit())
+        self._validate_timer = QTimer(self)
+        self._validate_timer.setSingleShot(True)
+        self._validate_timer.setInterval(0)
+        self._validate_timer.timeout.connect(self.revalidate)
+        self._pushing = False
+        self.graph.subscribe(self._on_event)
+
+    # -- files ----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path, parent=None) -> "Document":
+        """Raises graph.fileformat.GraphFileError with a message for the user."""
+        return cls(fileformat.load(path), path, parent)
+
+    def save(self, path=None) -> None:
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("no file name yet: use Save As")
+        fileformat.save(self.graph, target)
+        self.path = target
+        self.undo.setClean()
+        self.fileChanged.emit()
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo.isClean()
+
+    @property
+    def title(self) -> str:
+        return self.path.name if self.path else "untitled.graph"
+
+    def close(self) -> None:
+        self.graph.unsubscribe(self._on_event)
+        self.analysis.close()
+
+    # -- events ---------------------------------------------------------------------------------
+    def _on_event(self, event) -> None:
+        self.graphEvent.emit(event)
+        self._validate_timer.start()
+
+    def revalidate(self) -> None:
+        self._validate_timer.stop()
+        self.analysis.refresh()
+        self.validated.emit()
+
+    # -- edits (each one undoable) --------------------------------------------------------------
+    def push(self, command) -> None:
+        if self._pushing:            # a command must never trigger another one
+            raise RuntimeError(f"re-entrant edit: {command.text()}")
+        self._pushing = True
+        try:
+            self.undo.push(command)
+        finally:
+            self._pushing = False
+
+    def add_node(self, type_id: str, position, params=None) -> str:
+        command = AddNodeCommand(self.graph, type_id, params, position)
+        self.push(command)
+        return command.node_id
+
+    def remove_nodes(self, node_ids) -> None:
+        node_ids = [n for n in node_ids if n in self.graph]
+        if node_ids:
+            self.push(RemoveNodesCommand(self.graph, node_ids))
+
+    def connect(self, source, source_port, target, target_port) -> Edge:
+        edge = Edge(source, source_port, target, target_port)
+        self.push(ConnectCommand(self.graph, edge))
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        self.push(DisconnectCommand(self.graph, edge))
+
+    def set_param(self, node_id: str, name: str, value) -> None:
+        command = SetParamCommand(self.graph, node_id, name, value)
+        if command.new != command.old or type(command.new) is not type(command.old):
+            self.push(command)
+
+    def move_nodes(self, moves: dict) -> None:
+        moves = {k: v for k, v in moves.items() if tuple(v[0]) != tuple(v[1])}
+        if moves:
+            self.push(MoveNodesCommand(self.graph, moves))
+
+    def auto_layout(self) -> None:
+        positions = layered_positions(self.graph)
+        self.move_nodes({n: (self.graph.node(n).position, positions[n])
+                         for n in self.graph.nodes()})
+
+    # -- clipboard ------------------------------------------------------------------------------
+    def copy_data(self, node_ids) -> str:
+        """The selected layers and the wires among them, as JSON text."""
+        chosen = [n for n in self.graph.nodes() if n in set(node_ids)]
+        nodes = []
+        for n in chosen:
+            node = self.graph.node(n)
+            spec = node.layer_type.params
+            nodes.append({"id": n, "type": node.type,
+                          "params": {k: spec[k].to_json(v) for k, v in node.params.items()},
+                          "position": list(node.position)})
+        edges = [{"source": e.source, "source_port": e.source_port, "target": e.target,
+                  "target_port": e.target_port}
+                 for e in self.graph.edges() if e.source in chosen and e.target in chosen]
+        return json.dumps({"format": CLIPBOARD_MIME, "nodes": nodes, "edges": edges})
+
+    def paste_data(self, text: str, offset=(40.0, 40.0), label="Paste") -> list[str]:
+        """Insert copied layers with fresh ids; returns the new ids ([] if text is not ours)."""
+        try:
+            data = json.loads(text)
+            if data.get("format") != CLIPBOARD_MIME:
+                return []
+        except (ValueError, AttributeError):
+            return []
+        renamed, nodes, taken = {}, [], set(self.graph.nodes())
+        for n in data["nodes"]:
+            new_id = self.graph.new_id(n["type"])
+            while new_id in taken:                  # ids chosen before any is inserted
+                prefix, _, k = new_id.rpartition("_")
+                new_id = f"{prefix}_{int(k) + 1}"
+            taken.add(new_id)
+            renamed[n["id"]] = new_id
+            x, y = n["position"]
+            nodes.append({"id": new_id, "type": n["type"], "params": n["params"],
+                          "position": (x + offset[0], y + offset[1])})
+        edges = [Edge(renamed[e["source"]], e["source_port"], renamed[e["target"]],
+                      e["target_port"]) for e in data["edges"]]
+        command = InsertCommand(self.graph, nodes, edges, label)
+        self.push(command)
+        return command.node_ids
+
+    def duplicate(self, node_ids) -> list[str]:
+        return self.paste_data(self.copy_data(node_ids), label="Duplicate")

@@ -1,0 +1,506 @@
+"""The designer's main window: palette, canvas, property editor, problems, status bar, files."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QPointF, QProcess, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
+                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                               QVBoxLayout)
+
+from graph import fileformat
+
+from .canvas.scene import NetworkScene
+from .canvas.view import NetworkView
+from .document import CLIPBOARD_MIME, Document
+from .palette import Palette
+from .problems import ProblemsList
+from .properties import PropertyEditor
+from .theme import THEMES, apply_palette
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+MAX_RECENT = 8
+AUTOSAVE_MS = 60_000
+FILE_FILTER = "Network projects (*.graph);;All files (*)"
+
+
+def recovery_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(
+        Path.home() / ".netdesigner")
+    path = Path(base) / "recovery"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, autosave_ms: int = AUTOSAVE_MS):
+        super().__init__()
+        self.settings = settings or QSettings("netdesigner", "netdesigner")
+        self.theme = THEMES.get(self.settings.value("theme", "light"), THEMES["light"])
+        self.document: Document | None = None
+        self.scene: NetworkScene | None = None
+        self.recovery_file = recovery_dir() / f"session-{os.getpid()}.graph"
+
+        self.view = NetworkView()
+        self.setCentralWidget(self.view)
+        self.palette = Palette()
+        self.properties = PropertyEditor()
+        self.problems = ProblemsList()
+        docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
+                 self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
+                 self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)]
+        self.resizeDocks(docks[:2], [230, 300], Qt.Horizontal)
+        self.resizeDocks(docks[2:], [130], Qt.Vertical)
+
+        self.status_params = QLabel()
+        self.status_flops = QLabel()
+        self.status_valid = QLabel()
+        self.status_device = QLabel("Device: CPU")
+        for w in (self.status_valid, self.status_params, self.status_flops, self.status_device):
+            self.statusBar().addPermanentWidget(w)
+
+        self._make_actions()
+        self.palette.activated.connect(self.add_layer_at_centre)
+        self.view.layerDropped.connect(self.add_layer)
+        self.problems.nodeActivated.connect(self.focus_node)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start(autosave_ms)
+
+        self.set_document(Document())
+        self._restore_settings()
+        self._detect_device()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _dock(self, title, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text, slot, shortcut=None, menu=None, checkable=False, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.WindowShortcut)
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        m = self.menuBar()
+        f = m.addMenu("&File")
+        self._action("&New", self.new_file, QKeySequence.New, f)
+        self._action("&Open…", self.open_dialog, QKeySequence.Open, f)
+        self._action("Open &Sample…", self.open_sample_dialog, None, f)
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        self._action("&Save", self.save, QKeySequence.Save, f)
+        self._action("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), f)
+        f.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.Quit, f)
+
+        e = m.addMenu("&Edit")
+        self.undo_action = self._action("&Undo", lambda: self.document.undo.undo(),
+                                        QKeySequence.Undo, e)
+        self.redo_action = self._action("&Redo", lambda: self.document.undo.redo(),
+                                        QKeySequence("Ctrl+Y"), e)
+        self.addAction(self._action("Redo", lambda: self.document.undo.redo(),
+                                    QKeySequence("Ctrl+Shift+Z")))
+        e.addSeparator()
+        self._action("&Copy", self.copy, QKeySequence.Copy, e)
+        self._action("Cu&t", self.cut, QKeySequence.Cut, e)
+        self._action("&Paste", self.paste, QKeySequence.Paste, e)
+        self._action("&Duplicate", self.duplicate, QKeySequence("Ctrl+D"), e)
+        self._action("De&lete", self.delete_selection, QKeySequence.Delete, e)
+        self._action("Select &All", self.select_all, QKeySequence.SelectAll, e)
+        e.addSeparator()
+        self._action("Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), e,
+                     tip="Arrange the layers left to right by depth")
+
+        v = m.addMenu("&View")
+        self._action("&Fit to View", self.view.fit, QKeySequence("F"), v)
+        self._action("Zoom &In", lambda: self.view.set_zoom(1.25), QKeySequence.ZoomIn, v)
+        self._action("Zoom &Out", lambda: self.view.set_zoom(0.8), QKeySequence.ZoomOut, v)
+        v.addSeparator()
+        self.snap_action = self._action("&Snap to Grid", self.toggle_snap, None, v,
+                                        checkable=True)
+        self.labels_action = self._action("Shapes on &Wires", self.toggle_labels, None, v,
+                                          checkable=True)
+        self.dark_action = self._action("&Dark Theme", self.toggle_dark, None, v,
+                                        checkable=True)
+        self.snap_action.setChecked(True)
+        self.labels_action.setChecked(True)
+        self.dark_action.setChecked(self.theme.name == "dark")
+
+    # -- the document ---------------------------------------------------------------------------
+    def set_document(self, document: Document) -> None:
+        old = self.document
+        self.document = document
+        self.scene = NetworkScene(document, self.theme, self)
+        self.scene.snap_to_grid = self.snap_action.isChecked()
+        self.scene.show_wire_labels = self.labels_action.isChecked()
+        self.view.setScene(self.scene)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.wireRefused.connect(lambda reason: self.statusBar().showMessage(
+            f"Wire refused: {reason}", 6000))
+        self.properties.set_document(document)
+        document.validated.connect(self._validated)
+        document.fileChanged.connect(self._update_title)
+        document.undo.canUndoChanged.connect(self.undo_action.setEnabled)
+        document.undo.canRedoChanged.connect(self.redo_action.setEnabled)
+        self.undo_action.setEnabled(document.undo.canUndo())
+        self.redo_action.setEnabled(document.undo.canRedo())
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        self._validated()
+        self._update_title()
+        QTimer.singleShot(0, self.view.fit)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title}[*] — netdesigner")
+        self.setWindowModified(self.document.modified)
+
+    def _validated(self) -> None:
+        a = self.document.analysis
+        problems = a.problems()
+        self.problems.show_problems(problems)
+        errors = sum(p.severity == "error" for p in problems)
+        warnings = len(problems) - errors
+        if errors:
+            self.status_valid.setText(f"✖ {errors} problem{'s' if errors != 1 else ''}")
+            self.status_valid.setStyleSheet(f"color: {self.theme.error};")
+        elif warnings:
+            self.status_valid.setText(f"⚠ valid, {warnings} warning{'s' if warnings != 1 else ''}")
+            self.status_valid.setStyleSheet(f"color: {self.theme.warning};")
+        else:
+            self.status_valid.setText("✔ valid" if len(self.document.graph) else "empty")
+            self.status_valid.setStyleSheet(f"color: {self.theme.ok};")
+        self.status_params.setText(f"Parameters: {a.total_params():,}")
+        self.status_flops.setText(f"FLOPs: {a.total_flops():,}")
+        self.view.minimap.refresh()
+
+    def _selection_changed(self) -> None:
+        if self.scene is None:
+            return
+        ids = self.scene.selected_node_ids()
+        self.properties.set_node(ids[0] if len(ids) == 1 else None)
+
+    def _detect_device(self) -> None:
+        """Name the GPU if there is one, without importing TensorFlow in the GUI process."""
+        exe = shutil.which("nvidia-smi")
+        if not exe:
+            self.status_device.setText("Device: CPU")
+            return
+        process = QProcess(self)
+
+        def done(*_):
+            names = bytes(process.readAllStandardOutput()).decode(errors="replace").strip()
+            self.status_device.setText(f"Device: GPU {names.splitlines()[0]}" if names
+                                       else "Device: CPU")
+        process.finished.connect(done)
+        process.start(exe, ["--query-gpu=name", "--format=csv,noheader"])
+
+    # -- editing --------------------------------------------------------------------------------
+    def add_layer(self, type_id: str, scene_pos: QPointF) -> str:
+        node_id = self.document.add_node(type_id, (scene_pos.x(), scene_pos.y()))
+        self.scene.select_only([node_id])
+        return node_id
+
+    def add_layer_at_centre(self, type_id: str) -> str:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        return self.add_layer(type_id, centre)
+
+    def delete_selection(self) -> None:
+        ids = self.scene.selected_node_ids()
+        edges = [e for e in self.scene.selected_edges()
+                 if e.source not in ids and e.target not in ids]
+        if not ids and not edges:
+            return
+        self.document.undo.beginMacro("Delete")
+        for edge in edges:
+            self.document.disconnect(edge)
+        self.document.remove_nodes(ids)
+        self.document.undo.endMacro()
+
+    def copy(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            mime = QGuiApplication.clipboard()
+            text = self.document.copy_data(ids)
+            mime.setText(text)
+
+    def cut(self) -> None:
+        self.copy()
+        self.delete_selection()
+
+    def paste(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if CLIPBOARD_MIME in text:
+            self.scene.select_only(self.document.paste_data(text))
+
+    def duplicate(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            self.scene.select_only(self.document.duplicate(ids))
+
+    def select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
+
+    def auto_layout(self) -> None:
+        self.document.auto_layout()
+        self.view.fit()
+
+    def focus_node(self, node_id: str) -> None:
+        self.scene.select_only([node_id])
+        self.view.center_on_node(node_id)
+
+    def toggle_snap(self, on: bool) -> None:
+        self.scene.snap_to_grid = on
+
+    def toggle_labels(self, on: bool) -> None:
+        self.scene.show_wire_labels = on
+        self.scene.update()
+
+    def toggle_dark(self, on: bool) -> None:
+        self.set_theme("dark" if on else "light")
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        self.settings.setValue("theme", name)
+        apply_palette(QApplication.instance(), self.theme)
+        self.scene.set_theme(self.theme)
+        self.view.viewport().update()
+        self._validated()
+
+    # -- files ----------------------------------------------------------------------------------
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        """Save / Discard / Cancel (a method, so tests can answer it)."""
+        return QMessageBox.question(
+            self, "Unsaved changes",
+            f"{self.document.title} has changes that are not saved. Save them first?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+
+    def maybe_save(self) -> bool:
+        """True when it is safe to drop the current document."""
+        if not self.document.modified:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new_file(self) -> None:
+        if self.maybe_save():
+            self.set_document(Document())
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        start = str(self.document.path.parent) if self.document.path else str(SAMPLES_DIR)
+        path, _ = QFileDialog.getOpenFileName(self, "Open network", start, FILE_FILTER)
+        if path:
+            self.open_file(path, ask=False)
+
+    def open_file(self, path, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            document = Document.open(path)
+        except fileformat.GraphFileError as e:
+            QMessageBox.critical(self, "Cannot open file", str(e))
+            return False
+        self.set_document(document)
+        self._add_recent(str(Path(path).resolve()))
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def open_sample_dialog(self) -> None:
+        dialog = SampleGallery(self)
+        if dialog.exec() == QDialog.Accepted and dialog.chosen:
+            self.open_file(dialog.chosen)
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        start = str(self.document.path or Path.cwd() / self.document.title)
+        path, _ = QFileDialog.getSaveFileName(self, "Save network", start, FILE_FILTER)
+        if not path:
+            return False
+        if not path.endswith(".graph"):
+            path += ".graph"
+        return self._write(Path(path))
+
+    def _write(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except (OSError, ValueError) as e:
+            QMessageBox.critical(self, "Cannot save", f"{path}: {e}\nThe file on disk was "
+                                                      f"not changed.")
+            return False
+        self._add_recent(str(path.resolve()))
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    # -- recent files and settings --------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if v]
+
+    def _add_recent(self, path: str) -> None:
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_file(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window_state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self._fill_recent_menu()
+        if self.theme.name == "dark":
+            apply_palette(QApplication.instance(), self.theme)
+
+    def closeEvent(self, event):
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.sync()
+        self.autosave_timer.stop()
+        self.discard_recovery()
+        event.accept()
+
+    # -- autosave and crash recovery ------------------------------------------------------------
+    def autosave(self) -> None:
+        """Every minute, a modified document is written to a recovery file (never over the
+        user's own file); a clean exit removes it, a crash leaves it for the next start."""
+        if self.document is None or not self.document.modified:
+            return
+        try:
+            fileformat.save(self.document.graph, self.recovery_file)
+            info = {"original": str(self.document.path) if self.document.path else None,
+                    "saved_at": time.time(), "pid": os.getpid()}
+            self.recovery_file.with_suffix(".json").write_text(json.dumps(info))
+        except (OSError, ValueError) as e:
+            self.statusBar().showMessage(f"Autosave failed: {e}", 6000)
+
+    def discard_recovery(self) -> None:
+        for path in (self.recovery_file, self.recovery_file.with_suffix(".json")):
+            path.unlink(missing_ok=True)
+
+    def offer_recovery(self, ask=None) -> bool:
+        """After a crash: offer the newest recovery file left by a session that is gone."""
+        candidates = []
+        for path in recovery_dir().glob("session-*.graph"):
+            if path == self.recovery_file:
+                continue
+            info_path = path.with_suffix(".json")
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                info = {}
+            pid = info.get("pid")
+            if pid and _process_alive(pid):
+                continue
+            candidates.append((path.stat().st_mtime, path, info))
+        if not candidates:
+            return False
+        _, path, info = max(candidates)
+        original = info.get("original") or "an untitled network"
+        ask = ask or (lambda text: QMessageBox.question(
+            self, "Recover unsaved work?", text) == QMessageBox.Yes)
+        recovered = False
+        if ask(f"netdesigner did not close properly. Unsaved changes to {original} were "
+               f"kept at {time.ctime(path.stat().st_mtime)}. Recover them?"):
+            try:
+                document = Document(fileformat.load(path),
+                                    info.get("original") or None)
+                self.set_document(document)
+                # the recovered state differs from the file on disk until saved
+                document.undo.resetClean()
+                self._update_title()
+                recovered = True
+            except fileformat.GraphFileError as e:
+                QMessageBox.critical(self, "Cannot recover", str(e))
+        for p in (path, path.with_suffix(".json")):
+            p.unlink(missing_ok=True)
+        return recovered
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    except OSError:
+        return False
+    return True
+
+
+class SampleGallery(QDialog):
+    """The samples in `samples/`, each with its title and description."""
+
+    def __init__(self, parent=None, folder: Path = SAMPLES_DIR):
+        super().__init__(parent)
+        self.setWindowTitle("Open a sample network")
+        self.resize(640, 420)
+        self.chosen: str | None = None
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setSpacing(3)
+        for path in sorted(folder.glob("*.graph")):
+            try:
+                data = json.loads(path.read_text())
+                meta = data.get("metadata", {})
+            except (OSError, ValueError):
+                continue
+            title = meta.get("title", path.stem)
+            item = QListWidgetItem(f"{title}\n{meta.get('description', '')}")
+            item.setData(Qt.UserRole, str(path))
+            item.setToolTip(str(path))
+            self.list.addItem(item)
+        buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemDoubleClicked.connect(lambda item: self._accept())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+
+    def _accept(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.chosen = item.data(Qt.UserRole)
+            self.accept()

@@ -1,0 +1,55 @@
+"""Render the designer with a file open to a PNG (for the README and for looking at the GUI).
+
+    python -m designer.screenshot samples/cnn_digits.graph docs/designer.png [--select NODE]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file")
+    parser.add_argument("png")
+    parser.add_argument("--select", help="a node to select (shows its properties)")
+    parser.add_argument("--size", default="1400x860")
+    parser.add_argument("--theme", default="light", choices=("light", "dark"))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .theme import THEMES, apply_palette
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_palette(app, THEMES[args.theme])
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.IniFormat)
+    settings.setValue("theme", args.theme)
+    window = MainWindow(settings=settings)
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.show()
+    if not window.open_file(args.file, ask=False):
+        return 1
+    for _ in range(3):
+        app.processEvents()
+    window.view.fit()
+    if args.select:
+        window.focus_node(args.select)
+        window.view.fit()
+    for _ in range(3):
+        app.processEvents()
+    ok = window.grab().save(args.png)
+    window.document.undo.setClean()
+    window.close()
+    print(f"wrote {args.png}" if ok else f"could not write {args.png}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
