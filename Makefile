@@ -14,7 +14,7 @@ QT_SYSTEM_PACKAGES := libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0
 	libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xfixes0 libxcb-xkb1 \
 	libxcb-glx0 libx11-xcb1 libwayland-cursor0 libwayland-client0 libwayland-egl1 fonts-dejavu-core
 
-.PHONY: run test test-long install bench clean
+.PHONY: run test test-long install bench screenshot clean
 
 run: install
 	$(VENV)/bin/netdesigner $(SAMPLE)
@@ -57,6 +57,12 @@ $(VENV)/.system-deps: $(VENV)/.installed
 
 bench: install
 	$(PY) bench/validate_scaling.py
+	$(PY) bench/gui_scaling.py
+
+# Renders the designer with a sample open (offscreen) for the README.
+screenshot: install
+	$(PY) -m designer.screenshot samples/resnet_digits.graph docs/designer.png --select block_1
+	$(PY) -m designer.screenshot samples/cnn_digits.graph docs/designer-dark.png --theme dark --select conv2d_2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

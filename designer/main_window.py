@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWid
 
 from graph import fileformat
 
+from .canvas.items import GRID, NODE_WIDTH
 from .canvas.scene import NetworkScene
 from .canvas.view import NetworkView
 from .document import CLIPBOARD_MIME, Document
@@ -27,6 +28,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
 FILE_FILTER = "Network projects (*.graph);;All files (*)"
+DROP_OFFSET_Y = 30.0       # a dropped layer's header lands just above the cursor
 
 
 def recovery_dir() -> Path:
@@ -168,7 +170,7 @@ class MainWindow(QMainWindow):
             old.deleteLater()
         self._validated()
         self._update_title()
-        QTimer.singleShot(0, self.view.fit)
+        QTimer.singleShot(0, self.view.show_network)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.document.title}[*] — netdesigner")
@@ -216,7 +218,11 @@ class MainWindow(QMainWindow):
 
     # -- editing --------------------------------------------------------------------------------
     def add_layer(self, type_id: str, scene_pos: QPointF) -> str:
-        node_id = self.document.add_node(type_id, (scene_pos.x(), scene_pos.y()))
+        """Add a layer centred where it was dropped."""
+        x, y = scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - DROP_OFFSET_Y
+        if self.scene.snap_to_grid:
+            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
+        node_id = self.document.add_node(type_id, (x, y))
         self.scene.select_only([node_id])
         return node_id
 
@@ -273,8 +279,7 @@ class MainWindow(QMainWindow):
         self.scene.snap_to_grid = on
 
     def toggle_labels(self, on: bool) -> None:
-        self.scene.show_wire_labels = on
-        self.scene.update()
+        self.scene.set_wire_labels(on)
 
     def toggle_dark(self, on: bool) -> None:
         self.set_theme("dark" if on else "light")

@@ -38,10 +38,9 @@ def main(argv=None) -> int:
         return 1
     for _ in range(3):
         app.processEvents()
-    window.view.fit()
+    window.view.show_network()
     if args.select:
         window.focus_node(args.select)
-        window.view.fit()
     for _ in range(3):
         app.processEvents()
     ok = window.grab().save(args.png)

@@ -40,6 +40,7 @@ class PortItem(QGraphicsItem):
         self.node_item, self.index, self.is_output, self.name = node_item, index, is_output, name
         self.highlight: QColor | None = None
         self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setToolTip(f"{'output' if is_output else 'input'} {index}: {name}"
                         + ("\nDrag to an input port to wire it." if is_output else ""))
 
@@ -73,6 +74,7 @@ class NodeItem(QGraphicsObject):
         self.canvas, self.node_id = scene, node_id
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
+        self._state = None             # what the last refresh showed
         self.height = HEADER + 3 * LINE + 10
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
@@ -199,10 +201,16 @@ class NodeItem(QGraphicsObject):
             y += LINE
 
     def refresh(self) -> None:
-        """Re-read the model after validation: ports, tooltip, repaint."""
+        """Re-read the model after validation: ports, tooltip, and a repaint only if what it
+        shows changed (on a big network an edit repaints a few layers, not all of them)."""
         self.rebuild_ports()
         report = self.report()
         node = self.model()
+        state = (tuple(node.params.items()), None if report is None else (
+            report.outputs, report.params, tuple(report.problems)))
+        if state == self._state:
+            return
+        self._state = state
         tip = [f"{node.type} — {node.layer_type.description}"]
         if report is not None:
             tip.append(f"output: {shapes_text(report.outputs)}   parameters: {report.params:,}")
@@ -265,6 +273,7 @@ class EdgeItem(QGraphicsPathItem):
         self.canvas, self.edge = scene, edge
         self.label = ""
         self.setZValue(0)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.update_path()
 
@@ -279,7 +288,10 @@ class EdgeItem(QGraphicsPathItem):
 
     def refresh(self) -> None:
         shape = self.canvas.document.analysis.edge_shape(self.edge)
-        self.label = "?" if shape is None else fmt(shape)
+        label = "?" if shape is None else fmt(shape)
+        if label == self.label:
+            return
+        self.label = label
         self.setToolTip(f"{self.edge.source} → {self.edge.target}: {self.label}")
         self.update()
 

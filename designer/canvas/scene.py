@@ -109,7 +109,15 @@ class NetworkScene(QGraphicsScene):
 
     def set_theme(self, theme) -> None:
         self.theme = theme
-        for item in self.nodes.values():
+        self.repaint_items()
+
+    def set_wire_labels(self, on: bool) -> None:
+        self.show_wire_labels = on
+        self.repaint_items()
+
+    def repaint_items(self) -> None:
+        """Items cache their pixels: a change of look must invalidate every one."""
+        for item in self.items():
             item.update()
         self.update()
 

@@ -50,6 +50,20 @@ class NetworkView(QGraphicsView):
             self.set_zoom(1.25 / self.zoom())
         self.minimap.refresh()
 
+    def show_network(self, readable_zoom: float = 0.8) -> None:
+        """The view after opening a file: everything if it fits at a readable size, else the
+        start of the network (its inputs, on the left) at that size."""
+        scene = self.scene()
+        rect = scene.items_bounding_rect() if scene is not None else QRectF()
+        if rect.isNull():
+            return
+        self.fit()
+        if self.zoom() < readable_zoom:
+            self.set_zoom(readable_zoom / self.zoom())
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+            self.centerOn(QPointF(rect.left() - 40 + visible.width() / 2, rect.center().y()))
+        self.minimap.refresh()
+
     def center_on_node(self, node_id: str) -> None:
         item = self.scene().nodes.get(node_id)
         if item is not None:
@@ -165,7 +179,9 @@ class Minimap(QGraphicsView):
         if self.scene() is not scene:
             self.setScene(scene)
         rect = scene.items_bounding_rect()
-        self.setVisible(len(scene.nodes) >= 8)     # small networks need no overview
+        visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
+        # an overview is only useful when part of the network is out of sight
+        self.setVisible(not rect.isNull() and not visible.contains(rect))
         if not rect.isNull():
             self.fitInView(rect.adjusted(-80, -80, 80, 80), Qt.KeepAspectRatio)
         self.viewport().update()

@@ -66,8 +66,11 @@ def test_dropping_a_palette_entry_creates_the_layer_there(window, qtbot):
     graph = window.document.graph
     assert graph.nodes() == ["conv2d_1"]
     expected = window.view.mapToScene(at)
+    box = window.scene.nodes["conv2d_1"].sceneBoundingRect()
+    assert box.contains(expected), "the layer lands under the cursor"
     x, y = graph.node("conv2d_1").position
-    assert abs(x - expected.x()) < 1 and abs(y - expected.y()) < 1
+    assert abs(x + 92 - expected.x()) <= 10 and abs(y + 30 - expected.y()) <= 10
+    assert x % 20 == 0 and y % 20 == 0, "snapped to the grid"
     assert window.scene.nodes["conv2d_1"].isSelected()
     assert window.properties.node_id == "conv2d_1"
 

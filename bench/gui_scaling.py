@@ -1,0 +1,104 @@
+"""How the designer copes with a large network (500 layers).
+
+Measures, offscreen: (1) opening a 500-node .graph file and rendering the window once;
+(2) one property edit (a Dense width in the middle) re-validated and repainted. Targets: <= 1 s
+and <= 50 ms. The peer is the bare cost of the same work without the GUI (loading + validating
+the file; validating after the same edit), measured in the same run, so the ratio is the GUI's
+overhead.
+
+Run: .venv/bin/python bench/gui_scaling.py
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from graph import Analysis, Graph, fileformat  # noqa: E402
+from graph.layout import layered_positions  # noqa: E402
+
+NODES = 500
+
+
+def build(n: int) -> Graph:
+    """Residual-style units (Dense, Dense, Add, Activation) so the graph has branches."""
+    g = Graph()
+    x = g.add_node("Input", {"shape": (64,)})
+    while len(g) + 4 <= n:
+        a = g.add_node("Dense", {"units": 64, "activation": "relu"})
+        b = g.add_node("Dense", {"units": 64})
+        add = g.add_node("Add")
+        out = g.add_node("Activation", {"activation": "relu"})
+        for src, dst, port in ((x, a, 0), (a, b, 0), (b, add, 0), (x, add, 1), (add, out, 0)):
+            g.connect(src, 0, dst, port)
+        x = out
+    while len(g) < n:
+        d = g.add_node("Dropout")
+        g.connect(x, 0, d, 0)
+        x = d
+    for node, pos in layered_positions(g).items():
+        g.move_node(node, pos)
+    return g
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication([])
+    from designer.main_window import MainWindow
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "big.graph"
+    fileformat.save(build(NODES), path)
+
+    t = time.perf_counter()
+    g = fileformat.load(path)
+    Analysis(g, live=False)
+    bare_open = time.perf_counter() - t
+
+    window = MainWindow(settings=QSettings(str(folder / "s.ini"), QSettings.IniFormat))
+    window.resize(1400, 900)
+    window.show()
+    app.processEvents()
+    t = time.perf_counter()
+    window.open_file(path, ask=False)
+    window.view.fit()
+    app.processEvents()
+    window.view.viewport().grab()        # force a full render of the visible canvas
+    gui_open = time.perf_counter() - t
+
+    doc = window.document
+    middle = [n for n in doc.graph.nodes() if doc.graph.node(n).type == "Dense"][60]
+    window.focus_node(middle)
+    app.processEvents()
+    edits, bare = [], []
+    for i in range(15):
+        t = time.perf_counter()
+        doc.set_param(middle, "activation", "tanh" if i % 2 else "relu")
+        doc.revalidate()
+        window.view.viewport().repaint()
+        app.processEvents()
+        edits.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        g.set_param(middle, "activation", "tanh" if i % 2 else "relu")
+        Analysis(g, live=False)
+        bare.append(time.perf_counter() - t)
+    edit = statistics.median(edits)
+    full = statistics.median(bare)
+    print(f"{NODES} layers, {len(doc.graph.edges())} wires")
+    print(f"open + render:          {gui_open * 1e3:7.1f} ms  (target <= 1000 ms; load + "
+          f"validate alone {bare_open * 1e3:.1f} ms, GUI x{gui_open / bare_open:.1f})")
+    print(f"property edit:          {edit * 1e3:7.1f} ms  (target <= 50 ms; a full "
+          f"re-validation alone {full * 1e3:.1f} ms, ratio {edit / full:.2f})")
+    doc.undo.setClean()
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
