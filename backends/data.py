@@ -1,0 +1,357 @@
+"""Data sets and preprocessing, shared by both backends, the CLI and the designer.
+
+Everything is available offline: small sets shipped with scikit-learn (digits, iris) and sets
+generated from a seed (XOR, spirals, moons, circles, noisy sine waves, a token-sequence
+classification task, a long-memory recall task). User data comes from CSV or NPZ files.
+
+`prepare()` fits the data to a network: reshapes samples to the Input layer's shape when the
+sizes agree, scales with statistics of the training split only, one-hot encodes labels, and
+splits train / validation / test (70/15/15 by default, seeded). A mismatch gets a sentence
+naming the layer and both shapes.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+class DataError(ValueError):
+    """Data that cannot be loaded or does not fit the network; the message says why."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    task: str                         # classification | regression
+    classes: list = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def sample_shape(self) -> tuple:
+        return tuple(self.x.shape[1:])
+
+
+# -- built-in data sets ---------------------------------------------------------------------------
+
+BUILTIN: dict[str, tuple[str, Callable[[int], Dataset]]] = {}
+
+
+def builtin(name: str, description: str):
+    def register(fn):
+        BUILTIN[name] = (description, fn)
+        return fn
+    return register
+
+
+@builtin("digits", "8x8 grey images of hand-written digits 0-9 (1,797 samples, scikit-learn).")
+def _digits(seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return Dataset("digits", d.images.astype(np.float32)[..., None], d.target.astype(np.int64),
+                   CLASSIFICATION, [str(i) for i in range(10)], BUILTIN["digits"][0])
+
+
+@builtin("iris", "Four flower measurements, three iris species (150 samples, scikit-learn).")
+def _iris(seed: int) -> Dataset:
+    from sklearn.datasets import load_iris
+    d = load_iris()
+    return Dataset("iris", d.data.astype(np.float32), d.target.astype(np.int64), CLASSIFICATION,
+                   list(d.target_names), BUILTIN["iris"][0])
+
+
+def _truth_table(name: str, fn) -> Dataset:
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([fn(int(a), int(b)) for a, b in x], dtype=np.int64)
+    return Dataset(name, x, y, CLASSIFICATION, ["0", "1"], BUILTIN[name][0])
+
+
+@builtin("xor", "The four points of XOR: not linearly separable.")
+def _xor(seed: int) -> Dataset:
+    return _truth_table("xor", lambda a, b: a ^ b)
+
+
+@builtin("and", "The four points of AND: linearly separable.")
+def _and(seed: int) -> Dataset:
+    return _truth_table("and", lambda a, b: a & b)
+
+
+@builtin("or", "The four points of OR: linearly separable.")
+def _or(seed: int) -> Dataset:
+    return _truth_table("or", lambda a, b: a | b)
+
+
+@builtin("spirals", "Two interleaved spirals in the plane (600 points): needs a deep network.")
+def _spirals(seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n = 300
+    t = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi
+    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * np.pi)
+    x = np.concatenate([arm, -arm]) + rng.normal(0, 0.02, (2 * n, 2))
+    y = np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int64)
+    return Dataset("spirals", x.astype(np.float32), y, CLASSIFICATION, ["0", "1"],
+                   BUILTIN["spirals"][0])
+
+
+@builtin("moons", "Two interleaving half circles (500 points, scikit-learn).")
+def _moons(seed: int) -> Dataset:
+    from sklearn.datasets import make_moons
+    x, y = make_moons(500, noise=0.15, random_state=seed)
+    return Dataset("moons", x.astype(np.float32), y.astype(np.int64), CLASSIFICATION, ["0", "1"],
+                   BUILTIN["moons"][0])
+
+
+@builtin("circles", "A circle inside a ring (500 points, scikit-learn).")
+def _circles(seed: int) -> Dataset:
+    from sklearn.datasets import make_circles
+    x, y = make_circles(500, noise=0.08, factor=0.5, random_state=seed)
+    return Dataset("circles", x.astype(np.float32), y.astype(np.int64), CLASSIFICATION,
+                   ["0", "1"], BUILTIN["circles"][0])
+
+
+@builtin("sine", "Noisy sine waves: from 30 steps, forecast the next value (1,000 windows).")
+def _sine(seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n, steps = 1000, 30
+    freq = rng.uniform(0.1, 0.3, (n, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    t = np.arange(steps + 1)[None, :]
+    wave = np.sin(freq * t + phase) + rng.normal(0, 0.05, (n, steps + 1))
+    return Dataset("sine", wave[:, :steps, None].astype(np.float32),
+                   wave[:, steps:].astype(np.float32), REGRESSION, [], BUILTIN["sine"][0])
+
+
+@builtin("sentiment", "Token sequences (20 ids from a 100-word vocabulary): positive when "
+                      "'good' words (1-10) outnumber 'bad' ones (11-20). 2,000 samples.")
+def _sentiment(seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n, steps, vocab = 2000, 20, 100
+    x = rng.integers(21, vocab, (n, steps))
+    for i in range(n):
+        k = rng.integers(1, 6)
+        pos = rng.choice(steps, size=2 * k, replace=False)
+        good = rng.integers(0, 2 * k + 1)
+        x[i, pos[:good]] = rng.integers(1, 11, good)
+        x[i, pos[good:]] = rng.integers(11, 21, 2 * k - good)
+    goods = ((x >= 1) & (x <= 10)).sum(1)
+    bads = ((x >= 11) & (x <= 20)).sum(1)
+    y = (goods > bads).astype(np.int64)
+    return Dataset("sentiment", x.astype(np.int32), y, CLASSIFICATION, ["negative", "positive"],
+                   BUILTIN["sentiment"][0])
+
+
+@builtin("recall", "Long memory: a sequence of 30 random symbols; the label is the first one. "
+                   "LSTMs and GRUs learn it, a SimpleRNN forgets it (2,000 samples).")
+def _recall(seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n, steps, symbols = 2000, 30, 4
+    ids = rng.integers(0, symbols, (n, steps))
+    x = np.eye(symbols, dtype=np.float32)[ids]
+    return Dataset("recall", x, ids[:, 0].astype(np.int64), CLASSIFICATION,
+                   [str(i) for i in range(symbols)], BUILTIN["recall"][0])
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+def _load_csv(path: Path) -> Dataset:
+    """Last column (or one named label/target/class/y) is the target; the rest are features."""
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise DataError(f"{path}: needs a header line and at least one row")
+    header, body = rows[0], rows[1:]
+    names = [h.strip().lower() for h in header]
+    target = next((i for i, h in enumerate(names) if h in ("label", "target", "class", "y")),
+                  len(header) - 1)
+    feats = [i for i in range(len(header)) if i != target]
+    x = np.empty((len(body), len(feats)), dtype=np.float32)
+    labels = []
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {r} has {len(row)} values, the header has "
+                            f"{len(header)}")
+        for j, i in enumerate(feats):
+            try:
+                x[r - 2, j] = float(row[i])
+            except ValueError:
+                raise DataError(f"{path}: line {r}, column {header[i]!r}: {row[i]!r} is not a "
+                                f"number") from None
+        labels.append(row[target].strip())
+    try:
+        y = np.array([float(v) for v in labels], dtype=np.float32)
+        integral = np.all(y == np.round(y)) and len(np.unique(y)) <= max(20, len(y) // 10)
+        if integral:
+            classes = sorted(np.unique(y).astype(int).tolist())
+            return Dataset(path.stem, x, y.astype(np.int64), CLASSIFICATION,
+                           [str(c) for c in classes], f"CSV file {path.name}")
+        return Dataset(path.stem, x, y[:, None], REGRESSION, [], f"CSV file {path.name}")
+    except ValueError:
+        classes = sorted(set(labels))
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[v] for v in labels], dtype=np.int64)
+        return Dataset(path.stem, x, y, CLASSIFICATION, classes, f"CSV file {path.name}")
+
+
+def _load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = {k.lower(): k for k in data.files}
+            if "x" not in keys or "y" not in keys:
+                raise DataError(f"{path}: needs arrays named x and y (found "
+                                f"{', '.join(data.files) or 'none'})")
+            x, y = data[keys["x"]], data[keys["y"]]
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    if len(x) != len(y):
+        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1:
+        classes = [str(c) for c in sorted(np.unique(y).tolist())]
+        return Dataset(path.stem, x, y.astype(np.int64), CLASSIFICATION, classes,
+                       f"NPZ file {path.name}")
+    return Dataset(path.stem, x, y.astype(np.float32), REGRESSION, [], f"NPZ file {path.name}")
+
+
+def load(name: str, base_dir: str | Path | None = None, seed: int = 0) -> Dataset:
+    """A built-in data set by name, or a .csv / .npz file (relative to `base_dir`)."""
+    if not name:
+        raise DataError("no data set chosen: pick one in the training settings")
+    if name in BUILTIN:
+        return BUILTIN[name][1](seed)
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.exists():
+        raise DataError(f"unknown data set {name!r}: not one of {', '.join(BUILTIN)}, and no "
+                        f"file {path}")
+    if path.suffix.lower() == ".csv":
+        return _load_csv(path)
+    if path.suffix.lower() == ".npz":
+        return _load_npz(path)
+    raise DataError(f"{path}: only .csv and .npz files can be read")
+
+
+# -- preprocessing --------------------------------------------------------------------------------
+
+@dataclass
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    dataset: Dataset
+    scaling: dict = field(default_factory=dict)   # what was fitted on the training split
+
+    def summary(self) -> str:
+        return (f"{self.dataset.name}: train {len(self.x_train)}, validation {len(self.x_val)}, "
+                f"test {len(self.x_test)}; samples {tuple(self.x_train.shape[1:])}, targets "
+                f"{tuple(self.y_train.shape[1:])}")
+
+
+def fit_shape(x: np.ndarray, shape: tuple, what: str, node: str) -> np.ndarray:
+    """Reshape samples to a layer's shape when the sizes agree ((64,) <-> (8, 8, 1))."""
+    sample = tuple(x.shape[1:])
+    if sample == tuple(shape):
+        return x
+    known = [d for d in shape if d is not None]
+    if None not in shape and int(np.prod(sample)) == int(np.prod(known)):
+        return x.reshape((len(x),) + tuple(shape))
+    if None in shape and len(shape) == len(sample) and all(
+            d is None or d == s for d, s in zip(shape, sample)):
+        return x
+    raise DataError(f"The {what} has samples of shape {sample}, but {node} expects "
+                    f"{tuple(shape)}: change the layer's shape or pick other data.")
+
+
+def split_indices(n: int, validation: float, test: float, seed: int):
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_test = int(round(n * test))
+    n_val = int(round(n * validation))
+    if n - n_test - n_val < 1:
+        raise DataError(f"{n} samples leave nothing to train on after the validation and test "
+                        f"splits")
+    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+
+
+def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: tuple,
+            input_node: str = "the Input layer", output_node: str = "the output layer") -> Split:
+    """Split, scale, reshape and encode a data set for a network with one input and output.
+
+    When the split fractions leave no validation or test data (XOR's four points), the
+    training data stands in for them."""
+    seed = settings.get("seed", 0)
+    x = dataset.x
+    y = dataset.y
+    x = fit_shape(x, input_shape, f"data set {dataset.name!r}", input_node)
+    train, val, test = split_indices(len(x), settings.get("validation_split", 0.15),
+                                     settings.get("test_split", 0.15), seed)
+    if not len(val):
+        val = train
+    if not len(test):
+        test = train
+    x = x.astype(np.float32) if np.issubdtype(x.dtype, np.floating) else x
+    scaling = {}
+    mode = settings.get("normalize", "none")
+    if mode != "none" and np.issubdtype(x.dtype, np.floating):
+        ref = x[train]
+        if mode == "minmax":
+            lo, hi = float(ref.min()), float(ref.max())
+            x = (x - lo) / (hi - lo if hi > lo else 1.0)
+            scaling = {"mode": "minmax", "min": lo, "max": hi}
+        elif mode == "standard":
+            mean, std = ref.mean(axis=0), ref.std(axis=0)
+            x = (x - mean) / np.where(std > 0, std, 1.0)
+            scaling = {"mode": "standard"}
+        x = x.astype(np.float32)
+    y = encode_targets(dataset, settings, output_shape, output_node)
+    return Split(x[train], y[train], x[val], y[val], x[test], y[test], dataset, scaling)
+
+
+def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,
+                   output_node: str) -> np.ndarray:
+    y = dataset.y
+    width = output_shape[-1] if output_shape else None
+    loss = settings.get("loss", "")
+    if dataset.task == CLASSIFICATION:
+        n = len(dataset.classes) or int(y.max()) + 1
+        if loss == "sparse_categorical_crossentropy":
+            if width != n:
+                raise DataError(f"{output_node} gives {width} values per sample but the data "
+                                f"has {n} classes: give it {n} units.")
+            return y.astype(np.int64)
+        if width == 1 and n == 2:
+            target = y.astype(np.float32)[:, None]
+            return target * 2 - 1 if loss == "hinge" else target
+        if settings.get("one_hot", True) or loss == "categorical_crossentropy":
+            if width != n:
+                raise DataError(f"{output_node} gives {width} values per sample but the data "
+                                f"has {n} classes: give it {n} units (one per class).")
+            return np.eye(n, dtype=np.float32)[y]
+        return y.astype(np.float32)[:, None]
+    target = y.astype(np.float32)
+    if target.ndim == 1:
+        target = target[:, None]
+    if tuple(target.shape[1:]) != tuple(output_shape):
+        raise DataError(f"The targets have shape {tuple(target.shape[1:])} but {output_node} "
+                        f"gives {tuple(output_shape)}.")
+    return target
+
+
+def batches(n: int, batch_size: int, rng: np.random.Generator | None):
+    """Index arrays of mini-batches; shuffled when an rng is given."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]

@@ -1,0 +1,130 @@
+"""The training protocol both backends speak, defined once.
+
+A training run reports what happens as plain dicts (picklable: they cross a process queue to the
+designer, or go to the CLI's progress bar). Every backend builds them with the functions below,
+so the GUI and the CLI never care which backend runs. A run is stopped by a `should_stop()`
+callable that the loop polls after every batch.
+
+Events, in order:
+    train_begin  backend, device, epochs, steps_per_epoch, samples, layers (node ids)
+    batch        epoch, batch, step, loss, metrics                (every batch)
+    layer_stats  step, activations, gradients, weights            (every `stats_every` batches)
+    epoch        epoch, loss, metrics, val_loss, val_metrics, seconds
+    train_end    reason (completed | early_stopping | stopped | nan), epochs_run, best_epoch,
+                 best_val_loss, history
+    error        message                                          (then nothing else)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+
+OnEvent = Callable[[dict], None]
+ShouldStop = Callable[[], bool]
+
+STATS_EVERY = 20          # batches between two layer_stats events, by default
+HISTOGRAM_BINS = 30
+REASONS = ("completed", "early_stopping", "stopped", "nan")
+
+
+def histogram(values: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict:
+    """Counts and bin edges of the finite values (plain lists, for plotting)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"counts": [], "edges": []}
+    lo, hi = float(v.min()), float(v.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    return {"counts": counts.tolist(), "edges": edges.tolist()}
+
+
+def activation_stats(values: np.ndarray) -> dict:
+    """What the designer shows for a layer's output: mean, spread, dead units, histogram."""
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std()),
+            "zeros": float(np.mean(v == 0.0)), "histogram": histogram(v)}
+
+
+def gradient_stats(values: np.ndarray) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"norm": float(np.sqrt(np.sum(v * v))), "mean_abs": float(np.mean(np.abs(v))),
+            "histogram": histogram(v)}
+
+
+def weight_stats(values: np.ndarray) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"norm": float(np.sqrt(np.sum(v * v))), "histogram": histogram(v)}
+
+
+def train_begin(backend: str, device: str, epochs: int, steps_per_epoch: int, samples: int,
+                layers: list) -> dict:
+    return {"event": "train_begin", "backend": backend, "device": device, "epochs": epochs,
+            "steps_per_epoch": steps_per_epoch, "samples": samples, "layers": list(layers)}
+
+
+def batch(epoch: int, batch_index: int, step: int, loss: float, metrics: dict) -> dict:
+    return {"event": "batch", "epoch": epoch, "batch": batch_index, "step": step,
+            "loss": float(loss), "metrics": {k: float(v) for k, v in metrics.items()}}
+
+
+def layer_stats(step: int, activations: dict, gradients: dict, weights: dict) -> dict:
+    """activations: node -> activation_stats; gradients and weights: node -> weight name ->
+    gradient_stats / weight_stats."""
+    return {"event": "layer_stats", "step": step, "activations": activations,
+            "gradients": gradients, "weights": weights}
+
+
+def epoch(epoch_index: int, loss: float, metrics: dict, val_loss: Optional[float],
+          val_metrics: dict, seconds: float) -> dict:
+    return {"event": "epoch", "epoch": epoch_index, "loss": float(loss),
+            "metrics": {k: float(v) for k, v in metrics.items()},
+            "val_loss": None if val_loss is None else float(val_loss),
+            "val_metrics": {k: float(v) for k, v in (val_metrics or {}).items()},
+            "seconds": float(seconds)}
+
+
+def train_end(reason: str, epochs_run: int, best_epoch: Optional[int],
+              best_val_loss: Optional[float], history: dict) -> dict:
+    if reason not in REASONS:
+        raise ValueError(f"unknown end reason {reason!r}")
+    return {"event": "train_end", "reason": reason, "epochs_run": epochs_run,
+            "best_epoch": best_epoch, "best_val_loss": best_val_loss, "history": history}
+
+
+def error(message: str) -> dict:
+    return {"event": "error", "message": message}
+
+
+def is_bad_loss(value: float) -> bool:
+    """A NaN or infinite loss ends a run with reason 'nan' and a message saying what to try."""
+    return not math.isfinite(value)
+
+
+NAN_ADVICE = ("The loss became NaN or infinite: the weights diverged. Try a smaller learning "
+              "rate, gradient clipping (clip_norm), normalising the inputs, or checking the data "
+              "for missing values.")
+
+
+class Recorder:
+    """Collects events (for the CLI, tests and the run history)."""
+
+    def __init__(self, forward: OnEvent | None = None):
+        self.events: list[dict] = []
+        self.forward = forward
+
+    def __call__(self, event: dict) -> None:
+        self.events.append(event)
+        if self.forward is not None:
+            self.forward(event)
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == kind]
+
+    @property
+    def end(self) -> dict | None:
+        ends = self.of("train_end")
+        return ends[-1] if ends else None
