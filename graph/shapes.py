@@ -75,7 +75,10 @@ def require_rank(layer: str, shape: Shape, rank: int | Iterable[int], what: str,
     """Raise a ShapeError unless the input has the given rank (batch dimension excluded)."""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)
     if len(shape) not in ranks:
-        want = " or ".join(f"{r}-D" for r in ranks)
+        if len(ranks) > 4 and ranks == tuple(range(ranks[0], ranks[-1] + 1)):
+            want = f"at least {ranks[0]}-D"         # range(2, 16): "at least 2-D"
+        else:
+            want = " or ".join(f"{r}-D" for r in ranks)
         msg = f"{layer} expects a {want} input {what} but gets {fmt(shape)}"
         raise ShapeError(msg + (f": {hint}" if hint else "."))
 
@@ -99,15 +102,16 @@ def check_positive(layer: str, out: Shape, inp: Shape, why: str) -> Shape:
 def broadcast_merge(layer: str, shapes: list[Shape]) -> Shape:
     """Element-wise merge shape (Add, Multiply, ...), as Keras computes it.
 
-    Size-1 axes broadcast; a None axis (unknown size) gives None.
+    Size-1 axes broadcast; a None axis (unknown size) gives None. Inputs with fewer axes are
+    lined up with the others from the right (Keras inserts the missing axes after the batch
+    axis), so (3, 4) and (4,) merge to (3, 4), as in NumPy.
     """
     out = shapes[0]
     for i, s in enumerate(shapes[1:], start=1):
-        if len(s) != len(out):
-            raise ShapeError(f"{layer} needs all inputs to have the same number of axes, but "
-                             f"input 0 is {fmt(shapes[0])} and input {i} is {fmt(s)}.")
-        merged = []
-        for a, b in zip(out, s):
+        longer, shorter = (out, s) if len(out) >= len(s) else (s, out)
+        lead = len(longer) - len(shorter)
+        merged = list(longer[:lead])
+        for a, b in zip(longer[lead:], shorter):
             if a is None or b is None:
                 merged.append(None)
             elif a == 1 or a == b:

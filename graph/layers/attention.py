@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..catalog import declare
 from ..params import BOOL, CHOICE, FLOAT, INT, REGULARIZER_PARAMS, Param
-from ..shapes import ShapeError, fmt, known, require_known, require_rank
+from ..shapes import ShapeError, fmt, known, prod, require_known, require_rank
 
 PORTS = ("query", "value", "key")
 SELF_HINT = ("for self-attention, wire the same tensor into query and value.")
@@ -80,13 +80,40 @@ declare(
 )
 
 
+def _mha_inputs(inputs):
+    """query, value, key shapes (key defaults to value).
+
+    Like Keras, MultiHeadAttention attends over every axis but the last (the features), so
+    besides sequences (time steps, features) it takes e.g. images (height, width, channels).
+    """
+    layer = "MultiHeadAttention"
+    query, value = inputs[0], inputs[1]
+    key = inputs[2] if len(inputs) > 2 else value
+    for port, s in zip(PORTS, (query, value, key)):
+        if len(s) < 2:
+            raise ShapeError(f"{layer} expects a sequence (time steps, features) at its {port} "
+                             f"port but gets {fmt(s)}: attention relates the steps of "
+                             f"sequences; {SELF_HINT}")
+        require_known(layer, s, -1, f"{port} features")
+    if not len(query) == len(value) == len(key):
+        raise ShapeError(f"{layer} needs query, value and key with the same number of axes, "
+                         f"but gets query {fmt(query)}, value {fmt(value)} and key {fmt(key)}.")
+    if key[:-1] != value[:-1]:
+        unknown = (" (an unknown size, None, only matches another unknown size)"
+                   if None in key[:-1] + value[:-1] else "")
+        raise ShapeError(f"{layer} needs key and value to have the same number of time steps "
+                         f"(all sizes but the features must agree), but gets key {fmt(key)} "
+                         f"and value {fmt(value)}{unknown}.")
+    return query, value, key
+
+
 def _mha_shape(p, inputs):
-    query, value, key = _attention_inputs("MultiHeadAttention", inputs)
+    query, value, key = _mha_inputs(inputs)
     return [query]
 
 
 def _mha_params(p, inputs, outputs):
-    query, value, key = _attention_inputs("MultiHeadAttention", inputs)
+    query, value, key = _mha_inputs(inputs)
     heads, kd = p["num_heads"], p["key_dim"]
     vd = p["value_dim"] or kd
     bias = p["use_bias"]
@@ -99,8 +126,8 @@ def _mha_params(p, inputs, outputs):
 
 
 def _mha_flops(p, inputs, outputs):
-    query, value, key = _attention_inputs("MultiHeadAttention", inputs)
-    tq, tv = known(query[0]), known(value[0])
+    query, value, key = _mha_inputs(inputs)
+    tq, tv = prod(known(d) for d in query[:-1]), prod(known(d) for d in value[:-1])
     heads, kd = p["num_heads"], p["key_dim"]
     vd = p["value_dim"] or kd
     projections = 2 * heads * (tq * query[-1] * kd + tv * key[-1] * kd + tv * value[-1] * vd

@@ -97,7 +97,8 @@ declare(
 declare(
     "GaussianNoise", category="Regularization",
     description="During training, adds zero-mean Gaussian noise: a simple data augmentation.",
-    params=[Param("stddev", FLOAT, 0.1, "Standard deviation of the noise.", min=0)],
+    params=[Param("stddev", FLOAT, 0.1, "Standard deviation of the noise (Keras allows 0 to "
+                  "1; scale the data if you need more).", min=0, max=1)],
     shape=lambda p, inputs: [inputs[0]],
 )
 

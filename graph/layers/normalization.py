@@ -9,7 +9,10 @@ from ..shapes import known, require_known, size
 def _per_channel(layer, weights_per_channel):
     """Parameter count of a layer holding a few weights per channel (last axis)."""
     def count(p, inputs, outputs):
-        return weights_per_channel(p) * require_known(layer, inputs[0], -1, "last (channels)")
+        per_channel = weights_per_channel(p)
+        if per_channel == 0:        # nothing to create, so the channel count may be unknown
+            return 0
+        return per_channel * require_known(layer, inputs[0], -1, "last (channels)")
     return count
 
 

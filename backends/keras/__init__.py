@@ -1,0 +1,1 @@
+"""The Keras backend: per-layer builders (`layers`) and, later, the graph compiler."""

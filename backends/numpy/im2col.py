@@ -1,0 +1,82 @@
+"""Sliding windows over images, shared by the convolution and pooling layers.
+
+`im2col` turns every window position into one row of a matrix ("image to columns"), so that a
+convolution becomes a single matrix product. `col2im` is its backward pass: every window
+position sends its gradient back to the pixels it read, and pixels read by several windows
+receive the sum.
+
+Images are (batch, height, width, channels); 1-D layers use height 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def span(kernel: int, dilation: int = 1) -> int:
+    """How many input pixels one window covers (a dilated kernel has gaps)."""
+    return (kernel - 1) * dilation + 1
+
+
+def same_padding(length: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding for padding='same', as TensorFlow does it: the output has
+    ceil(length / stride) positions and an odd padding puts the extra pixel at the end."""
+    out = -(-length // stride)
+    total = max((out - 1) * stride + span(kernel, dilation) - length, 0)
+    return total // 2, total - total // 2
+
+
+def paddings(padding: str, shape, kernels, strides, dilations=(1, 1)):
+    """((top, bottom), (left, right)) for 'valid', 'same' or 'causal' (1-D: all on the left)."""
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernels)
+    if padding == "causal":
+        return tuple((span(k, d) - 1, 0) for k, d in zip(kernels, dilations))
+    return tuple(same_padding(n, k, s, d)
+                 for n, k, s, d in zip(shape, kernels, strides, dilations))
+
+
+def pad(x, pads, value=0.0):
+    """Pad the two spatial axes of an image batch."""
+    if not any(any(p) for p in pads):
+        return x
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def unpad(x, pads):
+    """Cut the padding off again (for the backward pass)."""
+    (top, bottom), (left, right) = pads
+    return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right]
+
+
+def im2col(x, kernels, strides, dilations=(1, 1)):
+    """All windows of an (already padded) image: (batch, out_h, out_w, kh, kw, channels).
+
+    A strided view: no value is copied until the caller reshapes it into a matrix.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernels, strides, dilations
+    windows = sliding_window_view(x, (span(kh, dh), span(kw, dw)), axis=(1, 2))
+    windows = windows[:, ::sh, ::sw, :, ::dh, ::dw]            # (B, oh, ow, C, kh, kw)
+    return windows.transpose(0, 1, 2, 4, 5, 3)
+
+
+def col2im(cols, shape, strides, dilations=(1, 1)):
+    """Backward of `im2col`: sum every window's gradient into an image of `shape`.
+
+    cols is (batch, out_h, out_w, kh, kw, channels). One loop over the kernel taps (a few);
+    each step adds, for all windows at once, the gradient of one tap to the pixels that tap
+    read: a strided slice of the image.
+    """
+    _, oh, ow, kh, kw, _ = cols.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    out = np.zeros(shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, :, i, j]
+    return out
+
+
+def as_image(x):
+    """A 1-D batch (batch, steps, channels) seen as an image of height 1."""
+    return x[:, None]
