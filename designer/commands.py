@@ -12,7 +12,7 @@ from PySide6.QtGui import QUndoCommand
 from graph import Edge, Graph
 
 MERGE_PARAM = 1001        # QUndoCommand ids for merging consecutive edits
-MERGE_MOVE = 1002
+MERGE_TRAINING = 1003
 
 
 class AddNodeCommand(QUndoCommand):
@@ -143,3 +143,28 @@ class MoveNodesCommand(QUndoCommand):
     def undo(self):
         for node_id, (old, _) in self.moves.items():
             self.graph.move_node(node_id, old)
+
+
+class SetTrainingCommand(QUndoCommand):
+    """Change one training setting (or optimizer parameter) of the project."""
+
+    def __init__(self, graph: Graph, key: str, value):
+        super().__init__(f"Set training {key}")
+        self.graph, self.key = graph, key
+        self.old = copy.deepcopy(graph.training.get(key))
+        self.new = value
+
+    def id(self):
+        return MERGE_TRAINING
+
+    def mergeWith(self, other) -> bool:
+        if other.key != self.key:
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self):
+        self.graph.set_training(self.key, copy.deepcopy(self.new))
+
+    def undo(self):
+        self.graph.set_training(self.key, copy.deepcopy(self.old))

@@ -16,7 +16,8 @@ from graph import Analysis, Edge, Graph, fileformat
 from graph.layout import layered_positions
 
 from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, InsertCommand,
-                       MoveNodesCommand, RemoveNodesCommand, SetParamCommand)
+                       MoveNodesCommand, RemoveNodesCommand, SetParamCommand,
+                       SetTrainingCommand)
 
 CLIPBOARD_MIME = "application/x-netdesigner-layers"
 
@@ -109,6 +110,10 @@ class Document(QObject):
         command = SetParamCommand(self.graph, node_id, name, value)
         if command.new != command.old or type(command.new) is not type(command.old):
             self.push(command)
+
+    def set_training(self, key: str, value) -> None:
+        if self.graph.training.get(key) != value:
+            self.push(SetTrainingCommand(self.graph, key, value))
 
     def move_nodes(self, moves: dict) -> None:
         moves = {k: v for k, v in moves.items() if tuple(v[0]) != tuple(v[1])}

@@ -1,66 +1,18 @@
-"""The property editor, built from the catalog's parameter declarations.
+"""The property editor: the selected layer's parameters, as a form built from its declaration.
 
-Each parameter kind gets one widget: spin boxes with the declared range, drop-downs for choices,
-check boxes, and text fields for numbers with decimals, tuples and shapes. A refused value is
-not applied; the field says why, in red, until it is fixed. Every applied edit is an undoable
-command, and the canvas re-validates at once.
+Every applied edit is an undoable command, and the canvas re-validates at once; a refused value
+is not applied and its field says why.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from graph.events import ParamChanged
-from graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE, TEXT, Param
+from graph.params import TEXT
 from graph.shapes import fmt
 
-INT_LIMIT = 2**31 - 1
-
-
-def parse_text(spec: Param, text: str):
-    """Turn what a user typed into a value for `spec`; raises ValueError with a reason."""
-    text = text.strip()
-    if text == "" or text.lower() in ("none", "auto"):
-        if spec.optional:
-            return None
-        raise ValueError("a value is required")
-    if spec.kind == FLOAT:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-    if spec.kind == INT:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-    if spec.kind in (INT_TUPLE, SHAPE):
-        parts = [p.strip() for p in text.strip("()[] ").split(",") if p.strip()]
-        values = []
-        for p in parts:
-            if spec.kind == SHAPE and p.lower() == "none":
-                values.append(None)
-                continue
-            try:
-                values.append(int(p))
-            except ValueError:
-                raise ValueError(f"{p!r} is not a whole number") from None
-        return spec.coerce(tuple(values) if len(values) != 1 or spec.kind == SHAPE
-                           else values[0])
-    return text
-
-
-def format_value(spec: Param, value) -> str:
-    if value is None:
-        return ""
-    if spec.kind == SHAPE:
-        return fmt(value)
-    if spec.kind == INT_TUPLE:
-        return ", ".join(map(str, value))
-    if spec.kind == FLOAT:
-        return f"{value:g}"
-    return str(value)
+from .param_form import ParamForm
 
 
 class PropertyEditor(QScrollArea):
@@ -69,13 +21,20 @@ class PropertyEditor(QScrollArea):
         self.setWidgetResizable(True)
         self.document = None
         self.node_id: str | None = None
-        self.fields: dict[str, tuple] = {}      # name -> (widget, error label)
-        self._updating = False
+        self.form: ParamForm | None = None
+        self.info: QLabel | None = None
         self._show_empty()
+
+    @property
+    def fields(self) -> dict:
+        return self.form.fields if self.form is not None else {}
+
+    def error_text(self, name: str) -> str:
+        return self.form.error_text(name)
 
     # -- building -------------------------------------------------------------------------------
     def _show_empty(self, text="Select a layer to edit its parameters.") -> None:
-        self.fields = {}
+        self.form = None
         holder = QWidget()
         layout = QVBoxLayout(holder)
         label = QLabel(text)
@@ -117,128 +76,26 @@ class PropertyEditor(QScrollArea):
         outer.addWidget(title)
         outer.addWidget(description)
         outer.addWidget(self.info)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        self.fields = {}
-        for spec in lt.params:
-            widget = self._make_widget(spec, node.params.get(spec.name))
-            widget.setToolTip(spec.help)
-            widget.setObjectName(f"param_{spec.name}")
-            error = QLabel()
-            error.setWordWrap(True)
-            error.setStyleSheet("color: #d32f2f;")
-            error.hide()
-            box = QWidget()
-            col = QVBoxLayout(box)
-            col.setContentsMargins(0, 0, 0, 0)
-            col.setSpacing(2)
-            col.addWidget(widget)
-            col.addWidget(error)
-            label = QLabel(spec.name)
-            label.setToolTip(spec.help)
-            form.addRow(label, box)
-            self.fields[spec.name] = (widget, error)
-        outer.addLayout(form)
+        blocks = sorted(self.document.graph.blocks)
+        self.form = ParamForm(
+            list(lt.params), node.params,
+            apply=lambda name, value: self.document.set_param(self.node_id, name, value),
+            choices_for=lambda spec: blocks if spec.kind == TEXT and spec.name == "block"
+            else None)
+        outer.addWidget(self.form)
         outer.addStretch()
         self.setWidget(holder)
         self._refresh_info()
 
-    def _make_widget(self, spec: Param, value):
-        name = spec.name
-        if spec.kind == BOOL:
-            w = QCheckBox()
-            w.setChecked(bool(value))
-            w.toggled.connect(lambda checked: self.apply(name, checked))
-        elif spec.kind == CHOICE:
-            w = QComboBox()
-            w.addItems([str(c) for c in spec.choices])
-            w.setCurrentText(str(value))
-            w.currentTextChanged.connect(lambda text: self.apply(name, text))
-        elif spec.kind == INT and not spec.optional:
-            w = QSpinBox()
-            w.setRange(int(spec.min) if spec.min is not None else -INT_LIMIT,
-                       int(spec.max) if spec.max is not None else INT_LIMIT)
-            w.setKeyboardTracking(False)          # apply on Enter / arrows, not every digit
-            w.setValue(value if isinstance(value, int) else 0)
-            w.valueChanged.connect(lambda v: self.apply(name, v))
-        elif spec.kind == TEXT and name == "block" and self.document is not None:
-            w = QComboBox()
-            w.setEditable(True)
-            w.addItems(sorted(self.document.graph.blocks))
-            w.setCurrentText(value or "")
-            w.currentTextChanged.connect(lambda text: self.apply(name, text))
-        else:
-            w = QLineEdit(format_value(spec, value))
-            if spec.optional:
-                w.setPlaceholderText("auto")
-            w.editingFinished.connect(lambda w=w: self.apply_text(name, w.text()))
-        return w
-
-    # -- applying -------------------------------------------------------------------------------
-    def apply_text(self, name: str, text: str) -> bool:
-        spec = self.document.graph.node(self.node_id).layer_type.params[name]
-        try:
-            value = parse_text(spec, text)
-        except ValueError as e:
-            self._refuse(name, str(e))
-            return False
-        return self.apply(name, value)
-
-    def apply(self, name: str, value) -> bool:
-        """Apply a value if the declaration allows it; otherwise show why not."""
-        if self._updating or self.node_id is None:
-            return False
-        spec = self.document.graph.node(self.node_id).layer_type.params[name]
-        value = spec.coerce(value)
-        problem = spec.check(value)
-        if problem:
-            self._refuse(name, problem)
-            return False
-        widget, error = self.fields[name]
-        error.hide()
-        widget.setStyleSheet("")
-        self.document.set_param(self.node_id, name, value)
-        return True
-
-    def _refuse(self, name: str, reason: str) -> None:
-        widget, error = self.fields[name]
-        error.setText(f"Not applied: {name} {reason}.")
-        error.show()
-        widget.setStyleSheet("border: 1px solid #d32f2f;")
-
-    def error_text(self, name: str) -> str:
-        widget, error = self.fields[name]
-        return error.text() if not error.isHidden() else ""
-
     # -- following the model --------------------------------------------------------------------
     def _on_event(self, event) -> None:
-        if isinstance(event, ParamChanged) and event.node == self.node_id:
-            self._set_widget_value(event.name, event.new)
+        if isinstance(event, ParamChanged) and event.node == self.node_id and self.form:
+            self.form.set_value(event.name, event.new)
         elif self.node_id is not None and self.node_id not in self.document.graph:
             self.set_node(None)
 
-    def _set_widget_value(self, name: str, value) -> None:
-        if name not in self.fields:
-            return
-        widget, error = self.fields[name]
-        spec = self.document.graph.node(self.node_id).layer_type.params[name]
-        self._updating = True
-        try:
-            if isinstance(widget, QCheckBox):
-                widget.setChecked(bool(value))
-            elif isinstance(widget, QComboBox):
-                widget.setCurrentText(str(value))
-            elif isinstance(widget, QSpinBox):
-                widget.setValue(value)
-            else:
-                widget.setText(format_value(spec, value))
-            error.hide()
-            widget.setStyleSheet("")
-        finally:
-            self._updating = False
-
     def _refresh_info(self) -> None:
-        if self.node_id is None or self.node_id not in self.document.graph:
+        if self.node_id is None or self.node_id not in self.document.graph or self.info is None:
             return
         report = self.document.analysis.peek(self.node_id)
         if report is None:

@@ -1,0 +1,154 @@
+"""Run a training job in a separate process and stream its events back.
+
+The designer and the CLI both train through here. The job runs in a fresh ("spawn") process so
+that TensorFlow, the GIL and GPU memory never touch the GUI process: the worker puts plain
+protocol dicts on a queue that the caller drains (the designer from a timer), Stop and Pause
+are multiprocessing events the training loop polls after every batch, and ending the process
+frees everything it held.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_module
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import protocol
+
+BACKENDS = ("numpy", "keras")
+
+
+@dataclass
+class Job:
+    """What a worker needs: the design as .graph text (never live objects), and where to go."""
+    graph_text: str
+    base_dir: str                    # data set paths are relative to the project file
+    backend: str = "numpy"
+    stats_every: int = protocol.STATS_EVERY
+    weights_out: str | None = None   # where the worker saves the trained weights (.npz)
+    weights_in: str | None = None    # start from these weights (.npz), if given
+    options: dict = field(default_factory=dict)   # backend options (device, strategy, ...)
+
+
+def _backend_fit(backend: str):
+    if backend == "numpy":
+        from .numpy.train import fit
+    elif backend == "keras":
+        from .keras.train import fit
+    else:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return fit
+
+
+def prepare_job(graph, base_dir) -> tuple:
+    """The expanded graph and the prepared data split for a design (single input/output)."""
+    from graph.expand import expand_blocks
+    from graph.validation import Analysis
+
+    from . import data
+
+    analysis = Analysis(graph, live=False)
+    errors = analysis.errors()
+    if errors:
+        raise ValueError("the network has problems; fix them first:\n"
+                         + "\n".join(f"  {p}" for p in errors[:10]))
+    inputs, outputs = graph.inputs(), graph.outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(f"training from a data set needs one Input and one output layer; this "
+                         f"network has {len(inputs)} inputs ({', '.join(inputs)}) and "
+                         f"{len(outputs)} outputs ({', '.join(outputs)})")
+    settings = graph.training
+    dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
+    split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
+                         analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
+    return expand_blocks(graph), split
+
+
+def run_job(job: Job, on_event, should_stop) -> None:
+    """Train in this process (the worker's body; also used directly by tests and the CLI)."""
+    from graph import fileformat
+    try:
+        graph = fileformat.loads(job.graph_text, "<project>")
+        flat, split = prepare_job(graph, job.base_dir)
+        fit = _backend_fit(job.backend)
+        fit(flat, split, graph.training, on_event=on_event, should_stop=should_stop,
+            stats_every=job.stats_every, weights_out=job.weights_out,
+            weights_in=job.weights_in, **job.options)
+    except Exception as e:       # the worker must report, not die silently
+        on_event(protocol.error(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError)
+                                else str(e)))
+        on_event({"event": "traceback", "text": traceback.format_exc()})
+
+
+def _worker(job: Job, events, stop, pause) -> None:
+    def should_stop() -> bool:
+        while pause.is_set() and not stop.is_set():
+            time.sleep(0.05)
+        return stop.is_set()
+    run_job(job, events.put, should_stop)
+    events.put({"event": "worker_done"})
+
+
+class TrainingProcess:
+    """Start, pause, resume and stop a training job; `drain()` returns the events so far."""
+
+    def __init__(self, job: Job):
+        ctx = mp.get_context("spawn")
+        self.events = ctx.Queue()
+        self._stop, self._pause = ctx.Event(), ctx.Event()
+        self.process = ctx.Process(target=_worker, args=(job, self.events, self._stop,
+                                                         self._pause), daemon=True)
+        self.done = False
+
+    def start(self) -> None:
+        self.process.start()
+
+    def pause(self) -> None:
+        self._pause.set()
+
+    def resume(self) -> None:
+        self._pause.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._pause.is_set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the loop to stop at the next batch; kill the process if it does not end in time."""
+        self._stop.set()
+        self._pause.clear()
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1.0)
+        self.done = True
+
+    def drain(self, limit: int = 10_000) -> list[dict]:
+        out = []
+        for _ in range(limit):
+            try:
+                event = self.events.get_nowait()
+            except queue_module.Empty:
+                break
+            if event.get("event") == "worker_done":
+                self.done = True
+                continue
+            out.append(event)
+        if not out and not self.process.is_alive() and self.process.exitcode not in (0, None):
+            if not self.done:
+                self.done = True
+                out.append(protocol.error(f"the training process ended unexpectedly (exit "
+                                          f"code {self.process.exitcode})"))
+        return out
+
+    @property
+    def running(self) -> bool:
+        return self.process.is_alive() and not self.done
+
+
+def weights_path(project: str | Path) -> Path:
+    """Trained weights live beside the project: net.graph -> net.weights.npz."""
+    project = Path(project)
+    return project.with_name(project.stem + ".weights.npz")
