@@ -23,6 +23,7 @@ from .palette import Palette
 from .problems import ProblemsList
 from .properties import PropertyEditor
 from .theme import THEMES, apply_palette
+from .training.panel import TrainingPanel
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 MAX_RECENT = 8
@@ -53,11 +54,16 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.properties = PropertyEditor()
         self.problems = ProblemsList()
+        self.training = TrainingPanel(self)
         docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
                  self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
-                 self._dock("Problems", self.problems, Qt.BottomDockWidgetArea)]
+                 self._dock("Problems", self.problems, Qt.BottomDockWidgetArea),
+                 self._dock("Training", self.training, Qt.BottomDockWidgetArea)]
+        self.tabifyDockWidget(docks[2], docks[3])
+        docks[2].raise_()
+        self.training_dock = docks[3]
         self.resizeDocks(docks[:2], [230, 300], Qt.Horizontal)
-        self.resizeDocks(docks[2:], [130], Qt.Vertical)
+        self.resizeDocks(docks[2:3], [150], Qt.Vertical)
 
         self.status_params = QLabel()
         self.status_flops = QLabel()
@@ -132,6 +138,12 @@ class MainWindow(QMainWindow):
         self._action("Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), e,
                      tip="Arrange the layers left to right by depth")
 
+        t = m.addMenu("&Train")
+        self._action("&Start Training", lambda: self.show_training() and self.training.start(),
+                     QKeySequence("Ctrl+T"), t)
+        self._action("&Pause / Resume", lambda: self.training.toggle_pause(), None, t)
+        self._action("S&top", lambda: self.training.stop(), None, t)
+
         v = m.addMenu("&View")
         self._action("&Fit to View", self.view.fit, QKeySequence("F"), v)
         self._action("Zoom &In", lambda: self.view.set_zoom(1.25), QKeySequence.ZoomIn, v)
@@ -159,6 +171,7 @@ class MainWindow(QMainWindow):
         self.scene.wireRefused.connect(lambda reason: self.statusBar().showMessage(
             f"Wire refused: {reason}", 6000))
         self.properties.set_document(document)
+        self.training.set_document(document)
         document.validated.connect(self._validated)
         document.fileChanged.connect(self._update_title)
         document.undo.canUndoChanged.connect(self.undo_action.setEnabled)
@@ -271,6 +284,11 @@ class MainWindow(QMainWindow):
         self.document.auto_layout()
         self.view.fit()
 
+    def show_training(self) -> bool:
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return True
+
     def focus_node(self, node_id: str) -> None:
         self.scene.select_only([node_id])
         self.view.center_on_node(node_id)
@@ -356,6 +374,7 @@ class MainWindow(QMainWindow):
     def _write(self, path: Path) -> bool:
         try:
             self.document.save(path)
+            self.training.save_weights(path)
         except (OSError, ValueError) as e:
             QMessageBox.critical(self, "Cannot save", f"{path}: {e}\nThe file on disk was "
                                                       f"not changed.")
@@ -404,6 +423,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         self.settings.sync()
         self.autosave_timer.stop()
+        self.training.shutdown()
         self.discard_recovery()
         event.accept()
 

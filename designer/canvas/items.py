@@ -75,6 +75,9 @@ class NodeItem(QGraphicsObject):
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
         self._state = None             # what the last refresh showed
+        self.training_level: float | None = None    # 0 weakest .. 1 strongest gradients
+        self.training_gradient: float | None = None
+        self.training_warnings: list[str] = []
         self.height = HEADER + 3 * LINE + 10
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
@@ -164,11 +167,29 @@ class NodeItem(QGraphicsObject):
         painter.setPen(outline)
         painter.setBrush(theme.colour("node"))
         painter.drawRoundedRect(rect, 6, 6)
+        if self.training_level is not None:       # gradient flow: cold (weak) to warm (strong)
+            tint = gradient_colour(self.training_level)
+            tint.setAlpha(70)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(tint)
+            painter.drawRoundedRect(rect.adjusted(1, HEADER, -1, -1), 5, 5)
         header = QPainterPath()
         header.setFillRule(Qt.WindingFill)       # rounded top corners, square bottom ones
         header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 6, 6)
         header.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
         painter.fillPath(header, theme.category(node.layer_type.category))
+        if self.training_warnings:      # a training warning: a yellow triangle
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor("#fdd835"))
+            x0 = NODE_WIDTH - (30 if errors or warnings else 12)
+            tri = QPainterPath(QPointF(x0, 4))
+            tri.lineTo(QPointF(x0 + 8, HEADER - 4))
+            tri.lineTo(QPointF(x0 - 8, HEADER - 4))
+            tri.closeSubpath()
+            painter.drawPath(tri)
+            painter.setPen(QColor("#000000"))
+            painter.setFont(TITLE_FONT)
+            painter.drawText(QRectF(x0 - 6, 5, 12, HEADER - 8), Qt.AlignCenter, "!")
         if errors or warnings:          # a badge in the header
             painter.setBrush(theme.colour("error" if errors else "warning"))
             painter.setPen(Qt.NoPen)
@@ -215,8 +236,20 @@ class NodeItem(QGraphicsObject):
         if report is not None:
             tip.append(f"output: {shapes_text(report.outputs)}   parameters: {report.params:,}")
             tip += [f"{'⚠' if p.severity == 'warning' else '✖'} {p.message}" for p in report.problems]
+        if self.training_gradient is not None:
+            tip.append(f"training: mean |gradient| {self.training_gradient:.3g}")
+        tip += [f"⚡ {w}" for w in self.training_warnings]
         self.setToolTip("\n".join(tip))
         self.update()
+
+    def set_training(self, level, gradient, warnings) -> None:
+        if (level, gradient, warnings) == (self.training_level, self.training_gradient,
+                                           self.training_warnings):
+            return
+        self.training_level, self.training_gradient = level, gradient
+        self.training_warnings = list(warnings)
+        self._state = None                      # the tooltip changes too
+        self.refresh()
 
     # -- interaction ----------------------------------------------------------------------------
     def itemChange(self, change, value):
@@ -227,6 +260,12 @@ class NodeItem(QGraphicsObject):
         if change == QGraphicsItem.ItemSelectedHasChanged:
             self.update()
         return super().itemChange(change, value)
+
+
+def gradient_colour(level: float) -> QColor:
+    """Blue for the weakest gradients, through green, to red for the strongest."""
+    level = max(0.0, min(1.0, level))
+    return QColor.fromHsvF((1.0 - level) * 0.66, 0.85, 0.95)
 
 
 def _summary(node) -> str:

@@ -121,6 +121,23 @@ class NetworkScene(QGraphicsScene):
             item.update()
         self.update()
 
+    # -- training overlay -----------------------------------------------------------------------
+    def set_training_overlay(self, gradient: dict, warnings: dict) -> None:
+        """Tint each layer by the size of its gradients (log scale, weakest to strongest) and
+        badge the layers with a training warning."""
+        import math
+        logs = {n: math.log10(g) for n, g in gradient.items() if g > 0}
+        lo, hi = (min(logs.values()), max(logs.values())) if logs else (0.0, 0.0)
+        for n, item in self.nodes.items():
+            level = None
+            if n in logs:
+                level = 0.5 if hi == lo else (logs[n] - lo) / (hi - lo)
+            item.set_training(level, gradient.get(n), warnings.get(n, []))
+
+    def clear_training_overlay(self) -> None:
+        for item in self.nodes.values():
+            item.set_training(None, None, [])
+
     # -- helpers --------------------------------------------------------------------------------
     def selected_node_ids(self) -> list[str]:
         order = {n: i for i, n in enumerate(self.document.graph.nodes())}

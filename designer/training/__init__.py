@@ -1,0 +1,1 @@
+"""Training inside the designer: settings, the run, live plots and the canvas overlay."""

@@ -1,0 +1,320 @@
+"""The training panel: data and settings, Start / Pause / Stop, and what the run streams.
+
+Training runs in a separate process (`backends.runner.TrainingProcess`); a 50 ms timer drains
+its events in the GUI thread, feeds the plots and tints the canvas by gradient flow. Nothing
+from the worker ever touches a widget.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from backends import data, diagnostics
+from backends.runner import Job, TrainingProcess, weights_path
+from graph import fileformat
+from graph.events import SettingsChanged
+from graph.expand import SEPARATOR, expand_blocks
+from graph.params import CHOICE, Param
+from graph.training import OPTIMIZERS, SETTINGS
+
+from ..param_form import ParamForm
+from .plots import TrainingPlots
+
+POLL_MS = 50
+DATASET = Param("dataset", CHOICE, "digits", SETTINGS["dataset"].help,
+                choices=tuple(data.BUILTIN))
+
+
+def design_node(node_id: str) -> str:
+    """The design's node for a node of the expanded network (block copies map to the block)."""
+    return node_id.split(SEPARATOR, 1)[0]
+
+
+class TrainingPanel(QWidget):
+    runFinished = Signal(dict)          # the train_end event (or an error event)
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window = window
+        self.document = None
+        self.process: TrainingProcess | None = None
+        self.job: Job | None = None
+        self.pending_weights: Path | None = None
+        self._tmp = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
+        self.events_seen = 0
+        self.last_end: dict | None = None
+        self.started_at = 0.0
+        self.max_gap = 0.0                  # longest pause between two timer ticks (ms)
+        self._last_tick = None
+
+        self.settings_box = QWidget()
+        self.settings_layout = QVBoxLayout(self.settings_box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.settings_box)
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.export_button = QPushButton("Export plots…")
+        self.status = QLabel("Not trained yet.")
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button, self.export_button):
+            buttons.addWidget(b)
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addWidget(scroll, 1)
+        col.addWidget(self.data_label)
+        col.addLayout(buttons)
+        col.addWidget(self.status)
+        self.plots = TrainingPlots()
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.plots)
+        splitter.setSizes([330, 900])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.export_button.clicked.connect(self.export_dialog)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._update_buttons()
+
+    # -- settings -------------------------------------------------------------------------------
+    def set_document(self, document) -> None:
+        if self.process is not None and self.process.running:
+            self.stop()
+        if self.document is not None:
+            try:
+                self.document.graphEvent.disconnect(self._on_event)
+            except (RuntimeError, TypeError):
+                pass
+        self.document = document
+        document.graphEvent.connect(self._on_event)
+        self.pending_weights = None
+        self._build_forms()
+        self.plots.clear()
+
+    def _build_forms(self) -> None:
+        while self.settings_layout.count():
+            item = self.settings_layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        training = self.document.graph.training
+        specs = [DATASET] + [p for p in SETTINGS if p.name != "dataset"]
+        self.form = ParamForm(specs, training, self._apply)
+        optimizer = OPTIMIZERS[training["optimizer"]]
+        values = {**optimizer.params.defaults(), **training.get("optimizer_params", {})}
+        self.optimizer_form = ParamForm(list(optimizer.params), values, self._apply_optimizer)
+        title = QLabel(f"<b>{optimizer.name}</b>: {optimizer.description}")
+        title.setWordWrap(True)
+        self.settings_layout.addWidget(QLabel("<b>Training settings</b>"))
+        self.settings_layout.addWidget(self.form)
+        self.settings_layout.addWidget(title)
+        self.settings_layout.addWidget(self.optimizer_form)
+        self.settings_layout.addStretch()
+        self.check_data()
+
+    def _apply(self, name: str, value) -> None:
+        if name == "optimizer" and value != self.document.graph.training["optimizer"]:
+            self.document.undo.beginMacro(f"Use {value}")
+            self.document.set_training("optimizer", value)
+            self.document.set_training("optimizer_params",
+                                       dict(OPTIMIZERS[value].params.defaults()))
+            self.document.undo.endMacro()
+            return
+        self.document.set_training(name, value)
+
+    def _apply_optimizer(self, name: str, value) -> None:
+        params = dict(self.document.graph.training.get("optimizer_params", {}))
+        params[name] = value
+        self.document.set_training("optimizer_params", params)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, SettingsChanged) and event.what.startswith("training."):
+            key = event.what.split(".", 1)[1]
+            if key in ("optimizer", "optimizer_params"):
+                QTimer.singleShot(0, self._build_forms)   # not while a form emits
+            else:
+                self.form.set_value(key, self.document.graph.training.get(key))
+                self.check_data()
+
+    def check_data(self) -> bool:
+        """Show the data's shapes and whether they fit the network."""
+        from backends.runner import prepare_job
+        graph = self.document.graph
+        try:
+            flat, split = prepare_job(graph, self._base_dir())
+        except (ValueError, data.DataError) as e:
+            self.data_label.setText(f"<span style='color:#d32f2f'>{e}</span>")
+            return False
+        classes = split.dataset.classes
+        self.data_label.setText(
+            f"<b>{split.dataset.name}</b>: {split.dataset.description}<br>"
+            f"{split.summary()}" + (f"; {len(classes)} classes" if classes else "")
+            + " <span style='color:#2e7d32'>✔ fits the network</span>")
+        return True
+
+    def _base_dir(self) -> str:
+        path = self.document.path
+        return str(path.parent) if path else str(Path.cwd())
+
+    # -- running --------------------------------------------------------------------------------
+    def start(self) -> bool:
+        if self.process is not None and self.process.running:
+            return False
+        self.document.revalidate()
+        if not self.check_data():
+            self.status.setText("Cannot start: " + self.data_label.text())
+            return False
+        run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
+        job = Job(fileformat.dumps(self.document.graph), self._base_dir(),
+                  self.document.graph.training.get("backend", "numpy"),
+                  weights_out=str(run_dir / "weights.npz"))
+        self.plots.clear()
+        self.window.scene.clear_training_overlay()
+        self.events_seen = 0
+        self.last_end = None
+        self.job = job
+        self.process = TrainingProcess(job)
+        self.process.start()
+        self.started_at = time.perf_counter()
+        self.max_gap = 0.0
+        self._last_tick = None
+        self.status.setText(f"Starting the {job.backend} backend…")
+        self.timer.start()
+        self._update_buttons()
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.process is None or not self.process.running:
+            return
+        if self.process.paused:
+            self.process.resume()
+            self.status.setText("Resumed.")
+        else:
+            self.process.pause()
+            self.status.setText("Paused: the run waits before its next batch.")
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop the run; the project and its previous weights stay as they were."""
+        if self.process is None:
+            return
+        self.process.stop()
+        self.poll()
+        self.timer.stop()
+        self.status.setText("Stopped. The project and its weights are unchanged.")
+        self._update_buttons()
+
+    def poll(self) -> None:
+        now = time.perf_counter()
+        if self._last_tick is not None:
+            self.max_gap = max(self.max_gap, (now - self._last_tick) * 1000)
+        self._last_tick = now
+        if self.process is None:
+            return
+        for event in self.process.drain():
+            self.events_seen += 1
+            self.plots.add_event(event)
+            self._handle(event)
+        self.plots.redraw()
+        if self.process.done and not self.process.running:
+            self.timer.stop()
+            self._update_buttons()
+
+    def _handle(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "train_begin":
+            self.status.setText(f"Training on {event['device']}: {event['samples']} samples, "
+                                f"{event['steps_per_epoch']} batches per epoch.")
+        elif kind == "epoch":
+            val = "" if event["val_loss"] is None else f", validation {event['val_loss']:.4f}"
+            acc = event["val_metrics"].get("accuracy", event["metrics"].get("accuracy"))
+            self.status.setText(f"Epoch {event['epoch'] + 1}: loss {event['loss']:.4f}{val}"
+                                + (f", accuracy {acc:.1%}" if acc is not None else ""))
+        elif kind == "layer_stats":
+            self._overlay(event)
+        elif kind == "train_end":
+            self.last_end = event
+            self._finished(event)
+        elif kind == "error":
+            self.last_end = event
+            self.status.setText(f"<span style='color:#d32f2f'>Training failed: "
+                                f"{event['message']}</span>")
+            self.runFinished.emit(event)
+
+    def _overlay(self, event: dict) -> None:
+        flat = expand_blocks(self.document.graph)
+        order = flat.nodes()
+        warnings = diagnostics.diagnose(event, order, diagnostics.relu_nodes(flat))
+        sizes = diagnostics.layer_gradient(event.get("gradients", {}))
+        per_node: dict[str, float] = {}
+        for n, g in sizes.items():
+            per_node[design_node(n)] = max(per_node.get(design_node(n), 0.0), g)
+        by_node: dict[str, list[str]] = {}
+        for w in warnings:
+            by_node.setdefault(design_node(w.node), []).append(w.message)
+        self.window.scene.set_training_overlay(per_node, by_node)
+
+    def _finished(self, event: dict) -> None:
+        reason = event["reason"]
+        text = {"completed": "Finished", "early_stopping": "Stopped early (no better "
+                "validation loss)", "stopped": "Stopped", "nan": "Diverged"}[reason]
+        self.status.setText(f"{text} after {event['epochs_run']} epochs.")
+        weights = Path(self.job.weights_out) if self.job and self.job.weights_out else None
+        if reason in ("completed", "early_stopping") and weights and weights.exists():
+            self.pending_weights = weights
+            run = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   "backend": self.document.graph.training.get("backend"),
+                   "reason": reason, "epochs": event["epochs_run"],
+                   "history": event.get("history", {})}
+            self.document.graph.runs.append(run)
+            self.document.undo.resetClean()          # the project has news to save
+            self.document.fileChanged.emit()
+        self.runFinished.emit(event)
+
+    def save_weights(self, project_path: Path) -> Path | None:
+        """Called when the project is saved: the last run's weights go beside it."""
+        if self.pending_weights is None or not self.pending_weights.exists():
+            return None
+        target = weights_path(project_path)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(self.pending_weights, tmp)
+        tmp.replace(target)
+        self.pending_weights = None
+        return target
+
+    def _update_buttons(self) -> None:
+        running = self.process is not None and self.process.running
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Resume" if running and self.process.paused else "Pause")
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export plots to")
+        if folder:
+            self.plots.export_png(Path(folder))
+            self.plots.export_csv(Path(folder) / "history.csv")
+            self.status.setText(f"Plots and history written to {folder}.")
+
+    def shutdown(self) -> None:
+        if self.process is not None and self.process.running:
+            self.process.stop()
+        self.timer.stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
