@@ -125,9 +125,13 @@ class TrainingProcess:
             self.process.join(1.0)
         self.done = True
 
-    def drain(self, limit: int = 10_000) -> list[dict]:
+    def drain(self, limit: int = 10_000, budget_s: float | None = None) -> list[dict]:
+        """The events that arrived, at most `limit` or as many as `budget_s` seconds allow."""
         out = []
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
         for _ in range(limit):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             try:
                 event = self.events.get_nowait()
             except queue_module.Empty:

@@ -285,8 +285,11 @@ class MainWindow(QMainWindow):
         self.view.fit()
 
     def show_training(self) -> bool:
+        """Bring the training panel up, tall enough for its plots."""
         self.training_dock.show()
         self.training_dock.raise_()
+        if self.training_dock.height() < self.height() * 0.4:
+            self.resizeDocks([self.training_dock], [int(self.height() * 0.48)], Qt.Vertical)
         return True
 
     def focus_node(self, node_id: str) -> None:

@@ -17,6 +17,9 @@ def main(argv=None) -> int:
     parser.add_argument("--select", help="a node to select (shows its properties)")
     parser.add_argument("--size", default="1400x860")
     parser.add_argument("--theme", default="light", choices=("light", "dark"))
+    parser.add_argument("--train", type=int, metavar="EPOCHS",
+                        help="train for this many epochs first and show the training view")
+    parser.add_argument("--tab", default="Loss", help="training plot tab to show")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -43,6 +46,22 @@ def main(argv=None) -> int:
         window.focus_node(args.select)
     for _ in range(3):
         app.processEvents()
+    if args.train:
+        import time
+        window.document.graph.training["epochs"] = args.train
+        window.show_training()
+        window.training.start()
+        deadline = time.time() + 600
+        while window.training.last_end is None and time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        window.training.poll()
+        tabs = window.training.plots
+        for i in range(tabs.count()):
+            if tabs.tabText(i) == args.tab:
+                tabs.setCurrentIndex(i)
+        for _ in range(5):
+            app.processEvents()
     ok = window.grab().save(args.png)
     window.document.undo.setClean()
     window.close()

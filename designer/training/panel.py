@@ -27,6 +27,7 @@ from ..param_form import ParamForm
 from .plots import TrainingPlots
 
 POLL_MS = 50
+DRAIN_BUDGET_S = 0.02
 DATASET = Param("dataset", CHOICE, "digits", SETTINGS["dataset"].help,
                 choices=tuple(data.BUILTIN))
 
@@ -228,10 +229,18 @@ class TrainingPanel(QWidget):
         self._last_tick = now
         if self.process is None:
             return
-        for event in self.process.drain():
+        # a time budget per tick keeps the GUI answering even when the worker is far ahead
+        events = self.process.drain(budget_s=DRAIN_BUDGET_S)
+        stats = None
+        for event in events:
             self.events_seen += 1
             self.plots.add_event(event)
-            self._handle(event)
+            if event["event"] == "layer_stats":
+                stats = event              # only the newest one is worth drawing
+            else:
+                self._handle(event)
+        if stats is not None:
+            self._overlay(stats)
         self.plots.redraw()
         if self.process.done and not self.process.running:
             self.timer.stop()
@@ -247,8 +256,6 @@ class TrainingPanel(QWidget):
             acc = event["val_metrics"].get("accuracy", event["metrics"].get("accuracy"))
             self.status.setText(f"Epoch {event['epoch'] + 1}: loss {event['loss']:.4f}{val}"
                                 + (f", accuracy {acc:.1%}" if acc is not None else ""))
-        elif kind == "layer_stats":
-            self._overlay(event)
         elif kind == "train_end":
             self.last_end = event
             self._finished(event)

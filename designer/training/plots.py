@@ -17,7 +17,8 @@ PENS = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c
         "#3949ab", "#c0ca33", "#d81b60"]
 
 
-def _plot(title: str, x: str, y: str, log_y: bool = False) -> pg.PlotWidget:
+def _plot(title: str, x: str, y: str, log_y: bool = False,
+          long_series: bool = True) -> pg.PlotWidget:
     w = pg.PlotWidget(title=title)
     w.setBackground(None)
     w.showGrid(x=True, y=True, alpha=0.2)
@@ -25,8 +26,9 @@ def _plot(title: str, x: str, y: str, log_y: bool = False) -> pg.PlotWidget:
     w.setLabel("left", y)
     w.addLegend(offset=(-10, 10))
     w.setLogMode(y=log_y)
-    w.setClipToView(True)
-    w.setDownsampling(auto=True, mode="peak")
+    if long_series:          # long runs: draw only what is in view, peak-downsampled
+        w.setClipToView(True)
+        w.setDownsampling(auto=True, mode="peak")
     return w
 
 
@@ -37,7 +39,7 @@ class HistogramView(QWidget):
         super().__init__(parent)
         self.layer = QComboBox()
         self.layer.setMinimumContentsLength(18)
-        self.plot = _plot(title, x_label, "count")
+        self.plot = _plot(title, x_label, "count", long_series=False)
         self.curve = self.plot.plot(stepMode="center", fillLevel=0, brush=(30, 136, 229, 90),
                                     pen=PENS[0])
         self.caption = QLabel()
@@ -61,9 +63,11 @@ class HistogramView(QWidget):
     def redraw(self) -> None:
         stats = self.latest.get(self.layer.currentText())
         if not stats or not stats["histogram"]["counts"]:
-            self.curve.setData([], [])
+            self.curve.hide()       # an empty step curve is refused by pyqtgraph
+            self.caption.setText("no finite values" if stats else "")
             return
         h = stats["histogram"]
+        self.curve.show()
         self.curve.setData(np.asarray(h["edges"]), np.asarray(h["counts"]))
         self.caption.setText(", ".join(f"{k} {v:.3g}" for k, v in stats.items()
                                        if isinstance(v, float)))

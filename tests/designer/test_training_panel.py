@@ -1,0 +1,155 @@
+"""Training from the designer: a worker process streams events; the GUI stays responsive."""
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer, Qt
+from PySide6.QtTest import QTest
+
+from backends import diagnostics, protocol
+from backends.runner import Job, run_job, weights_path
+from graph import fileformat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def copy_sample(name, tmp_path, **training) -> Path:
+    g = fileformat.load(ROOT / "samples" / name)
+    g.training.update(training)
+    path = tmp_path / name
+    fileformat.save(g, path)
+    return path
+
+
+class GapMeter:
+    """A 20 ms timer in the GUI thread; records the longest wait between two ticks."""
+
+    def __init__(self):
+        self.timer = QTimer()
+        self.timer.setInterval(20)
+        self.last = None
+        self.worst = 0.0
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    def tick(self):
+        now = time.perf_counter()
+        if self.last is not None:
+            self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+
+def run_to_end(qtbot, window, timeout=90_000):
+    panel = window.training
+    qtbot.waitUntil(lambda: panel.last_end is not None, timeout=timeout)
+    panel.poll()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "keras"])
+def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot, tmp_path,
+                                                                   backend):
+    if backend == "keras":
+        pytest.importorskip("backends.keras.train")
+    path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)
+    assert window.open_file(path, ask=False)
+    panel = window.training
+    meter = GapMeter()
+    QTest.mouseClick(panel.start_button, Qt.LeftButton)
+    run_to_end(qtbot, window)
+    meter.timer.stop()
+    assert panel.last_end["event"] == "train_end", panel.last_end
+    plots = panel.plots
+    assert plots.points_received > 20
+    assert plots.epoch_loss[-1] < plots.epoch_loss[0], "the loss fell"
+    layers = {"dense_1", "dense_2"}
+    assert layers <= set(plots.activations.latest)
+    assert {f"{n}/kernel" for n in layers} <= set(plots.gradient_hist.latest)
+    assert layers <= set(plots.grad_history)
+    assert meter.worst < 0.1, f"the event loop stalled for {meter.worst * 1000:.0f} ms"
+    # the run is kept with the project, and its weights are saved beside it
+    assert window.document.modified and window.document.graph.runs
+    assert window.save()
+    assert weights_path(path).exists()
+    assert fileformat.load(path).runs[-1]["reason"] == "completed"
+
+
+def test_stop_ends_the_run_quickly_and_keeps_the_project(window, qtbot, tmp_path):
+    path = copy_sample("mlp_digits.graph", tmp_path, epochs=10_000)
+    weights = weights_path(path)
+    weights.write_bytes(b"previous weights")
+    assert window.open_file(path, ask=False)
+    before = path.read_bytes()
+    panel = window.training
+    assert panel.start()
+    qtbot.waitUntil(lambda: len(panel.plots.epochs) > 0, timeout=60_000)
+    t = time.perf_counter()
+    QTest.mouseClick(panel.stop_button, Qt.LeftButton)
+    elapsed = time.perf_counter() - t
+    assert elapsed < 2.0
+    assert not panel.process.process.is_alive()
+    assert path.read_bytes() == before and weights.read_bytes() == b"previous weights"
+    assert not window.document.modified
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_pause_and_resume(window, qtbot, tmp_path):
+    path = copy_sample("mlp_digits.graph", tmp_path, epochs=10_000)
+    window.open_file(path, ask=False)
+    panel = window.training
+    panel.start()
+    qtbot.waitUntil(lambda: panel.plots.points_received > 5, timeout=60_000)
+    panel.toggle_pause()
+    qtbot.wait(300)
+    panel.poll()
+    frozen = panel.plots.points_received
+    qtbot.wait(500)
+    panel.poll()
+    assert panel.plots.points_received == frozen, "no batch runs while paused"
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: panel.plots.points_received > frozen, timeout=10_000)
+    panel.stop()
+
+
+def test_data_mismatch_is_explained_before_starting(window, qtbot, tmp_path):
+    path = copy_sample("mlp_digits.graph", tmp_path, dataset="iris")
+    window.open_file(path, ask=False)
+    panel = window.training
+    assert not panel.start()
+    assert "samples of shape (4,), but input_1 expects (64,)" in panel.data_label.text()
+
+
+def test_changing_a_setting_in_the_panel_is_undoable(window, qtbot, tmp_path):
+    path = copy_sample("mlp_digits.graph", tmp_path)
+    window.open_file(path, ask=False)
+    form = window.training.form
+    spin = form.fields["epochs"][0]
+    spin.setValue(42)
+    assert window.document.graph.training["epochs"] == 42
+    window.document.undo.undo()
+    assert window.document.graph.training["epochs"] == 30 and spin.value() == 30
+
+
+def events_for(sample, epochs=2):
+    g = fileformat.load(ROOT / "samples" / sample)
+    g.training["epochs"] = epochs
+    rec = protocol.Recorder()
+    run_job(Job(fileformat.dumps(g), str(ROOT / "samples"), "numpy", stats_every=10), rec,
+            lambda: False)
+    return g, rec
+
+
+def test_deep_sigmoid_mlp_warns_of_vanishing_gradients_and_relu_does_not(window, qtbot):
+    g, rec = events_for("deep_sigmoid_mlp.graph")
+    last = rec.of("layer_stats")[-1]
+    warned = {w.node for w in diagnostics.diagnose(last, g.nodes(), diagnostics.relu_nodes(g))
+              if w.kind == "vanishing"}
+    assert {"dense_1", "dense_2"} <= warned and "dense_8" not in warned
+    g2, rec2 = events_for("deep_relu_mlp.graph")
+    last2 = rec2.of("layer_stats")[-1]
+    assert diagnostics.diagnose(last2, g2.nodes(), diagnostics.relu_nodes(g2)) == []
+    # and the canvas shows it: badges and tint on the sigmoid network's first layers
+    window.open_file(ROOT / "samples" / "deep_sigmoid_mlp.graph", ask=False)
+    window.training._overlay(last)
+    item = window.scene.nodes["dense_1"]
+    assert item.training_warnings and "Vanishing gradient" in item.toolTip()
+    assert item.training_level == 0.0 and window.scene.nodes["dense_9"].training_level == 1.0
