@@ -12,6 +12,8 @@ Events, in order:
     epoch        epoch, loss, metrics, val_loss, val_metrics, seconds
     train_end    reason (completed | early_stopping | stopped | nan), epochs_run, best_epoch,
                  best_val_loss, history
+    evaluation   (after a finished run) loss, metrics and a report on the test split
+                 (backends/evaluation.py)
     error        message                                          (then nothing else)
 """
 from __future__ import annotations

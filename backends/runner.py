@@ -66,6 +66,22 @@ def prepare_job(graph, base_dir) -> tuple:
     return expand_blocks(graph), split
 
 
+def evaluate_test_split(backend: str, result, split, settings: dict) -> dict:
+    """The `evaluation` event: loss, metrics and a report on the test split."""
+    from .evaluation import evaluation_event
+    if backend == "numpy":
+        from .numpy.train import evaluate, predict
+        scores = evaluate(result.model, split.x_test, split.y_test, settings)
+        y_pred = predict(result.model, split.x_test)
+    else:
+        model = result.model
+        values = model.evaluate(split.x_test, split.y_test, verbose=0, return_dict=True)
+        scores = {k: float(v) for k, v in values.items()}
+        y_pred = model.predict(split.x_test, verbose=0)
+    loss = scores.pop("loss", None)
+    return evaluation_event(split, y_pred, loss, scores)
+
+
 def run_job(job: Job, on_event, should_stop) -> None:
     """Train in this process (the worker's body; also used directly by tests and the CLI)."""
     from graph import fileformat
@@ -73,9 +89,12 @@ def run_job(job: Job, on_event, should_stop) -> None:
         graph = fileformat.loads(job.graph_text, "<project>")
         flat, split = prepare_job(graph, job.base_dir)
         fit = _backend_fit(job.backend)
-        fit(flat, split, graph.training, on_event=on_event, should_stop=should_stop,
-            stats_every=job.stats_every, weights_out=job.weights_out,
-            weights_in=job.weights_in, **job.options)
+        result = fit(flat, split, graph.training, on_event=on_event, should_stop=should_stop,
+                     stats_every=job.stats_every, weights_out=job.weights_out,
+                     weights_in=job.weights_in, **job.options)
+        if result is not None and getattr(result, "reason", "completed") in ("completed",
+                                                                            "early_stopping"):
+            on_event(evaluate_test_split(job.backend, result, split, graph.training))
     except Exception as e:       # the worker must report, not die silently
         on_event(protocol.error(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError)
                                 else str(e)))

@@ -25,6 +25,7 @@ from graph.training import OPTIMIZERS, SETTINGS
 
 from ..param_form import ParamForm
 from .plots import TrainingPlots
+from .results import EvaluationView, RunsView
 
 POLL_MS = 50
 DRAIN_BUDGET_S = 0.02
@@ -78,6 +79,10 @@ class TrainingPanel(QWidget):
         col.addLayout(buttons)
         col.addWidget(self.status)
         self.plots = TrainingPlots()
+        self.evaluation = EvaluationView()
+        self.runs = RunsView()
+        self.plots.addTab(self.evaluation, "Test set")
+        self.plots.addTab(self.runs, "Runs")
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.plots)
@@ -109,6 +114,7 @@ class TrainingPanel(QWidget):
         self.pending_weights = None
         self._build_forms()
         self.plots.clear()
+        self.runs.set_runs(document.graph.runs)
 
     def _build_forms(self) -> None:
         while self.settings_layout.count():
@@ -257,8 +263,19 @@ class TrainingPanel(QWidget):
             self.status.setText(f"Epoch {event['epoch'] + 1}: loss {event['loss']:.4f}{val}"
                                 + (f", accuracy {acc:.1%}" if acc is not None else ""))
         elif kind == "train_end":
-            self.last_end = event
             self._finished(event)
+            if event["reason"] not in ("completed", "early_stopping"):
+                self.last_end = event           # no evaluation follows
+                self.runFinished.emit(event)
+        elif kind == "evaluation":
+            self.evaluation.show_event(event)
+            if self.document.graph.runs:
+                self.document.graph.runs[-1]["test"] = {
+                    "loss": event["loss"], **event["metrics"],
+                    **{k: v for k, v in event["report"].items()
+                       if k in ("accuracy", "macro_f1", "mse", "mae")}}
+            self.last_end = event
+            self.runFinished.emit(event)
         elif kind == "error":
             self.last_end = event
             self.status.setText(f"<span style='color:#d32f2f'>Training failed: "
@@ -293,7 +310,7 @@ class TrainingPanel(QWidget):
             self.document.graph.runs.append(run)
             self.document.undo.resetClean()          # the project has news to save
             self.document.fileChanged.emit()
-        self.runFinished.emit(event)
+            self.runs.set_runs(self.document.graph.runs)
 
     def save_weights(self, project_path: Path) -> Path | None:
         """Called when the project is saved: the last run's weights go beside it."""

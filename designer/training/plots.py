@@ -107,7 +107,12 @@ class TrainingPlots(QTabWidget):
         self.addTab(grads, "Gradients")
         self.weights = HistogramView("Weights (latest)", "weight")
         self.addTab(self.weights, "Weights")
+        self.currentChanged.connect(self._tab_changed)
         self.clear()
+
+    def _tab_changed(self, index: int) -> None:
+        self.dirty = True
+        self.redraw()
 
     # -- data -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -162,14 +167,25 @@ class TrainingPlots(QTabWidget):
 
     # -- drawing --------------------------------------------------------------------------------
     def redraw(self) -> None:
+        """Push the buffers to the curves of the tab on screen (the others when shown)."""
         if not self.dirty:
             return
         self.dirty = False
+        tab = self.tabText(self.currentIndex())
+        draw = {"Loss": self._draw_loss, "Metrics": self._draw_metrics,
+                "Activations": self.activations.redraw, "Gradients": self._draw_gradients,
+                "Weights": self.weights.redraw}.get(tab)
+        if draw is not None:
+            draw()
+
+    def _draw_loss(self) -> None:
         self.batch_curve.setData(self.batch_steps, self.batch_losses)
         self.train_curve.setData(self.epochs, self.epoch_loss)
         val = np.asarray(self.epoch_val, dtype=float)
         if np.isfinite(val).any():
             self.val_curve.setData(self.epochs, val, connect="finite")
+
+    def _draw_metrics(self) -> None:
         for i, (name, values) in enumerate(self.metrics.items()):
             curve = self.metric_curves.get(name)
             if curve is None:
@@ -177,6 +193,8 @@ class TrainingPlots(QTabWidget):
                                               symbol="o", symbolSize=5, name=name)
                 self.metric_curves[name] = curve
             curve.setData(self.epochs[:len(values)], values)
+
+    def _draw_gradients(self) -> None:
         for i, (node, values) in enumerate(self.grad_history.items()):
             curve = self.grad_curves.get(node)
             if curve is None:
@@ -186,8 +204,7 @@ class TrainingPlots(QTabWidget):
             y = np.asarray(values, dtype=float)
             y = np.where(y > 0, y, np.nan)
             curve.setData(self.grad_steps[:len(y)], y, connect="finite")
-        for view in (self.activations, self.gradient_hist, self.weights):
-            view.redraw()
+        self.gradient_hist.redraw()
 
     # -- export ---------------------------------------------------------------------------------
     def export_png(self, folder: Path) -> list[Path]:

@@ -57,7 +57,7 @@ def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot,
     QTest.mouseClick(panel.start_button, Qt.LeftButton)
     run_to_end(qtbot, window)
     meter.timer.stop()
-    assert panel.last_end["event"] == "train_end", panel.last_end
+    assert panel.last_end["event"] == "evaluation", panel.last_end
     plots = panel.plots
     assert plots.points_received > 20
     assert plots.epoch_loss[-1] < plots.epoch_loss[0], "the loss fell"
@@ -68,9 +68,18 @@ def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot,
     assert meter.worst < 0.1, f"the event loop stalled for {meter.worst * 1000:.0f} ms"
     # the run is kept with the project, and its weights are saved beside it
     assert window.document.modified and window.document.graph.runs
+    # the test set is evaluated: confusion matrix over the 10 digits, per-class scores
+    evaluation = panel.evaluation.event
+    assert evaluation["event"] == "evaluation" and evaluation["samples"] == 270
+    report = evaluation["report"]
+    assert len(report["confusion"]) == 10 and sum(map(sum, report["confusion"])) == 270
+    assert panel.evaluation.confusion.rowCount() == 10
+    assert abs(report["accuracy"] - evaluation["metrics"]["accuracy"]) < 1e-6
+    assert panel.runs.list.count() == 1
     assert window.save()
     assert weights_path(path).exists()
-    assert fileformat.load(path).runs[-1]["reason"] == "completed"
+    saved = fileformat.load(path).runs[-1]
+    assert saved["reason"] == "completed" and saved["test"]["accuracy"] == report["accuracy"]
 
 
 def test_stop_ends_the_run_quickly_and_keeps_the_project(window, qtbot, tmp_path):

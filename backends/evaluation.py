@@ -1,0 +1,68 @@
+"""Test-set evaluation after training: metrics a student reads, and a few sample predictions.
+
+Pure NumPy (no backend): it takes the targets and the network's outputs on the test split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLES_SHOWN = 24
+
+
+def class_ids(values: np.ndarray) -> np.ndarray:
+    """Class index per sample from one-hot / probabilities, a single sigmoid unit, or ids."""
+    v = np.asarray(values)
+    if v.ndim == 1:
+        return v.astype(np.int64)
+    if v.shape[-1] == 1:
+        return (v[:, 0] > (0.0 if v.min() < 0 else 0.5)).astype(np.int64)
+    return v.argmax(axis=-1).astype(np.int64)
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list) -> dict:
+    """Accuracy, per-class precision/recall/F1 (and their macro averages), confusion matrix."""
+    t, p = class_ids(y_true), class_ids(y_pred)
+    n = max(len(classes), int(max(t.max(initial=0), p.max(initial=0))) + 1)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (t, p), 1)
+    tp = np.diag(confusion).astype(float)
+    predicted = confusion.sum(axis=0).astype(float)
+    actual = confusion.sum(axis=1).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros(n), where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n),
+                   where=(precision + recall) > 0)
+    names = list(classes) + [str(i) for i in range(len(classes), n)]
+    return {
+        "accuracy": float(tp.sum() / max(1, len(t))),
+        "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+        "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()), "confusion": confusion.tolist(), "classes": names,
+    }
+
+
+def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    err = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+    return {"mse": float(np.mean(err ** 2)), "mae": float(np.mean(np.abs(err)))}
+
+
+def evaluation_event(split, y_pred: np.ndarray, test_loss: float | None = None,
+                     test_metrics: dict | None = None) -> dict:
+    """The `evaluation` event a run sends after `train_end`: metrics on the test split and a
+    few test samples with their predictions (images as lists, for the designer's grid)."""
+    dataset = split.dataset
+    y_true = split.y_test
+    event = {"event": "evaluation", "task": dataset.task, "samples": len(y_true),
+             "loss": None if test_loss is None else float(test_loss),
+             "metrics": {k: float(v) for k, v in (test_metrics or {}).items()}}
+    if dataset.task == "classification":
+        event["report"] = classification_report(y_true, y_pred, dataset.classes)
+        shown = min(SAMPLES_SHOWN, len(y_true))
+        truth, guess = class_ids(y_true)[:shown], class_ids(y_pred)[:shown]
+        x = np.asarray(split.x_test[:shown])
+        image = x.ndim == 4 or (x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[1] > 3)
+        event["examples"] = {"true": truth.tolist(), "predicted": guess.tolist(),
+                             "images": x.astype(float).tolist() if image else None}
+    else:
+        event["report"] = regression_report(y_true, y_pred)
+    return event

@@ -1,0 +1,196 @@
+"""After training: the test-set evaluation, and the project's run history side by side."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from .plots import PENS, _plot
+
+
+def _image(sample) -> QPixmap:
+    """A small picture of one image sample (grey or RGB, any value range)."""
+    a = np.asarray(sample, dtype=np.float64)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    lo, hi = a.min(), a.max()
+    a = ((a - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
+    if a.ndim == 2:
+        h, w = a.shape
+        img = QImage(np.ascontiguousarray(a).data, w, h, w, QImage.Format_Grayscale8).copy()
+    else:
+        h, w, _ = a.shape
+        img = QImage(np.ascontiguousarray(a[..., :3]).data, w, h, 3 * w,
+                     QImage.Format_RGB888).copy()
+    return QPixmap.fromImage(img).scaled(48, 48, Qt.KeepAspectRatio, Qt.FastTransformation)
+
+
+class EvaluationView(QWidget):
+    """Test loss and metrics, per-class precision/recall/F1, confusion matrix, examples."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.summary = QLabel("Train a network to see how it does on the test set.")
+        self.summary.setWordWrap(True)
+        self.per_class = QTableWidget()
+        self.confusion = QTableWidget()
+        for table in (self.per_class, self.confusion):
+            table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+            table.verticalHeader().setDefaultSectionSize(20)
+        self.examples = QWidget()
+        self.examples_grid = QGridLayout(self.examples)
+        self.examples_grid.setSpacing(2)
+        tables = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Per class"))
+        left.addWidget(self.per_class)
+        right = QVBoxLayout()
+        right.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted)"))
+        right.addWidget(self.confusion)
+        tables.addLayout(left, 1)
+        tables.addLayout(right, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(tables, 1)
+        layout.addWidget(self.examples)
+        self.event: dict | None = None
+
+    def show_event(self, event: dict) -> None:
+        self.event = event
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in event["metrics"].items())
+        loss = "" if event["loss"] is None else f"loss {event['loss']:.4f}"
+        report = event["report"]
+        lines = [f"<b>Test set</b> ({event['samples']} samples): {loss}"
+                 + (f", {metrics}" if metrics else "")]
+        if event["task"] == "classification":
+            lines.append(f"accuracy {report['accuracy']:.1%} · macro precision "
+                         f"{report['macro_precision']:.3f} · recall {report['macro_recall']:.3f}"
+                         f" · F1 {report['macro_f1']:.3f}")
+            self._fill_classes(report)
+            self._fill_examples(event.get("examples") or {}, report["classes"])
+        else:
+            lines.append(f"MSE {report['mse']:.4g} · MAE {report['mae']:.4g}")
+        self.summary.setText("<br>".join(lines))
+
+    def _fill_classes(self, report: dict) -> None:
+        names = report["classes"]
+        t = self.per_class
+        t.setRowCount(len(names))
+        t.setColumnCount(3)
+        t.setHorizontalHeaderLabels(["precision", "recall", "F1"])
+        t.setVerticalHeaderLabels(names)
+        for i in range(len(names)):
+            for j, key in enumerate(("precision", "recall", "f1")):
+                t.setItem(i, j, QTableWidgetItem(f"{report[key][i]:.3f}"))
+        m = np.asarray(report["confusion"])
+        c = self.confusion
+        c.setRowCount(len(names))
+        c.setColumnCount(len(names))
+        c.setHorizontalHeaderLabels(names)
+        c.setVerticalHeaderLabels(names)
+        top = max(1, m.max())
+        for i in range(len(names)):
+            for j in range(len(names)):
+                item = QTableWidgetItem(str(m[i, j]))
+                item.setTextAlignment(Qt.AlignCenter)
+                strength = m[i, j] / top
+                colour = QColor(46, 125, 50) if i == j else QColor(211, 47, 47)
+                colour.setAlphaF(0.12 + 0.6 * strength if m[i, j] else 0.0)
+                item.setBackground(colour)
+                c.setItem(i, j, item)
+        c.resizeColumnsToContents()
+
+    def _fill_examples(self, examples: dict, names: list) -> None:
+        while self.examples_grid.count():
+            item = self.examples_grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        images = examples.get("images")
+        if not images:
+            self.examples.hide()
+            return
+        self.examples.show()
+        for k, (sample, true, guess) in enumerate(zip(images, examples["true"],
+                                                      examples["predicted"])):
+            cell = QWidget()
+            col = QVBoxLayout(cell)
+            col.setContentsMargins(0, 0, 0, 0)
+            picture = QLabel()
+            picture.setPixmap(_image(sample))
+            ok = true == guess
+            caption = QLabel(f"{names[guess]}" if ok else f"{names[guess]} (is {names[true]})")
+            caption.setStyleSheet(f"color: {'#2e7d32' if ok else '#d32f2f'};")
+            col.addWidget(picture, alignment=Qt.AlignCenter)
+            col.addWidget(caption, alignment=Qt.AlignCenter)
+            self.examples_grid.addWidget(cell, k // 12, k % 12)
+
+
+class RunsView(QWidget):
+    """The project's runs; tick two (or more) to compare their curves."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.itemChanged.connect(lambda _: self.redraw())
+        self.loss = _plot("Validation (dashed) and training loss per epoch", "epoch", "loss",
+                          long_series=False)
+        self.accuracy = _plot("Validation accuracy per epoch", "epoch", "accuracy",
+                              long_series=False)
+        plots = QVBoxLayout()
+        plots.addWidget(self.loss)
+        plots.addWidget(self.accuracy)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(plots, 3)
+        self.runs: list = []
+
+    def set_runs(self, runs: list) -> None:
+        self.runs = runs
+        self.list.blockSignals(True)
+        self.list.clear()
+        for i, run in enumerate(runs):
+            history = run.get("history", {})
+            last = {k: v[-1] for k, v in history.items() if v}
+            acc = last.get("val_accuracy", last.get("accuracy"))
+            text = (f"#{i + 1} {run.get('when', '')} · {run.get('backend', '')} · "
+                    f"{run.get('epochs', 0)} epochs · loss {last.get('loss', float('nan')):.4f}"
+                    + (f" · acc {acc:.1%}" if acc is not None else ""))
+            item = QListWidgetItem(text)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked if i >= len(runs) - 2 else Qt.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        self.stale = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if getattr(self, "stale", False):
+            self.redraw()
+
+    def checked(self) -> list[int]:
+        return [i for i in range(self.list.count())
+                if self.list.item(i).checkState() == Qt.Checked]
+
+    def redraw(self) -> None:
+        self.stale = False
+        self.loss.clear()
+        self.accuracy.clear()
+        for k, i in enumerate(self.checked()):
+            history = self.runs[i].get("history", {})
+            colour = PENS[k % len(PENS)]
+            for key, style in (("loss", Qt.SolidLine), ("val_loss", Qt.DashLine)):
+                values = history.get(key) or []
+                if values:
+                    self.loss.plot(range(1, len(values) + 1), values,
+                                   pen=pg.mkPen(colour, width=2, style=style),
+                                   name=f"#{i + 1} {key}")
+            values = history.get("val_accuracy") or history.get("accuracy") or []
+            if values:
+                self.accuracy.plot(range(1, len(values) + 1), values,
+                                   pen=pg.mkPen(colour, width=2), name=f"#{i + 1}")
