@@ -222,8 +222,43 @@ def _load_npz(path: Path) -> Dataset:
     return Dataset(path.stem, x, y.astype(np.float32), REGRESSION, [], f"NPZ file {path.name}")
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _load_image_folder(path: Path) -> Dataset:
+    """One sub-folder per class, images inside; all are resized to the most common size."""
+    from collections import Counter
+
+    from PIL import Image, UnidentifiedImageError
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{path}: an image folder needs one sub-folder per class")
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted((path / c).iterdir())
+             if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(f"{path}: no images found in its class folders ({', '.join(classes)})")
+    images = []
+    for f, _ in files:
+        try:
+            with Image.open(f) as im:
+                images.append(im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L"))
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"{f}: not a readable image ({e})") from None
+    grey = all(im.mode == "L" for im in images)
+    size = Counter(im.size for im in images).most_common(1)[0][0]
+    arrays = [np.asarray(im.resize(size) if im.size != size else im, dtype=np.float32)
+              for im in (images if grey else [im.convert("RGB") for im in images])]
+    x = np.stack(arrays)
+    if grey:
+        x = x[..., None]
+    y = np.array([i for _, i in files], dtype=np.int64)
+    return Dataset(path.name, x, y, CLASSIFICATION, classes,
+                   f"Image folder {path.name}: {len(files)} images, {len(classes)} classes")
+
+
 def load(name: str, base_dir: str | Path | None = None, seed: int = 0) -> Dataset:
-    """A built-in data set by name, or a .csv / .npz file (relative to `base_dir`)."""
+    """A built-in data set by name, a .csv / .npz file, or a folder of images (one sub-folder
+    per class), relative to `base_dir`."""
     if not name:
         raise DataError("no data set chosen: pick one in the training settings")
     if name in BUILTIN:
@@ -238,7 +273,9 @@ def load(name: str, base_dir: str | Path | None = None, seed: int = 0) -> Datase
         return _load_csv(path)
     if path.suffix.lower() == ".npz":
         return _load_npz(path)
-    raise DataError(f"{path}: only .csv and .npz files can be read")
+    if path.is_dir():
+        return _load_image_folder(path)
+    raise DataError(f"{path}: only .csv and .npz files and image folders can be read")
 
 
 # -- preprocessing --------------------------------------------------------------------------------
@@ -317,7 +354,37 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
             scaling = {"mode": "standard"}
         x = x.astype(np.float32)
     y = encode_targets(dataset, settings, output_shape, output_node)
-    return Split(x[train], y[train], x[val], y[val], x[test], y[test], dataset, scaling)
+    x_train, y_train = augment(x[train], y[train], settings, np.random.default_rng([seed, 7]))
+    return Split(x_train, y_train, x[val], y[val], x[test], y[test], dataset, scaling)
+
+
+def augment(x: np.ndarray, y: np.ndarray, settings: dict, rng: np.random.Generator):
+    """Add `augment_copies` randomly flipped / shifted / rotated copies of each training image
+    (samples shaped (height, width, channels)); other data is returned unchanged."""
+    copies = int(settings.get("augment_copies", 0) or 0)
+    if copies <= 0 or x.ndim != 4:
+        return x, y
+    from scipy import ndimage
+    flip = settings.get("augment_flip", False)
+    shift = int(settings.get("augment_shift", 0) or 0)
+    rotate = float(settings.get("augment_rotate", 0.0) or 0.0)
+    out_x, out_y = [x], [y]
+    for _ in range(copies):
+        batch = x.copy()
+        if flip:
+            mirror = rng.random(len(batch)) < 0.5
+            batch[mirror] = batch[mirror, :, ::-1]
+        if rotate:
+            for i, angle in enumerate(rng.uniform(-rotate, rotate, len(batch))):
+                batch[i] = ndimage.rotate(batch[i], angle, axes=(0, 1), reshape=False,
+                                          order=1, mode="constant", cval=float(batch[i].min()))
+        if shift:
+            for i, (dy, dx) in enumerate(rng.integers(-shift, shift + 1, (len(batch), 2))):
+                batch[i] = ndimage.shift(batch[i], (dy, dx, 0), order=0, mode="constant",
+                                         cval=float(batch[i].min()))
+        out_x.append(batch)
+        out_y.append(y)
+    return np.concatenate(out_x), np.concatenate(out_y)
 
 
 def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,

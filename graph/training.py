@@ -93,6 +93,14 @@ SETTINGS = ParamSet((
           max=1, max_exclusive=True),
     Param("normalize", CHOICE, "none", "Input scaling: min-max to [0, 1] or standardise to "
           "mean 0, std 1.", choices=("none", "minmax", "standard")),
+    Param("augment_copies", INT, 0, "Image augmentation: how many randomly flipped / shifted / "
+          "rotated copies of each training image to add (0: none).", min=0, max=20),
+    Param("augment_flip", BOOL, False, "Augmented copies may be mirrored left-right (not for "
+          "digits or text, whose meaning changes)."),
+    Param("augment_shift", INT, 1, "Augmented copies are shifted by up to this many pixels.",
+          min=0, max=64),
+    Param("augment_rotate", FLOAT, 10.0, "Augmented copies are rotated by up to this many "
+          "degrees.", min=0, max=180),
     Param("one_hot", BOOL, True, "Turn integer class labels into one-hot vectors."),
     Param("early_stopping_patience", INT, 0, "Stop after this many epochs without a better "
           "validation loss (0: never stop early).", min=0, max=100_000),

@@ -25,6 +25,7 @@ from graph.training import OPTIMIZERS, SETTINGS
 
 from ..param_form import ParamForm
 from .plots import TrainingPlots
+from .data_view import DataPreview
 from .results import EvaluationView, RunsView
 
 POLL_MS = 50
@@ -79,8 +80,10 @@ class TrainingPanel(QWidget):
         col.addLayout(buttons)
         col.addWidget(self.status)
         self.plots = TrainingPlots()
+        self.preview = DataPreview()
         self.evaluation = EvaluationView()
         self.runs = RunsView()
+        self.plots.insertTab(0, self.preview, "Data")
         self.plots.addTab(self.evaluation, "Test set")
         self.plots.addTab(self.runs, "Runs")
         splitter = QSplitter(Qt.Horizontal)
@@ -170,6 +173,7 @@ class TrainingPanel(QWidget):
             self.data_label.setText(f"<span style='color:#d32f2f'>{e}</span>")
             return False
         classes = split.dataset.classes
+        self.preview.show_split(split)
         self.data_label.setText(
             f"<b>{split.dataset.name}</b>: {split.dataset.description}<br>"
             f"{split.summary()}" + (f"; {len(classes)} classes" if classes else "")

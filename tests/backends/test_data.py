@@ -80,3 +80,32 @@ def test_protocol_events_are_plain_data():
     with pytest.raises(ValueError):
         protocol.train_end("exploded", 1, None, None, {})
     assert protocol.is_bad_loss(float("nan")) and not protocol.is_bad_loss(1.0)
+
+
+def test_image_folder_one_subfolder_per_class(tmp_path):
+    from PIL import Image
+    for k, cls in enumerate(["cats", "dogs"]):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((6, 5), 40 * k + i, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "dogs" / "big.png")
+    ds = data.load(str(tmp_path))
+    assert ds.classes == ["cats", "dogs"] and ds.x.shape == (7, 6, 5, 1)
+    assert list(ds.y) == [0, 0, 0, 1, 1, 1, 1]
+    (tmp_path / "cats" / "broken.png").write_text("not an image")
+    with pytest.raises(DataError, match="broken.png: not a readable image"):
+        data.load(str(tmp_path))
+
+
+def test_augmentation_adds_transformed_copies_of_training_images_only():
+    digits = data.load("digits")
+    settings = {"seed": 0, "normalize": "minmax", "augment_copies": 2, "augment_shift": 1,
+                "augment_rotate": 15.0, "augment_flip": False}
+    plain = data.prepare(digits, {**settings, "augment_copies": 0}, (8, 8, 1), (10,))
+    more = data.prepare(digits, settings, (8, 8, 1), (10,))
+    n = len(plain.x_train)
+    assert len(more.x_train) == 3 * n and len(more.y_train) == 3 * n
+    np.testing.assert_array_equal(more.x_train[:n], plain.x_train)
+    np.testing.assert_array_equal(more.y_train[n:2 * n], plain.y_train)
+    assert not np.allclose(more.x_train[n:2 * n], plain.x_train), "the copies differ"
+    np.testing.assert_array_equal(more.x_test, plain.x_test)

@@ -162,3 +162,13 @@ def test_deep_sigmoid_mlp_warns_of_vanishing_gradients_and_relu_does_not(window,
     item = window.scene.nodes["dense_1"]
     assert item.training_warnings and "Vanishing gradient" in item.toolTip()
     assert item.training_level == 0.0 and window.scene.nodes["dense_9"].training_level == 1.0
+
+
+def test_data_preview_shows_images_or_rows(window, qtbot, tmp_path):
+    window.open_file(copy_sample("cnn_digits.graph", tmp_path), ask=False)
+    preview = window.training.preview
+    assert preview.shown == 36 and preview.stack.currentWidget() is preview.grid_holder
+    assert "digits: train 1257" in preview.caption.text()
+    window.open_file(copy_sample("xor_mlp.graph", tmp_path))
+    assert preview.shown == 4 and preview.stack.currentWidget() is preview.table
+    assert preview.table.item(3, 2).text() in ("0", "1")

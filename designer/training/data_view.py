@@ -1,0 +1,84 @@
+"""A look at the training data: an image grid, or a table of the first rows."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QLabel, QStackedWidget,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from backends.evaluation import class_ids
+
+from .results import _image
+
+SHOWN_IMAGES = 36
+SHOWN_ROWS = 40
+
+
+def is_image_batch(x: np.ndarray) -> bool:
+    return x.ndim == 4 and x.shape[-1] in (1, 3) and min(x.shape[1:3]) >= 4
+
+
+class DataPreview(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.caption = QLabel("No data yet.")
+        self.caption.setWordWrap(True)
+        self.grid_holder = QWidget()
+        self.grid = QGridLayout(self.grid_holder)
+        self.grid.setSpacing(2)
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.grid_holder)
+        self.stack.addWidget(self.table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.stack, 1)
+        self.shown = 0
+
+    def show_split(self, split) -> None:
+        x, y = split.x_train, split.y_train
+        names = split.dataset.classes
+        labels = [names[i] if i < len(names) else str(i) for i in class_ids(y)] if names \
+            else [", ".join(f"{v:.3g}" for v in np.ravel(t)[:3]) for t in y]
+        self.caption.setText(f"{split.summary()}. First training samples:")
+        if is_image_batch(x):
+            self._images(x[:SHOWN_IMAGES], labels)
+        else:
+            self._rows(x[:SHOWN_ROWS], labels)
+
+    def _images(self, x, labels) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        for k, sample in enumerate(x):
+            cell = QWidget()
+            col = QVBoxLayout(cell)
+            col.setContentsMargins(0, 0, 0, 0)
+            picture = QLabel()
+            picture.setPixmap(_image(sample))
+            col.addWidget(picture, alignment=Qt.AlignCenter)
+            col.addWidget(QLabel(labels[k]), alignment=Qt.AlignCenter)
+            self.grid.addWidget(cell, k // 12, k % 12)
+        self.shown = len(x)
+        self.stack.setCurrentWidget(self.grid_holder)
+
+    def _rows(self, x, labels) -> None:
+        flat = x.reshape(len(x), -1)
+        width = min(flat.shape[1], 32)
+        t = self.table
+        t.setRowCount(len(flat))
+        t.setColumnCount(width + 1)
+        header = [f"x{i}" for i in range(width)] + ["target"]
+        if x.ndim == 3:
+            header = [f"t{i // x.shape[2]}.{i % x.shape[2]}" for i in range(width)] + ["target"]
+        t.setHorizontalHeaderLabels(header)
+        for r, row in enumerate(flat):
+            for c in range(width):
+                t.setItem(r, c, QTableWidgetItem(f"{row[c]:.4g}"))
+            t.setItem(r, width, QTableWidgetItem(labels[r]))
+        t.resizeColumnsToContents()
+        self.shown = len(flat)
+        self.stack.setCurrentWidget(self.table)
