@@ -30,6 +30,7 @@ class Job:
     weights_out: str | None = None   # where the worker saves the trained weights (.npz)
     weights_in: str | None = None    # start from these weights (.npz), if given
     options: dict = field(default_factory=dict)   # backend options (device, strategy, ...)
+    evaluate_only: bool = False      # no training: score `weights_in` on the test split
 
 
 def _backend_fit(backend: str):
@@ -89,7 +90,10 @@ def run_job(job: Job, on_event, should_stop) -> None:
         graph = fileformat.loads(job.graph_text, "<project>")
         flat, split = prepare_job(graph, job.base_dir)
         fit = _backend_fit(job.backend)
-        result = fit(flat, split, graph.training, on_event=on_event, should_stop=should_stop,
+        settings = dict(graph.training)
+        if job.evaluate_only:
+            settings["epochs"] = 0
+        result = fit(flat, split, settings, on_event=on_event, should_stop=should_stop,
                      stats_every=job.stats_every, weights_out=job.weights_out,
                      weights_in=job.weights_in, **job.options)
         if result is not None and getattr(result, "reason", "completed") in ("completed",

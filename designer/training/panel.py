@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from backends import data, diagnostics
 from backends.runner import Job, TrainingProcess, weights_path
@@ -67,16 +67,23 @@ class TrainingPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.export_button = QPushButton("Export plots…")
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("Score the saved weights on the test set")
+        self.resume_weights = QCheckBox("Start from the saved weights")
+        self.resume_weights.setToolTip("Continue training from the weights saved beside the "
+                                       "project, instead of fresh random ones")
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button, self.export_button):
+        for b in (self.start_button, self.pause_button, self.stop_button, self.evaluate_button,
+                  self.export_button):
             buttons.addWidget(b)
         left = QWidget()
         col = QVBoxLayout(left)
         col.setContentsMargins(4, 4, 4, 4)
         col.addWidget(scroll, 1)
         col.addWidget(self.data_label)
+        col.addWidget(self.resume_weights)
         col.addLayout(buttons)
         col.addWidget(self.status)
         self.plots = TrainingPlots()
@@ -98,6 +105,7 @@ class TrainingPanel(QWidget):
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.export_button.clicked.connect(self.export_dialog)
+        self.evaluate_button.clicked.connect(self.evaluate)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -118,6 +126,22 @@ class TrainingPanel(QWidget):
         self._build_forms()
         self.plots.clear()
         self.runs.set_runs(document.graph.runs)
+        saved = self.saved_weights()
+        self.resume_weights.setEnabled(saved is not None)
+        self.resume_weights.setChecked(saved is not None)
+        self.evaluate_button.setEnabled(saved is not None)
+        self.status.setText(f"Trained weights found: {saved.name}." if saved else
+                            "Not trained yet.")
+
+    def saved_weights(self) -> Path | None:
+        """The newest trained weights: the last run's (not saved yet), or the project's."""
+        if self.pending_weights is not None and self.pending_weights.exists():
+            return self.pending_weights
+        if self.document is not None and self.document.path is not None:
+            path = weights_path(self.document.path)
+            if path.exists():
+                return path
+        return None
 
     def _build_forms(self) -> None:
         while self.settings_layout.count():
@@ -185,7 +209,11 @@ class TrainingPanel(QWidget):
         return str(path.parent) if path else str(Path.cwd())
 
     # -- running --------------------------------------------------------------------------------
-    def start(self) -> bool:
+    def evaluate(self) -> bool:
+        """Score the saved weights on the test set (a run of zero epochs)."""
+        return self.start(evaluate_only=True)
+
+    def start(self, evaluate_only: bool = False) -> bool:
         if self.process is not None and self.process.running:
             return False
         self.document.revalidate()
@@ -193,9 +221,17 @@ class TrainingPanel(QWidget):
             self.status.setText("Cannot start: " + self.data_label.text())
             return False
         run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
-        job = Job(fileformat.dumps(self.document.graph), self._base_dir(),
-                  self.document.graph.training.get("backend", "numpy"),
-                  weights_out=str(run_dir / "weights.npz"))
+        saved = self.saved_weights()
+        graph = self.document.graph
+        if evaluate_only and saved is None:
+            self.status.setText("There are no trained weights to evaluate yet.")
+            return False
+        job = Job(fileformat.dumps(graph), self._base_dir(),
+                  graph.training.get("backend", "numpy"), evaluate_only=evaluate_only,
+                  weights_out=None if evaluate_only else str(run_dir / "weights.npz"),
+                  weights_in=str(saved) if saved and (evaluate_only
+                                                      or self.resume_weights.isChecked())
+                  else None)
         self.plots.clear()
         self.window.scene.clear_training_overlay()
         self.events_seen = 0
@@ -305,7 +341,10 @@ class TrainingPanel(QWidget):
                 "validation loss)", "stopped": "Stopped", "nan": "Diverged"}[reason]
         self.status.setText(f"{text} after {event['epochs_run']} epochs.")
         weights = Path(self.job.weights_out) if self.job and self.job.weights_out else None
-        if reason in ("completed", "early_stopping") and weights and weights.exists():
+        if event["epochs_run"] == 0:
+            self.status.setText("Evaluated the saved weights on the test set.")
+            self.plots.setCurrentWidget(self.evaluation)
+        elif reason in ("completed", "early_stopping") and weights and weights.exists():
             self.pending_weights = weights
             run = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
                    "backend": self.document.graph.training.get("backend"),
@@ -330,6 +369,8 @@ class TrainingPanel(QWidget):
     def _update_buttons(self) -> None:
         running = self.process is not None and self.process.running
         self.start_button.setEnabled(not running)
+        self.evaluate_button.setEnabled(not running and self.saved_weights() is not None)
+        self.resume_weights.setEnabled(self.saved_weights() is not None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Resume" if running and self.process.paused else "Pause")

@@ -89,6 +89,7 @@ def test_stop_ends_the_run_quickly_and_keeps_the_project(window, qtbot, tmp_path
     assert window.open_file(path, ask=False)
     before = path.read_bytes()
     panel = window.training
+    panel.resume_weights.setChecked(False)          # train from scratch
     assert panel.start()
     qtbot.waitUntil(lambda: len(panel.plots.epochs) > 0, timeout=60_000)
     t = time.perf_counter()
@@ -172,3 +173,23 @@ def test_data_preview_shows_images_or_rows(window, qtbot, tmp_path):
     window.open_file(copy_sample("xor_mlp.graph", tmp_path))
     assert preview.shown == 4 and preview.stack.currentWidget() is preview.table
     assert preview.table.item(3, 2).text() in ("0", "1")
+
+
+def test_saved_weights_are_reloaded_with_the_project(window, qtbot, tmp_path):
+    path = copy_sample("mlp_digits.graph", tmp_path, epochs=8)
+    window.open_file(path, ask=False)
+    panel = window.training
+    assert not panel.evaluate_button.isEnabled()
+    panel.start()
+    run_to_end(qtbot, window)
+    trained = panel.evaluation.event["report"]["accuracy"]
+    assert window.save() and weights_path(path).exists()
+    window.open_file(ROOT / "samples" / "xor_mlp.graph")
+    window.open_file(path)                              # reopen: the weights come with it
+    panel = window.training
+    assert panel.evaluate_button.isEnabled() and panel.resume_weights.isChecked()
+    assert "Trained weights found" in panel.status.text()
+    panel.evaluate()
+    run_to_end(qtbot, window)
+    assert panel.evaluation.event["report"]["accuracy"] == pytest.approx(trained, abs=1e-9)
+    assert len(window.document.graph.runs) == 1, "an evaluation is not a training run"
