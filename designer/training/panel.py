@@ -75,9 +75,11 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button, self.evaluate_button,
-                  self.export_button):
+        for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
+        more_buttons = QHBoxLayout()
+        for b in (self.evaluate_button, self.export_button):
+            more_buttons.addWidget(b)
         left = QWidget()
         col = QVBoxLayout(left)
         col.setContentsMargins(4, 4, 4, 4)
@@ -85,6 +87,7 @@ class TrainingPanel(QWidget):
         col.addWidget(self.data_label)
         col.addWidget(self.resume_weights)
         col.addLayout(buttons)
+        col.addLayout(more_buttons)
         col.addWidget(self.status)
         self.plots = TrainingPlots()
         self.preview = DataPreview()
@@ -97,6 +100,7 @@ class TrainingPanel(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(self.plots)
         splitter.setSizes([330, 900])
+        self.plots.setMinimumWidth(240)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
