@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         app.processEvents()
     if args.train:
         import time
-        window.document.graph.training["epochs"] = args.train
+        window.document.set_training("epochs", args.train)
         window.show_training()
         window.training.start()
         deadline = time.time() + 600
