@@ -1,8 +1,10 @@
 """The NumPy reference backend: every layer's forward and backward pass, written out in NumPy.
 
 Meant to be read: each layer is a small `forward` / `backward` pair in `layers/`, registered
-against its catalog type id in `registry`. A whole network is run by chaining them (that is the
-compiler's job, not this package's).
+against its catalog type id in `registry`. `model` compiles a whole graph into a network that
+runs them in order (forward and backward over the DAG); `losses`, `optimizers` and `train`
+(`fit`, `evaluate`, `predict`) train it; `weights` saves weights and copies them to and from
+Keras. Those modules are imported on demand, not by this package.
 """
 from . import layers  # noqa: F401  (fills the registry)
 from .registry import (KERNELS, NOT_SUPPORTED, Kernel, backward, coverage, forward, get,

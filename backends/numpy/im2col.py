@@ -37,10 +37,15 @@ def paddings(padding: str, shape, kernels, strides, dilations=(1, 1)):
 
 
 def pad(x, pads, value=0.0):
-    """Pad the two spatial axes of an image batch."""
+    """Pad the two spatial axes of an image batch (a new array; np.pad does the same, ten
+    times slower on small images)."""
     if not any(any(p) for p in pads):
         return x
-    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+    (top, bottom), (left, right) = pads
+    b, h, w = x.shape[:3]
+    out = np.full((b, h + top + bottom, w + left + right) + x.shape[3:], value, dtype=x.dtype)
+    out[:, top:top + h, left:left + w] = x
+    return out
 
 
 def unpad(x, pads):
@@ -58,6 +63,35 @@ def im2col(x, kernels, strides, dilations=(1, 1)):
     windows = sliding_window_view(x, (span(kh, dh), span(kw, dw)), axis=(1, 2))
     windows = windows[:, ::sh, ::sw, :, ::dh, ::dw]            # (B, oh, ow, C, kh, kw)
     return windows.transpose(0, 1, 2, 4, 5, 3)
+
+
+def im2col_matrix(x, kernels, strides, dilations=(1, 1), ones=False):
+    """The windows of an (already padded) image as a matrix: one row per output pixel,
+    (kh, kw, channels) per row, the layout `kernel.reshape(-1, filters)` multiplies. With
+    `ones`, each row ends with an extra 1 (so that a bias row appended to the kernel matrix is
+    added by the same matmul).
+
+    With few channels, copying the strided view element by element is slow; filling the
+    matrix tap by tap copies whole image rows instead."""
+    (kh, kw), (sh, sw), (dh, dw) = kernels, strides, dilations
+    b, c = x.shape[0], x.shape[3]
+    oh = (x.shape[1] - span(kh, dh)) // sh + 1
+    ow = (x.shape[2] - span(kw, dw)) // sw + 1
+    n, k = b * oh * ow, kh * kw * c
+    if c >= 8 and not ones:
+        return im2col(x, kernels, strides, dilations).reshape(n, k)
+    out = np.empty((n, k + 1 if ones else k), dtype=x.dtype)
+    cols = out[:, :k].reshape(b, oh, ow, kh, kw, c)           # a view into out
+    if c >= 8:
+        cols[...] = im2col(x, kernels, strides, dilations)
+    else:
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j] = x[:, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                                        j * dw:j * dw + sw * (ow - 1) + 1:sw]
+    if ones:
+        out[:, k] = 1
+    return out
 
 
 def col2im(cols, shape, strides, dilations=(1, 1)):

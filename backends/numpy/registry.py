@@ -27,6 +27,11 @@ ever instantiated. Conventions, shared by every kernel:
   attention) are registered with `random=True` and take a keyword argument `rng` (a
   `numpy.random.Generator`).
 
+* A compiled model that needs no gradient for a layer's inputs (the first layer after the
+  Input, in training) adds `NO_INPUT_GRAD: True` to the params it passes to `forward`; kernels
+  whose input gradient is costly (Dense, the convolutions) then return None as `dx`. Every
+  other kernel may ignore it.
+
 `forward`, `backward` and `make_weights` at the bottom of this module call a kernel in one
 uniform way (inputs and outputs always as lists, missing params filled from the catalog's
 defaults); that is what a whole-graph compiler uses.
@@ -53,6 +58,8 @@ class Kernel:
 
 
 KERNELS: dict[str, Kernel] = {}
+
+NO_INPUT_GRAD = "_no_input_grad"    # params flag: backward may return None for the input
 
 # Catalog types that have no NumPy kernel, with the reason (shown to the student).
 NOT_SUPPORTED: dict[str, str] = {

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers as init
-from ..im2col import as_image, col2im, im2col, pad, paddings, same_padding, unpad
-from ..registry import register
+from ..im2col import (as_image, col2im, im2col, im2col_matrix, pad, paddings, same_padding,
+                      span, unpad)
+from ..registry import NO_INPUT_GRAD, register
 from .activations import activate, activate_grad
 
 
@@ -24,24 +25,64 @@ def pair(value):
 
 # -- the core operations, without bias and activation ------------------------------------------
 
-def conv_forward(x, kernel, strides, dilations, pads):
-    """x (B, H, W, C) * kernel (kh, kw, C, F) -> (B, oh, ow, F)."""
+def conv_forward(x, kernel, strides, dilations, pads, bias=None):
+    """x (B, H, W, C) * kernel (kh, kw, C, F) (+ bias) -> (B, oh, ow, F).
+
+    With few input channels (a first layer) the bias rides along in the matmul: a column of
+    ones in the window matrix and a bias row in the kernel matrix (a separate broadcast add
+    over many short rows costs as much as the matmul there)."""
     xp = pad(x, pads)
-    windows = im2col(xp, kernel.shape[:2], strides, dilations)
-    b, oh, ow = windows.shape[:3]
-    cols = windows.reshape(b * oh * ow, -1)              # one row per output pixel (a copy)
-    z = cols @ kernel.reshape(-1, kernel.shape[-1])
-    return z.reshape(b, oh, ow, -1), (cols, kernel, xp.shape, strides, dilations, pads)
+    (kh, kw, c, f), (sh, sw), (dh, dw) = kernel.shape, strides, dilations
+    oh = (xp.shape[1] - span(kh, dh)) // sh + 1
+    ow = (xp.shape[2] - span(kw, dw)) // sw + 1
+    folded = bias is not None and c < 8
+    cols = im2col_matrix(xp, (kh, kw), strides, dilations, ones=folded)  # a row per pixel
+    matrix = kernel.reshape(-1, f)
+    if folded:
+        matrix = np.concatenate([matrix, bias.reshape(1, f).astype(matrix.dtype)])
+    z = cols @ matrix
+    if bias is not None and not folded:
+        np.add(z, bias, out=z)
+    return z.reshape(len(x), oh, ow, f), (cols, kernel, xp.shape, strides, dilations, pads,
+                                          folded)
 
 
-def conv_backward(dz, cache):
-    """-> (dx, dkernel)."""
-    cols, kernel, padded_shape, strides, dilations, pads = cache
+def conv_backward(dz, cache, need_dx=True, bias=False):
+    """-> (dx, dkernel, dbias); dx is None when not `need_dx`, dbias None without `bias`."""
+    cols, kernel, padded_shape, strides, dilations, pads, folded = cache
     filters = kernel.shape[-1]
     dz2 = dz.reshape(-1, filters)
-    dkernel = (cols.T @ dz2).reshape(kernel.shape)
-    dcols = (dz2 @ kernel.reshape(-1, filters).T).reshape(dz.shape[:3] + kernel.shape[:3])
-    return unpad(col2im(dcols, padded_shape, strides, dilations), pads), dkernel
+    dmatrix = cols.T @ dz2
+    if folded:
+        dkernel, dbias = dmatrix[:-1].reshape(kernel.shape), dmatrix[-1]
+    else:
+        dkernel, dbias = dmatrix.reshape(kernel.shape), (bias_gradient(dz2) if bias else None)
+    if not need_dx:
+        return None, dkernel, dbias
+    if kernel.shape[2] >= 8:
+        dxp = input_grad(dz2, kernel, dz.shape[:3], padded_shape, strides, dilations)
+    else:                               # few channels: one matmul, then add the windows up
+        dcols = (dz2 @ kernel.reshape(-1, filters).T).reshape(dz.shape[:3] + kernel.shape[:3])
+        dxp = col2im(dcols, padded_shape, strides, dilations)
+    return unpad(dxp, pads), dkernel, dbias
+
+
+def input_grad(dz2, kernel, out_shape, padded_shape, strides, dilations):
+    """col2im(dz @ kernel^T), one kernel tap at a time: each tap's (pixels, channels) block is
+    one matmul and lands on the image as one strided add of whole rows. Cheaper than forming
+    every window's gradient first (the windows' rows interleave the taps)."""
+    kh, kw, c, f = kernel.shape
+    b, oh, ow = out_shape
+    (sh, sw), (dh, dw) = strides, dilations
+    out = np.zeros(padded_shape, dtype=dz2.dtype)
+    taps = kernel.reshape(kh * kw, c, f)
+    block = np.empty((len(dz2), c), dtype=np.result_type(dz2, kernel))
+    for t in range(kh * kw):
+        i, j = divmod(t, kw)
+        np.matmul(dz2, taps[t].T, out=block)
+        out[:, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+            j * dw:j * dw + sw * (ow - 1) + 1:sw] += block.reshape(b, oh, ow, c)
+    return out
 
 
 def depthwise_forward(x, kernel, strides, dilations, pads):
@@ -61,28 +102,50 @@ def depthwise_forward(x, kernel, strides, dilations, pads):
                                          pads)
 
 
-def depthwise_backward(dz, cache):
-    """-> (dx, dkernel)."""
+def depthwise_backward(dz, cache, need_dx=True):
+    """-> (dx, dkernel); dx is None when not `need_dx`."""
     cols, k, kernel_shape, padded_shape, strides, dilations, pads = cache
     kh, kw, c, m = kernel_shape
     dzc = dz.reshape(-1, c, m).transpose(1, 0, 2)                            # (C, N, M)
     dkernel = (cols.transpose(0, 2, 1) @ dzc).transpose(1, 0, 2).reshape(kernel_shape)
+    if not need_dx:
+        return None, dkernel
     dcols = (dzc @ k.transpose(0, 2, 1)).transpose(1, 2, 0)                  # (N, taps, C)
     dcols = dcols.reshape(dz.shape[:3] + (kh, kw, c))
     return unpad(col2im(dcols, padded_shape, strides, dilations), pads), dkernel
 
 
 def bias_activation(z, weights, params):
+    """Bias (in place: z is a fresh array) and activation -> (z, y)."""
     if params["use_bias"]:
-        z = z + weights["bias"]
-    return z, activate(params["activation"], z)
+        np.add(z, weights["bias"], out=z)
+    return z, activation(z, params)
+
+
+def activation(z, params):
+    """The layer's activation of a fresh z; a ReLU in place (its gradient needs only the sign,
+    which y keeps), so then y is z."""
+    if params["activation"] == "relu":
+        return np.maximum(z, 0, out=z)
+    return activate(params["activation"], z)
+
+
+def _grads(dkernel, dbias):
+    return {"kernel": dkernel} if dbias is None else {"kernel": dkernel, "bias": dbias}
+
+
+def bias_gradient(dz):
+    """The sum of dz over every axis but the last, as one matrix-vector product (much faster
+    than a column sum over many rows)."""
+    dz2 = dz.reshape(-1, dz.shape[-1])
+    return np.ones(len(dz2), dz.dtype) @ dz2
 
 
 def bias_activation_grad(dy, z, y, params, grads):
     """dz from dy; adds the bias gradient to grads."""
     dz = activate_grad(params["activation"], dy, z, y)
     if params["use_bias"]:
-        grads["bias"] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+        grads["bias"] = bias_gradient(dz)
     return dz
 
 
@@ -106,16 +169,17 @@ class Conv2D:
         kernels, strides = pair(params["kernel_size"]), pair(params["strides"])
         dilations = pair(params["dilation_rate"])
         pads = paddings(params["padding"], x.shape[1:3], kernels, strides, dilations)
-        z, conv = conv_forward(x, weights["kernel"], strides, dilations, pads)
-        z, y = bias_activation(z, weights, params)
+        z, conv = conv_forward(x, weights["kernel"], strides, dilations, pads,
+                               weights["bias"] if params["use_bias"] else None)
+        y = activation(z, params)
         return y, (conv, z, y, params)
 
     def backward(dy, cache):
         conv, z, y, params = cache
-        grads = {}
-        dz = bias_activation_grad(dy, z, y, params, grads)
-        dx, dkernel = conv_backward(dz, conv)
-        return dx, dict(kernel=dkernel, **grads)
+        dz = activate_grad(params["activation"], dy, z, y)
+        dx, dkernel, dbias = conv_backward(dz, conv, not params.get(NO_INPUT_GRAD),
+                                           params["use_bias"])
+        return dx, _grads(dkernel, dbias)
 
 
 @register("Conv1D")
@@ -131,16 +195,18 @@ class Conv1D:
         kernels, strides = (1, params["kernel_size"]), (1, params["strides"])
         dilations = (1, params["dilation_rate"])
         pads = paddings(params["padding"], (1, x.shape[1]), kernels, strides, dilations)
-        z, conv = conv_forward(as_image(x), weights["kernel"][None], strides, dilations, pads)
-        z, y = bias_activation(z[:, 0], weights, params)
+        z, conv = conv_forward(as_image(x), weights["kernel"][None], strides, dilations, pads,
+                               weights["bias"] if params["use_bias"] else None)
+        z = z[:, 0]
+        y = activation(z, params)
         return y, (conv, z, y, params)
 
     def backward(dy, cache):
         conv, z, y, params = cache
-        grads = {}
-        dz = bias_activation_grad(dy, z, y, params, grads)
-        dx, dkernel = conv_backward(as_image(dz), conv)
-        return dx[:, 0], dict(kernel=dkernel[0], **grads)
+        dz = activate_grad(params["activation"], dy, z, y)
+        dx, dkernel, dbias = conv_backward(as_image(dz), conv, not params.get(NO_INPUT_GRAD),
+                                           params["use_bias"])
+        return (None if dx is None else dx[:, 0]), _grads(dkernel[0], dbias)
 
 
 # -- Conv2DTranspose ---------------------------------------------------------------------------
@@ -191,8 +257,10 @@ class Conv2DTranspose:
         dfull = np.zeros(full, dtype=dz.dtype)
         dfull[:, top:top + dz.shape[1], left:left + dz.shape[2]] = dz
         dstamps = im2col(dfull, (kh, kw), strides)[:, :h, :w].reshape(b * h * w, -1)
-        dx = (dstamps @ kernel.reshape(-1, channels)).reshape(x.shape)
         dkernel = (dstamps.T @ x.reshape(-1, channels)).reshape(kernel.shape)
+        if params.get(NO_INPUT_GRAD):
+            return None, dict(kernel=dkernel, **grads)
+        dx = (dstamps @ kernel.reshape(-1, channels)).reshape(x.shape)
         return dx, dict(kernel=dkernel, **grads)
 
 
@@ -225,7 +293,7 @@ class DepthwiseConv2D:
         conv, z, y, params = cache
         grads = {}
         dz = bias_activation_grad(dy, z, y, params, grads)
-        dx, dkernel = depthwise_backward(dz, conv)
+        dx, dkernel = depthwise_backward(dz, conv, not params.get(NO_INPUT_GRAD))
         return dx, dict(kernel=dkernel, **grads)
 
 
@@ -253,6 +321,6 @@ class SeparableConv2D:
         channels = mid.shape[-1]
         dpointwise = mid.reshape(-1, channels).T @ dz.reshape(-1, dz.shape[-1])
         dmid = dz @ pointwise[0, 0].T
-        dx, ddepthwise = depthwise_backward(dmid, depthwise)
+        dx, ddepthwise = depthwise_backward(dmid, depthwise, not params.get(NO_INPUT_GRAD))
         return dx, dict(depthwise_kernel=ddepthwise,
                         pointwise_kernel=dpointwise.reshape(pointwise.shape), **grads)

@@ -5,8 +5,10 @@ a batch of sequences (batch, steps, features): the matmul broadcasts over the le
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import initializers as init
-from ..registry import register
+from ..registry import NO_INPUT_GRAD, register
 from .activations import activate, activate_grad
 
 
@@ -21,7 +23,7 @@ def dense_weights(params, input_shape, rng, dtype):
 def dense_forward(x, weights, params, training):
     z = x @ weights["kernel"]
     if params["use_bias"]:
-        z = z + weights["bias"]
+        np.add(z, weights["bias"], out=z)                        # z is new: add in place
     y = activate(params["activation"], z)
     return y, (x, z, y, weights["kernel"], params)
 
@@ -33,7 +35,9 @@ def dense_backward(dy, cache):
     x2, dz2 = x.reshape(-1, features), dz.reshape(-1, units)    # all leading axes as one batch
     grads = {"kernel": x2.T @ dz2}                               # dL/dW = x^T dz
     if params["use_bias"]:
-        grads["bias"] = dz2.sum(axis=0)                          # dL/db = sum of dz over the batch
+        grads["bias"] = np.ones(len(dz2), dz2.dtype) @ dz2      # dL/db = sum of dz over the batch
+    if params.get(NO_INPUT_GRAD):
+        return None, grads
     dx = dz @ kernel.T                                           # dL/dx = dz W^T
     return dx, grads
 

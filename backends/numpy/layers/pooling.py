@@ -3,6 +3,10 @@
 Max pooling passes each window's gradient to the one value that won; average pooling shares it
 equally among the values of the window. With padding='same', TensorFlow's padding never wins a
 max and is not counted in an average, and neither is it here.
+
+Windows are never formed: the 2-D pools loop over the taps of the window (4 for a 2x2 pool),
+each tap being one strided view of the image that covers every window at once, so a pool is a
+few element-wise operations on arrays of the output's size.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..im2col import as_image, col2im, im2col, pad, paddings, unpad
+from ..im2col import as_image, pad, paddings, unpad
 from ..registry import register
 
 
@@ -23,39 +27,85 @@ def _geometry(params, x, rank):
     return pools, strides, paddings(params["padding"], x.shape[1:3], pools, strides)
 
 
+def _taps(pools, strides, out_shape):
+    """For every tap (i, j) of the window, in row-major order: the slice of the padded image
+    that the tap reads at every window position at once (a strided view)."""
+    (ph, pw), (sh, sw), (oh, ow) = pools, strides, out_shape
+    for i in range(ph):
+        for j in range(pw):
+            yield (slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+                   slice(j, j + sw * (ow - 1) + 1, sw))
+
+
+def _out_shape(padded_shape, pools, strides):
+    return tuple((n - p) // s + 1 for n, p, s in zip(padded_shape[1:3], pools, strides))
+
+
 def max_pool(x, pools, strides, pads):
+    """The maximum of each window, tap by tap: one element-wise maximum per tap (a 2x2 pool is
+    three np.maximum calls on quarter-size views), no window matrix."""
     xp = pad(x, pads, value=-np.inf)
-    windows = im2col(xp, pools, strides)
-    b, oh, ow, kh, kw, c = windows.shape
-    windows = windows.reshape(b, oh, ow, kh * kw, c)
-    winner = windows.argmax(axis=3)[:, :, :, None]                  # which tap won
-    y = np.take_along_axis(windows, winner, axis=3)[:, :, :, 0]
-    return y, (winner, windows.shape, xp.shape, pools, strides, pads)
+    out = _out_shape(xp.shape, pools, strides)
+    taps = list(_taps(pools, strides, out))
+    y = xp[taps[0]].copy()
+    for t in taps[1:]:
+        np.maximum(y, xp[t], out=y)
+    return y, (xp, y, pools, strides, pads)
 
 
 def max_pool_backward(dy, cache):
-    winner, shape, padded_shape, pools, strides, pads = cache
-    dcols = np.zeros(shape, dtype=dy.dtype)
-    np.put_along_axis(dcols, winner, dy[:, :, :, None], axis=3)   # gradient to the winner only
-    dcols = dcols.reshape(shape[:3] + tuple(pools) + shape[-1:])
-    return unpad(col2im(dcols, padded_shape, strides), pads)
+    """Each window's gradient goes to the first tap (row-major) that holds its maximum, as an
+    argmax would pick it; windows that overlap add up."""
+    xp, y, pools, strides, pads = cache
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    taps = list(_taps(pools, strides, y.shape[1:3]))
+    if len(taps) == 1:
+        dxp[taps[0]] += dy
+        return unpad(dxp, pads)
+    apart = all(s >= p for s, p in zip(strides, pools))      # every pixel in one window at most
+    taken = np.empty(y.shape, dtype=bool)
+    hit = np.empty(y.shape, dtype=bool)
+    last = len(taps) - 1
+    for k, t in enumerate(taps):
+        np.equal(xp[t], y, out=hit)
+        if k:
+            np.greater(hit, taken, out=hit)                  # hit and not taken before
+        if k == 0:
+            np.copyto(taken, hit)
+        elif k < last:
+            np.logical_or(taken, hit, out=taken)
+        if apart:
+            np.multiply(dy, hit, out=dxp[t])
+        else:
+            dxp[t] += dy * hit
+    return unpad(dxp, pads)
 
 
 def average_pool(x, pools, strides, pads):
-    sums = im2col(pad(x, pads), pools, strides).sum(axis=(3, 4))
+    xp = pad(x, pads)
+    out = _out_shape(xp.shape, pools, strides)
+    taps = list(_taps(pools, strides, out))
+    sums = xp[taps[0]].copy()
+    for t in taps[1:]:
+        sums += xp[t]
     # how many real (not padding) values each window holds
-    ones = np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype)
-    counts = im2col(pad(ones, pads), pools, strides).sum(axis=(3, 4))
-    return sums / counts, (counts, x.shape, pools, strides, pads)
+    if any(any(p) for p in pads):
+        ones = pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), pads)
+        counts = ones[taps[0]].copy()
+        for t in taps[1:]:
+            counts += ones[t]
+    else:
+        counts = np.asarray(pools[0] * pools[1], dtype=x.dtype)
+    return sums / counts, (counts, xp.shape, pools, strides, pads)
 
 
 def average_pool_backward(dy, cache):
-    counts, shape, pools, strides, pads = cache
-    b, oh, ow, c = dy.shape
-    share = (dy / counts)[:, :, :, None, None, :]
-    dcols = np.broadcast_to(share, (b, oh, ow) + tuple(pools) + (c,))
-    padded = (b, shape[1] + sum(pads[0]), shape[2] + sum(pads[1]), c)
-    return unpad(col2im(dcols, padded, strides), pads)
+    counts, padded_shape, pools, strides, pads = cache
+    share = dy / counts
+    dxp = np.zeros(padded_shape, dtype=dy.dtype)
+    for t in _taps(pools, strides, dy.shape[1:3]):
+        dxp[t] += share
+    return unpad(dxp, pads)
 
 
 def _declare_pooling(kind, rank):

@@ -1,0 +1,44 @@
+"""The parity inspector agrees on every sample and catches a broken backward function."""
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from backends import parity
+from backends.numpy import registry
+from graph import fileformat
+
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "samples").glob("*.graph"))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_backends_agree_on_every_sample(path):
+    report = parity.check(fileformat.load(path))
+    assert report.ok, "\n" + report.table()
+    assert all(n.weights for n in report.nodes if n.type in ("Dense", "Conv2D", "LSTM"))
+
+
+def test_a_perturbed_backward_function_is_flagged(monkeypatch):
+    dense = registry.KERNELS["Dense"]
+
+    def off_by_one_percent(dy, cache):
+        dx, grads = dense.backward(dy, cache)
+        return dx, {k: g * 1.01 if k == "kernel" else g for k, g in grads.items()}
+
+    monkeypatch.setitem(registry.KERNELS, "Dense",
+                        dataclasses.replace(dense, backward=off_by_one_percent))
+    report = parity.check(fileformat.load(SAMPLES[0].parent / "mlp_digits.graph"))
+    assert not report.ok
+    assert {n.node for n in report.failed()} == {"dense_1", "dense_2"}
+    assert "OVER TOLERANCE" in report.table()
+
+
+def test_trained_weights_are_checked_too(tmp_path):
+    from backends.numpy.model import compile_graph
+    from backends.numpy.weights import save_npz
+    g = fileformat.load(SAMPLES[0].parent / "cnn_digits.graph")
+    model = compile_graph(g, seed=7)
+    for w in model.weights["conv2d_1"].values():
+        w *= 3.0                                  # not the initial weights any more
+    save_npz(model, tmp_path / "w.npz")
+    assert parity.check(g, weights=str(tmp_path / "w.npz")).ok
