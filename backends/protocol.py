@@ -8,10 +8,13 @@ callable that the loop polls after every batch.
 Events, in order:
     train_begin  backend, device, epochs, steps_per_epoch, samples, layers (node ids)
     batch        epoch, batch, step, loss, metrics                (every batch)
-    layer_stats  step, activations, gradients, weights            (every `stats_every` batches)
+    layer_stats  step, activations, gradients, weights            (at step 1, then every
+                 `stats_every` batches)
+    feature_maps step, maps: node -> channel images of one fixed probe sample, for layers
+                 with image-shaped outputs (convolutions)        (with layer_stats)
     epoch        epoch, loss, metrics, val_loss, val_metrics, seconds
     train_end    reason (completed | early_stopping | stopped | nan), epochs_run, best_epoch,
-                 best_val_loss, history
+                 best_val_loss, history (and `message`, with what to try, when reason is nan)
     evaluation   (after a finished run) loss, metrics and a report on the test split
                  (backends/evaluation.py)
     error        message                                          (then nothing else)
@@ -78,6 +81,24 @@ def layer_stats(step: int, activations: dict, gradients: dict, weights: dict) ->
     gradient_stats / weight_stats."""
     return {"event": "layer_stats", "step": step, "activations": activations,
             "gradients": gradients, "weights": weights}
+
+
+MAX_MAPS = 8             # channels shown per layer
+MAX_MAP_SIZE = 32        # a feature map is shown at most this many pixels wide
+
+
+def feature_map_images(activation: np.ndarray) -> list:
+    """The first channels of one sample's (height, width, channels) activation, each as a
+    2-D list, down-sampled to at most MAX_MAP_SIZE pixels a side."""
+    a = np.asarray(activation, dtype=np.float64)
+    step = max(1, -(-max(a.shape[0], a.shape[1]) // MAX_MAP_SIZE))
+    a = a[::step, ::step]
+    return [a[:, :, c].round(4).tolist() for c in range(min(MAX_MAPS, a.shape[-1]))]
+
+
+def feature_maps(step: int, maps: dict) -> dict:
+    """maps: node -> list of 2-D lists (see feature_map_images)."""
+    return {"event": "feature_maps", "step": step, "maps": maps}
 
 
 def epoch(epoch_index: int, loss: float, metrics: dict, val_loss: Optional[float],

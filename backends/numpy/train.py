@@ -173,6 +173,18 @@ class Trainer:
                    for n, ws in m.weights.items()}
         return acts, grads, weights
 
+    def feature_maps(self, probe: list) -> dict:
+        """Channel images of the probe sample for layers with (height, width, channels)
+        outputs. Runs in inference mode after the step: it changes no weight or statistic."""
+        m = self.model
+        if not any(np.ndim(m.activations[s.id][0]) == 4 for s in m.steps
+                   if s.id in m.activations):
+            return {}
+        m.forward(probe, training=False, update_state=False, input_grads=False)
+        return {s.id: protocol.feature_map_images(m.activations[s.id][0][0])
+                for s in m.steps if s.kernel is not None and s.id in m.activations
+                and np.ndim(m.activations[s.id][0]) == 4}
+
     def evaluate(self, xs, ys, batch_size: int = EVAL_BATCH) -> dict:
         """Inference-mode loss (with the penalty) and metrics over a whole data set."""
         xs, ys = _as_list(xs), _as_list(ys)
@@ -267,6 +279,9 @@ class _Run:
         if self.has_val:
             self.history.update({"val_loss": [], **{f"val_{k}": [] for k in self.names}})
         self.step = 0
+        # one fixed sample whose feature maps are shown while training (the first validation one)
+        self.probe = [x[:1] for x in (model._as_inputs(self.x_val) if self.has_val
+                                      else self.x_train)]
 
     def run(self) -> FitResult:
         started = time.perf_counter()
@@ -326,6 +341,9 @@ class _Run:
                 return "nan", None, None
             if report is not None:
                 self.emit(protocol.layer_stats(step, *report))
+                maps = self.trainer.feature_maps(self.probe)
+                if maps:
+                    self.emit(protocol.feature_maps(step, maps))
             k = len(idx)
             loss_sum += loss * k
             for name, v in metrics.items():

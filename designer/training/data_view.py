@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QLabel, QStackedW
 
 from backends.evaluation import class_ids
 
-from .results import _image
+from .images import array_pixmap
 
 SHOWN_IMAGES = 36
 SHOWN_ROWS = 40
@@ -58,7 +58,7 @@ class DataPreview(QWidget):
             col = QVBoxLayout(cell)
             col.setContentsMargins(0, 0, 0, 0)
             picture = QLabel()
-            picture.setPixmap(_image(sample))
+            picture.setPixmap(array_pixmap(sample))
             col.addWidget(picture, alignment=Qt.AlignCenter)
             col.addWidget(QLabel(labels[k]), alignment=Qt.AlignCenter)
             self.grid.addWidget(cell, k // 12, k % 12)

@@ -13,6 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget)
 
+from .feature_maps import FeatureMapsView
+
 PENS = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41",
         "#3949ab", "#c0ca33", "#d81b60"]
 
@@ -107,6 +109,8 @@ class TrainingPlots(QTabWidget):
         self.addTab(grads, "Gradients")
         self.weights = HistogramView("Weights (latest)", "weight")
         self.addTab(self.weights, "Weights")
+        self.feature_maps = FeatureMapsView()
+        self.addTab(self.feature_maps, "Feature maps")
         self.currentChanged.connect(self._tab_changed)
         self.clear()
 
@@ -132,6 +136,7 @@ class TrainingPlots(QTabWidget):
         for view in (self.activations, self.gradient_hist, self.weights):
             view.latest.clear()
             view.layer.clear()
+        self.feature_maps.clear()
 
     def add_event(self, event: dict) -> None:
         kind = event["event"]
@@ -147,6 +152,8 @@ class TrainingPlots(QTabWidget):
                 self.metrics.setdefault(name, []).append(value)
             for name, value in event["val_metrics"].items():
                 self.metrics.setdefault(f"val_{name}", []).append(value)
+        elif kind == "feature_maps":
+            self.feature_maps.update_maps(event)
         elif kind == "layer_stats":
             self.activations.update_stats(event["activations"])
             flat_grads, flat_weights = {}, {}
@@ -174,7 +181,8 @@ class TrainingPlots(QTabWidget):
         tab = self.tabText(self.currentIndex())
         draw = {"Loss": self._draw_loss, "Metrics": self._draw_metrics,
                 "Activations": self.activations.redraw, "Gradients": self._draw_gradients,
-                "Weights": self.weights.redraw}.get(tab)
+                "Weights": self.weights.redraw,
+                "Feature maps": self.feature_maps.redraw}.get(tab)
         if draw is not None:
             draw()
 

@@ -4,29 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from .images import array_pixmap
 from .plots import PENS, _plot
-
-
-def _image(sample) -> QPixmap:
-    """A small picture of one image sample (grey or RGB, any value range)."""
-    a = np.asarray(sample, dtype=np.float64)
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    lo, hi = a.min(), a.max()
-    a = ((a - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
-    if a.ndim == 2:
-        h, w = a.shape
-        img = QImage(np.ascontiguousarray(a).data, w, h, w, QImage.Format_Grayscale8).copy()
-    else:
-        h, w, _ = a.shape
-        img = QImage(np.ascontiguousarray(a[..., :3]).data, w, h, 3 * w,
-                     QImage.Format_RGB888).copy()
-    return QPixmap.fromImage(img).scaled(48, 48, Qt.KeepAspectRatio, Qt.FastTransformation)
 
 
 class EvaluationView(QWidget):
@@ -120,7 +104,7 @@ class EvaluationView(QWidget):
             col = QVBoxLayout(cell)
             col.setContentsMargins(0, 0, 0, 0)
             picture = QLabel()
-            picture.setPixmap(_image(sample))
+            picture.setPixmap(array_pixmap(sample))
             ok = true == guess
             caption = QLabel(f"{names[guess]}" if ok else f"{names[guess]} (is {names[true]})")
             caption.setStyleSheet(f"color: {'#2e7d32' if ok else '#d32f2f'};")
@@ -194,3 +178,4 @@ class RunsView(QWidget):
             if values:
                 self.accuracy.plot(range(1, len(values) + 1), values,
                                    pen=pg.mkPen(colour, width=2), name=f"#{i + 1}")
+

@@ -165,6 +165,19 @@ def test_deep_sigmoid_mlp_warns_of_vanishing_gradients_and_relu_does_not(window,
     assert item.training_level == 0.0 and window.scene.nodes["dense_9"].training_level == 1.0
 
 
+def test_feature_maps_of_a_convolution_network(window, qtbot, tmp_path):
+    window.open_file(copy_sample("cnn_digits.graph", tmp_path, epochs=1), ask=False)
+    panel = window.training
+    panel.start()
+    run_to_end(qtbot, window)
+    view = panel.plots.feature_maps
+    assert set(view.maps) >= {"conv2d_1", "conv2d_2"}
+    assert len(view.maps["conv2d_1"]) == 8 and len(view.maps["conv2d_1"][0]) == 8
+    panel.plots.setCurrentWidget(view)
+    view.layer.setCurrentText("conv2d_1")
+    assert view.grid.count() == 8
+
+
 def test_data_preview_shows_images_or_rows(window, qtbot, tmp_path):
     window.open_file(copy_sample("cnn_digits.graph", tmp_path), ask=False)
     preview = window.training.preview
