@@ -107,6 +107,252 @@ def cmd_layers(args) -> int:
     return EXIT_OK
 
 
+# -- training -------------------------------------------------------------------------------------
+
+class Progress:
+    """A text progress bar on stderr for the training protocol's events: a live bar while an
+    epoch runs (on a terminal), one line per epoch, a last line with the end reason."""
+
+    def __init__(self, out=None, quiet: bool = False, min_interval: float = 0.1):
+        self.out = out or sys.stderr
+        self.quiet = quiet
+        self.live = hasattr(self.out, "isatty") and self.out.isatty() and not quiet
+        self.min_interval = min_interval
+        self.epochs = self.steps = 0
+        self._last = 0.0
+        self.begin: dict = {}
+        self.end: dict | None = None
+        self.error: str | None = None
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    @staticmethod
+    def _metrics(loss, metrics: dict, prefix: str = "") -> str:
+        parts = [f"{prefix}loss {loss:.4f}"] if loss is not None else []
+        parts += [f"{prefix}{k} {v:.4f}" for k, v in metrics.items()]
+        return "  ".join(parts)
+
+    def __call__(self, event: dict) -> None:
+        import time
+        kind = event.get("event")
+        if kind == "train_begin":
+            self.begin = event
+            self.epochs, self.steps = event["epochs"], event["steps_per_epoch"]
+            if not self.quiet:
+                self._write(f"training on {event['backend']} ({event['device']}): "
+                            f"{event['samples']:,} samples, {self.steps} batches an epoch, "
+                            f"{self.epochs} epochs\n")
+        elif kind == "batch" and self.live:
+            now = time.monotonic()
+            done = event["batch"] + 1
+            if now - self._last < self.min_interval and done != self.steps:
+                return
+            self._last = now
+            width = 24
+            filled = int(width * done / max(self.steps, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            self._write(f"\repoch {event['epoch'] + 1}/{self.epochs} [{bar}] {done}/{self.steps}"
+                        f"  {self._metrics(event['loss'], event['metrics'])}\x1b[K")
+        elif kind == "epoch" and not self.quiet:
+            line = (f"epoch {event['epoch'] + 1}/{self.epochs}  "
+                    f"{self._metrics(event['loss'], event['metrics'])}")
+            if event.get("val_loss") is not None:
+                line += "  " + self._metrics(event["val_loss"], event["val_metrics"], "val_")
+            line += f"  ({event['seconds']:.1f} s)"
+            self._write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "")
+                        + "\n")
+        elif kind == "train_end":
+            self.end = event
+            if self.live:
+                self._write("\r\x1b[K")
+            if not self.quiet:
+                text = {"completed": "finished", "early_stopping": "stopped early (no better "
+                        "validation loss)", "stopped": "stopped", "nan": "diverged"}
+                self._write(f"{text.get(event['reason'], event['reason'])} after "
+                            f"{event['epochs_run']} epoch(s)"
+                            + (f"; best epoch {event['best_epoch'] + 1}"
+                               if event.get("best_epoch") is not None else "") + "\n")
+                if event.get("message"):
+                    self._write(event["message"] + "\n")
+        elif kind == "error":
+            self.error = event["message"]
+
+
+def metrics_table(rows: dict) -> str:
+    """rows: {"train": {"loss": .., "accuracy": ..}, "val": {...}, "test": {...}}"""
+    names = []
+    for values in rows.values():
+        for k in values:
+            if k not in names:
+                names.append(k)
+    header = ["split"] + names
+    lines = [header]
+    for split, values in rows.items():
+        lines.append([split] + [f"{values[k]:.4f}" if k in values else "" for k in names])
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    out = []
+    for r in lines:
+        out.append("  ".join([r[0].ljust(widths[0])]
+                             + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]).rstrip())
+    return "\n".join(out)
+
+
+def _evaluate_function(backend: str):
+    if backend == "keras":
+        from backends.keras.train import evaluate
+    else:
+        from backends.numpy.train import evaluate
+    return evaluate
+
+
+def _is_chief() -> bool:
+    import os
+    try:
+        return int(json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+                   .get("index", 0)) == 0
+    except (ValueError, AttributeError):
+        return True
+
+
+def cmd_train(args) -> int:
+    import signal
+    from pathlib import Path
+
+    from graph import fileformat
+    try:
+        graph = fileformat.load(args.file)
+    except fileformat.GraphFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    backend = args.backend or graph.training.get("backend", "numpy")
+    if args.epochs is not None:
+        graph.training["epochs"] = args.epochs
+    if args.batch_size is not None:
+        graph.training["batch_size"] = args.batch_size
+    from backends.runner import BACKENDS, _backend_fit, prepare_job, weights_path
+    if backend not in BACKENDS:
+        print(f"error: unknown backend {backend!r}: choose {' or '.join(BACKENDS)}",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        fit = _backend_fit(backend)
+    except ImportError as e:
+        print(f"error: the {backend} backend is not available here ({e})", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        flat, split = prepare_job(graph, str(Path(args.file).resolve().parent))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    options = {}
+    if backend == "keras":
+        options = {"device": args.device, "strategy": args.strategy,
+                   "mixed_precision": args.mixed_precision}
+    elif args.strategy not in (None, "none") or args.mixed_precision or \
+            args.device not in (None, "auto", "cpu"):
+        print("error: --device gpu, --strategy and --mixed-precision need --backend keras",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    out = None if args.no_save else weights_path(args.file)
+    if args.strategy == "multi-worker" and not _is_chief():
+        out = None                      # the chief (worker 0) saves the weights
+    progress = Progress(quiet=args.quiet)
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        print("\nstopping after this batch (Ctrl+C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = fit(flat, split, graph.training, on_event=progress,
+                     should_stop=lambda: stop["asked"], stats_every=args.stats_every,
+                     weights_out=out, **options)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    evaluate = _evaluate_function(backend)
+    rows = {}
+    for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_val, split.y_val),
+                       ("test", split.x_test, split.y_test)):
+        if x is not None and len(x):
+            rows[name] = evaluate(result.model, x, y, graph.training)
+    print(metrics_table(rows))
+    if out is not None and Path(out).exists():
+        print(f"weights saved to {out}")
+    if args.json:
+        print(json.dumps({"reason": result.reason, "epochs_run": result.epochs_run,
+                          "metrics": rows, "weights": None if out is None else str(out)}))
+    return EXIT_PROBLEMS if result.reason == "nan" else EXIT_OK
+
+
+# -- export and import ----------------------------------------------------------------------------
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from graph import fileformat
+    try:
+        graph = fileformat.load(args.file)
+    except fileformat.GraphFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    from backends.runner import prepare_job, weights_path
+    weights = None
+    if not args.no_weights:
+        weights = args.weights or weights_path(args.file)
+        if not Path(weights).exists():
+            if args.weights:
+                print(f"error: no weights file {weights}", file=sys.stderr)
+                return EXIT_UNREADABLE
+            weights = None
+    split = None
+    if args.with_data:
+        if args.to != "py":
+            print("error: --with-data goes with --to py", file=sys.stderr)
+            return EXIT_PROBLEMS
+        try:
+            split = prepare_job(graph, str(Path(args.file).resolve().parent))[1]
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_PROBLEMS
+    from backends.export import export
+    try:
+        written = export(graph, args.to, args.out, weights=weights,
+                         source_name=Path(args.file).name, split=split)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    for path in written:
+        print(f"wrote {path}")
+    if weights is None:
+        print("(no trained weights: the exported model has freshly initialised weights)",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from backends.keras.importer import ImportProblem, import_file
+    try:
+        graph, written = import_file(args.model, args.out, weights=not args.no_weights)
+    except ImportProblem as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(graph)} layers")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netdesigner",
@@ -121,6 +367,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("layers", help="list the layer catalog")
     p.add_argument("--json", action="store_true", help="print the declarations as JSON")
     p.set_defaults(func=cmd_layers)
+    p = sub.add_parser("train", help="train a .graph design (progress on stderr, a final "
+                                     "metrics table; the weights go beside it)")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--backend", choices=("numpy", "keras"),
+                   help="the engine (default: the design's training setting)")
+    p.add_argument("--epochs", type=int, help="override the design's number of epochs")
+    p.add_argument("--batch-size", type=int, help="override the design's batch size")
+    p.add_argument("--device", default="auto",
+                   help="keras: auto (a GPU when TensorFlow sees one) | cpu | gpu | gpu:N")
+    p.add_argument("--strategy", default="none", choices=("none", "mirrored", "multi-worker"),
+                   help="keras: tf.distribute strategy (multi-worker reads TF_CONFIG)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="keras: float16 (GPU) / bfloat16 (CPU) compute, float32 weights")
+    p.add_argument("--stats-every", type=int, default=20,
+                   help="batches between per-layer statistics (0: none)")
+    p.add_argument("--no-save", action="store_true", help="do not save the trained weights")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help="also print the results as JSON")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("export", help="export a design (with its trained weights) as a Python "
+                                      "script, a SavedModel, a .keras file or ONNX")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--to", required=True, choices=("py", "savedmodel", "keras", "onnx"))
+    p.add_argument("out", help="the file (or SavedModel folder) to write")
+    p.add_argument("--weights", help="weights to export (default: the ones beside the design)")
+    p.add_argument("--no-weights", action="store_true", help="export untrained weights")
+    p.add_argument("--with-data", action="store_true",
+                   help="py: also write the prepared data set beside the script")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("import", help="turn a Keras model (.keras file, or "
+                                      "keras.applications.NAME) into a .graph design")
+    p.add_argument("model", help="a .keras file, or keras.applications.NAME (weights=None)")
+    p.add_argument("out", help="the .graph file to write")
+    p.add_argument("--no-weights", action="store_true",
+                   help="do not write the model's weights beside the design")
+    p.set_defaults(func=cmd_import)
     parser.commands = dict(sub.choices)
     return parser
 

@@ -1,0 +1,163 @@
+"""Export a design, with its trained weights, for use outside the designer.
+
+    export(graph, "py", "net.py", weights="net.weights.npz")     # -> [net.py, net.weights.h5]
+    export(graph, "savedmodel", "net_savedmodel/")                 # TensorFlow serving
+    export(graph, "keras", "net.keras")                            # keras.models.load_model
+    export(graph, "onnx", "net.onnx")                              # needs tf2onnx (optional)
+
+Formats:
+    py          a readable standalone script (Keras functional API, no import of this project)
+                that rebuilds the model and its training set-up and trains it with a chosen
+                tf.distribute strategy (`backends.export.script`); the weights go beside it as
+                `<name>.weights.h5`, which the script loads; `with_data` also writes the
+                prepared data set as `<name>.data.npz`
+    savedmodel  `model.export` (an inference-only SavedModel with a `serve` endpoint)
+    keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
+                with `keras.models.load_model` in safe mode
+    onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
+                `from_keras` does not handle Keras 3 models)
+
+`weights`: an `.npz` written by either backend (`backends.runner.weights_path`), a Keras
+`.weights.h5`, or a dict {"node/name": array}; without it the freshly initialised (seeded)
+weights are exported.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+FORMATS = ("py", "savedmodel", "keras", "onnx")
+
+
+class ExportError(ValueError):
+    """An export that cannot be done; the message says why."""
+
+
+def compiled_model(graph, settings: dict | None = None, weights=None):
+    """The design compiled for Keras (with its training set-up) and loaded with `weights`."""
+    from backends.keras.compiler import compile_graph
+    from backends.keras.weights import load_any
+    model = compile_graph(graph, settings)
+    load_any(model, weights)
+    return model
+
+
+def weights_file_for(out: Path) -> Path:
+    """net.py -> net.weights.h5 (Keras 3 needs the .weights.h5 suffix)."""
+    return out.with_name(out.stem + ".weights.h5")
+
+
+def data_file_for(out: Path) -> Path:
+    return out.with_name(out.stem + ".data.npz")
+
+
+def write_data(split, path: Path) -> Path:
+    """The prepared data as the exported script reads it: x_train, y_train, x_val, y_val
+    (x_train_0, x_train_1, ... for several inputs)."""
+    import numpy as np
+    arrays = {}
+    for key in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        value = getattr(split, key, None) if not isinstance(split, dict) else split.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                arrays[f"{key}_{i}"] = np.asarray(v)
+        else:
+            arrays[key] = np.asarray(value)
+    np.savez(path, **arrays)
+    return path
+
+
+def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
+           source_name: str = "", split=None, model=None) -> list[Path]:
+    """Write the design in format `to` at `out`; returns the paths written.
+
+    `split` (a prepared `backends.data.Split`) is written beside a script as its data file.
+    `model` reuses a compiled (e.g. just trained) Keras model instead of compiling the design."""
+    if to not in FORMATS:
+        raise ExportError(f"unknown export format {to!r}: choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if model is None:
+        model = compiled_model(graph, settings, weights)
+    if to == "py":
+        return export_script(graph, model, out, settings=settings, source_name=source_name,
+                             split=split, with_weights=weights is not None)
+    if to == "savedmodel":
+        return [export_savedmodel(model, out)]
+    if to == "keras":
+        return [export_keras(model, out)]
+    return [export_onnx(model, out)]
+
+
+def export_script(graph, model, out: Path, *, settings=None, source_name: str = "",
+                  split=None, with_weights: bool = True) -> list[Path]:
+    from .script import script_source
+    out = Path(out)
+    if out.suffix != ".py":
+        out = out.with_name(out.name + ".py")
+    written = []
+    weights_name = data_name = None
+    if with_weights:
+        wpath = weights_file_for(out)
+        model.save_weights(wpath)
+        weights_name = wpath.name
+        written.append(wpath)
+    if split is not None:
+        dpath = write_data(split, data_file_for(out))
+        data_name = dpath.name
+        written.append(dpath)
+    text = script_source(graph, settings, weights_file=weights_name, data_file=data_name,
+                         source_name=source_name, model=model, script_name=out.name)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    return [out, *written]
+
+
+def export_savedmodel(model, out: Path) -> Path:
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    model.export(str(out), format="tf_saved_model", verbose=False)
+    return out
+
+
+def export_keras(model, out: Path) -> Path:
+    out = Path(out)
+    if out.suffix != ".keras":
+        out = out.with_name(out.name + ".keras")
+    model.save(out)
+    return out
+
+
+def onnx_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("tf2onnx") is not None
+
+
+def export_onnx(model, out: Path, opset: int | None = None, timeout: float = 900) -> Path:
+    """The model as ONNX: exported as a SavedModel first, then converted by tf2onnx in a
+    separate process (its import replaces parts of TensorFlow's graph tooling)."""
+    if not onnx_available():
+        raise ExportError("ONNX export needs tf2onnx: pip install tf2onnx onnxruntime "
+                          "(or pip install -e '.[onnx]')")
+    out = Path(out)
+    if out.suffix != ".onnx":
+        out = out.with_name(out.name + ".onnx")
+    with tempfile.TemporaryDirectory(prefix="netdesigner-onnx-") as tmp:
+        saved = export_savedmodel(model, Path(tmp) / "savedmodel")
+        cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved),
+               "--output", str(out)]
+        if opset:
+            cmd += ["--opset", str(opset)]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if done.returncode != 0 or not out.exists():
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise ExportError(f"tf2onnx could not convert the model:\n{tail}")
+    return out

@@ -1,0 +1,762 @@
+"""Import a Keras model as a design: a `.keras` file, or any functional / sequential model.
+
+    graph = import_model(keras.applications.ResNet50(weights=None))
+    graph, written = import_file("net.keras", "net.graph")       # + net.weights.npz
+
+* Every Keras layer becomes one node of the catalog type that computes the same thing, with its
+  arguments mapped to the catalog's parameters (the reverse of `backends.keras.layers`); the
+  node id is the layer's name (made a valid identifier). Wires follow the model's functional
+  graph, port by port. Models nested inside the model are flattened (their layers' ids are
+  prefixed with the nested model's name and `__`).
+* Nodes are laid out left to right by depth (`graph.layout.layered_positions`).
+* A compiled model's loss and optimizer (with its learning rate and other parameters) become the
+  design's training settings when the catalog declares them.
+* Nothing is skipped: layers with no catalog counterpart — a class the catalog lacks, or an
+  argument it cannot express (ReLU's max_value, Dropout's noise_shape, a layer shared between
+  two calls, ...) — are all listed, by kind and by name, in one `ImportProblem`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from graph import CATALOG, Graph
+from graph.layout import layered_positions
+from graph.params import ACTIVATIONS
+
+#: Keras's names of the catalog's activations (Keras 3 calls swish "silu")
+KERAS_ACTIVATIONS = {"silu": "swish", "swish": "swish", "linear": "linear", None: "linear"}
+for _a in ACTIVATIONS:
+    KERAS_ACTIVATIONS.setdefault(_a, _a)
+
+MODEL_CLASSES = ("Functional", "Sequential", "Model")
+
+
+class ImportProblem(ValueError):
+    """The model cannot be imported; `unsupported` maps each kind of refused layer to the names
+    of the layers of that kind."""
+
+    def __init__(self, model_name: str, unsupported: dict, other: list | None = None):
+        self.model_name = model_name
+        self.unsupported = dict(unsupported)
+        self.other = list(other or [])
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = []
+        n = sum(len(v) for v in self.unsupported.values())
+        if self.unsupported:
+            lines.append(f"cannot import {self.model_name!r}: {n} layer(s) of "
+                         f"{len(self.unsupported)} kind(s) have no counterpart in the layer "
+                         f"catalog (nothing was imported; the catalog needs these first):")
+            for kind, names in sorted(self.unsupported.items(), key=lambda kv: -len(kv[1])):
+                lines.append(f"  {kind} — {len(names)} layer(s): {', '.join(names)}")
+        if self.other:
+            if not lines:
+                lines.append(f"cannot import {self.model_name!r}:")
+            lines += [f"  {p}" for p in self.other]
+        return "\n".join(lines)
+
+
+class Unsupported(Exception):
+    """One layer cannot be expressed; the argument is its kind, e.g. 'ReLU with max_value=6.0'."""
+
+
+# -- argument mapping -------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    if isinstance(v, list):
+        v = tuple(_fmt_inner(x) for x in v)
+    return repr(v)
+
+
+def _fmt_inner(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _activation(cls: str, value, arg: str = "activation") -> str:
+    if isinstance(value, dict):
+        inner = value.get("config")
+        value = inner if isinstance(inner, str) else value.get("class_name")
+    if value in KERAS_ACTIVATIONS:
+        return KERAS_ACTIVATIONS[value]
+    raise Unsupported(f"{cls} with {arg}={value!r}")
+
+
+def _regularizer(cls: str, value, arg: str) -> tuple[float, float]:
+    """(l1, l2) of an L1 / L2 / L1L2 regulariser."""
+    if value is None:
+        return 0.0, 0.0
+    name = value.get("class_name") if isinstance(value, dict) else str(value)
+    config = value.get("config", {}) if isinstance(value, dict) else {}
+    if name in ("L1L2", "l1_l2"):
+        return float(config.get("l1", 0.0)), float(config.get("l2", 0.0))
+    if name in ("L1", "l1"):
+        return float(config.get("l1", 0.01)), 0.0
+    if name in ("L2", "l2"):
+        return 0.0, float(config.get("l2", 0.01))
+    raise Unsupported(f"{cls} with {arg}={name}")
+
+
+def _require(cls: str, config: dict, **expected) -> None:
+    """Arguments the catalog has no parameter for must keep Keras's default value."""
+    for key, want in expected.items():
+        value = config.get(key, want)
+        if isinstance(value, list):
+            value = tuple(_fmt_inner(v) for v in value)
+        ok = want(value) if callable(want) else value == want
+        if not ok:
+            raise Unsupported(f"{cls} with {key}={_fmt(config.get(key))}")
+
+
+def _no_extras(cls: str, config: dict, *names) -> None:
+    for name in names:
+        if config.get(name) not in (None, 0, False, {}):
+            value = config[name]
+            shown = value.get("class_name") if isinstance(value, dict) else _fmt(value)
+            raise Unsupported(f"{cls} with {name}={shown}")
+
+
+def _channels_last(cls: str, config: dict) -> None:
+    _require(cls, config, data_format=lambda v: v in (None, "channels_last"))
+
+
+def _tuple(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+
+def _weighted(cls: str, config: dict, reg_arg: str = "kernel_regularizer") -> dict:
+    l1, l2 = _regularizer(cls, config.get(reg_arg), reg_arg)
+    return {"l1": l1, "l2": l2}
+
+
+def _last_axis(cls: str, axis, rank: int | None) -> None:
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if len(axes) != 1 or not (axes[0] == -1 or (rank is not None and axes[0] == rank - 1)):
+        raise Unsupported(f"{cls} with axis={_fmt(axis)} (only the last axis)")
+
+
+# -- one converter per Keras class: (config, input ranks, call kwargs) -> (type, params) ----------
+
+def _dense_params(cls, c):
+    _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "kernel_constraint",
+               "bias_constraint", "lora_rank", "quantization_config")
+    return {"units": c["units"], "activation": _activation(cls, c.get("activation")),
+            "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
+def _dense(cls, c, ranks, kw):
+    return "Dense", _dense_params(cls, c)
+
+
+def _activation_layer(cls, c, ranks, kw):
+    value = c.get("activation")
+    if value in ("leaky_relu",):
+        return "Activation", {"activation": "leaky_relu", "negative_slope": 0.2}
+    if value == "linear":
+        return "Activation", {"activation": "linear"}
+    return "Activation", {"activation": _activation(cls, value)}
+
+
+def _relu(cls, c, ranks, kw):
+    if c.get("max_value") is not None:
+        raise Unsupported(f"ReLU with max_value={c['max_value']}")
+    if float(c.get("threshold", 0.0) or 0.0) != 0.0:
+        raise Unsupported(f"ReLU with threshold={c['threshold']}")
+    slope = float(c.get("negative_slope", 0.0) or 0.0)
+    if slope:
+        return "Activation", {"activation": "leaky_relu", "negative_slope": slope}
+    return "Activation", {"activation": "relu"}
+
+
+def _leaky_relu(cls, c, ranks, kw):
+    return "Activation", {"activation": "leaky_relu",
+                          "negative_slope": float(c.get("negative_slope", c.get("alpha", 0.3)))}
+
+
+def _elu(cls, c, ranks, kw):
+    return "Activation", {"activation": "elu", "alpha": float(c.get("alpha", 1.0))}
+
+
+def _prelu(cls, c, ranks, kw):
+    _no_extras(cls, c, "shared_axes", "alpha_regularizer", "alpha_constraint")
+    return "Activation", {"activation": "prelu"}
+
+
+def _softmax(cls, c, ranks, kw):
+    _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
+    return "Activation", {"activation": "softmax"}
+
+
+def _dropout(cls, c, ranks, kw):
+    _no_extras(cls, c, "noise_shape")
+    return "Dropout", {"rate": float(c["rate"])}
+
+
+def _gaussian_noise(cls, c, ranks, kw):
+    return "GaussianNoise", {"stddev": float(c["stddev"])}
+
+
+def _flatten(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    return "Flatten", {}
+
+
+def _reshape(cls, c, ranks, kw):
+    return "Reshape", {"target_shape": tuple(c["target_shape"])}
+
+
+def _permute(cls, c, ranks, kw):
+    return "Permute", {"dims": tuple(c["dims"])}
+
+
+def _repeat_vector(cls, c, ranks, kw):
+    return "RepeatVector", {"n": c["n"]}
+
+
+def _time_distributed(cls, c, ranks, kw):
+    inner = c["layer"]
+    if inner.get("class_name") != "Dense":
+        raise Unsupported(f"TimeDistributed of {inner.get('class_name')}")
+    return "TimeDistributed", _dense_params("TimeDistributed(Dense)", inner["config"])
+
+
+def _embedding(cls, c, ranks, kw):
+    _no_extras(cls, c, "embeddings_constraint", "activity_regularizer", "lora_rank",
+               "quantization_config")
+    return "Embedding", {"input_dim": c["input_dim"], "output_dim": c["output_dim"],
+                         "mask_zero": bool(c.get("mask_zero", False)),
+                         **_weighted(cls, c, "embeddings_regularizer")}
+
+
+def _conv_common(cls, c):
+    _channels_last(cls, c)
+    _require(cls, c, groups=lambda v: v in (None, 1, (1,)))
+    _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "kernel_constraint",
+               "bias_constraint", "lora_rank")
+
+
+def _conv1d(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    return "Conv1D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"])[0],
+                      "strides": _tuple(c["strides"])[0], "padding": c["padding"],
+                      "dilation_rate": _tuple(c["dilation_rate"])[0],
+                      "activation": _activation(cls, c.get("activation")),
+                      "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
+def _conv2d(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    return "Conv2D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
+                      "strides": _tuple(c["strides"]), "padding": c["padding"],
+                      "dilation_rate": _tuple(c["dilation_rate"]),
+                      "activation": _activation(cls, c.get("activation")),
+                      "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
+def _conv2d_transpose(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    _no_extras(cls, c, "output_padding")
+    _require(cls, c, dilation_rate=lambda v: _tuple(v) in ((1,), (1, 1)))
+    return "Conv2DTranspose", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
+                               "strides": _tuple(c["strides"]), "padding": c["padding"],
+                               "activation": _activation(cls, c.get("activation")),
+                               "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
+def _depthwise(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
+               "bias_constraint")
+    return "DepthwiseConv2D", {
+        "kernel_size": _tuple(c["kernel_size"]), "strides": _tuple(c["strides"]),
+        "padding": c["padding"], "depth_multiplier": c.get("depth_multiplier", 1),
+        "dilation_rate": _tuple(c["dilation_rate"]),
+        "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
+        **_weighted(cls, c, "depthwise_regularizer")}
+
+
+def _separable(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
+               "pointwise_constraint", "bias_constraint")
+    dw = _regularizer(cls, c.get("depthwise_regularizer"), "depthwise_regularizer")
+    pw = _regularizer(cls, c.get("pointwise_regularizer"), "pointwise_regularizer")
+    if dw != pw:
+        raise Unsupported(f"{cls} with different depthwise and pointwise regularizers")
+    return "SeparableConv2D", {
+        "filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
+        "strides": _tuple(c["strides"]), "padding": c["padding"],
+        "depth_multiplier": c.get("depth_multiplier", 1),
+        "dilation_rate": _tuple(c["dilation_rate"]),
+        "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
+        "l1": dw[0], "l2": dw[1]}
+
+
+def _zero_padding2d(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    pad = c["padding"]
+    if isinstance(pad, int):
+        return "ZeroPadding2D", {"padding": (pad, pad)}
+    (top, bottom), (left, right) = [(p, p) if isinstance(p, int) else tuple(p) for p in pad]
+    if top == bottom and left == right:
+        return "ZeroPadding2D", {"padding": (top, left)}
+    return "ZeroPadding2D", {"padding": (top, bottom, left, right)}
+
+
+def _upsampling2d(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    return "UpSampling2D", {"size": _tuple(c["size"]), "interpolation": c["interpolation"]}
+
+
+def _pooling(type_id, rank):
+    def convert(cls, c, ranks, kw):
+        _channels_last(cls, c)
+        pool, strides = _tuple(c["pool_size"]), c.get("strides")
+        strides = None if strides is None else _tuple(strides)
+        if rank == 1:
+            pool = pool[0]
+            strides = None if strides is None else strides[0]
+        return type_id, {"pool_size": pool, "strides": strides, "padding": c["padding"]}
+    return convert
+
+
+def _global_pooling(type_id):
+    def convert(cls, c, ranks, kw):
+        _channels_last(cls, c)
+        return type_id, {"keepdims": bool(c.get("keepdims", False))}
+    return convert
+
+
+def _batch_norm(cls, c, ranks, kw):
+    _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
+    _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
+               "gamma_constraint", "synchronized", "renorm")
+    return "BatchNormalization", {"momentum": float(c["momentum"]),
+                                  "epsilon": float(c["epsilon"]),
+                                  "center": bool(c.get("center", True)),
+                                  "scale": bool(c.get("scale", True))}
+
+
+def _layer_norm(cls, c, ranks, kw):
+    _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
+    _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
+               "gamma_constraint", "rms_scaling")
+    return "LayerNormalization", {"epsilon": float(c["epsilon"]),
+                                  "center": bool(c.get("center", True)),
+                                  "scale": bool(c.get("scale", True))}
+
+
+def _recurrent_params(cls, c, wrapped=False):
+    _no_extras(cls, c, "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+               "kernel_constraint", "recurrent_constraint", "bias_constraint", "stateful",
+               "use_cudnn_false")
+    p = {"units": c["units"], "activation": _activation(cls, c.get("activation")),
+         "use_bias": c.get("use_bias", True),
+         "return_sequences": bool(c.get("return_sequences", False)),
+         "return_state": bool(c.get("return_state", False)),
+         "dropout": float(c.get("dropout", 0.0)),
+         "recurrent_dropout": float(c.get("recurrent_dropout", 0.0)), **_weighted(cls, c)}
+    if not wrapped:
+        p["go_backwards"] = bool(c.get("go_backwards", False))
+    if cls != "SimpleRNN":
+        p["recurrent_activation"] = _activation(cls, c.get("recurrent_activation"),
+                                                "recurrent_activation")
+    if cls == "GRU":
+        p["reset_after"] = bool(c.get("reset_after", True))
+    return p
+
+
+def _recurrent(cls, c, ranks, kw):
+    return cls, _recurrent_params(cls, c)
+
+
+def _bidirectional(cls, c, ranks, kw):
+    inner = c["layer"]
+    kind = inner.get("class_name")
+    if kind not in ("SimpleRNN", "LSTM", "GRU"):
+        raise Unsupported(f"Bidirectional of {kind}")
+    back = c.get("backward_layer")
+    if back is not None:
+        fwd_cfg = {k: v for k, v in inner["config"].items() if k not in ("name", "go_backwards")}
+        back_cfg = {k: v for k, v in back["config"].items() if k not in ("name", "go_backwards")}
+        if back.get("class_name") != kind or fwd_cfg != back_cfg:
+            raise Unsupported("Bidirectional with a different backward layer")
+    if inner["config"].get("go_backwards"):
+        raise Unsupported("Bidirectional of a layer with go_backwards=True")
+    params = _recurrent_params(kind, inner["config"], wrapped=True)
+    merge = c.get("merge_mode", "concat")
+    return "Bidirectional", {"layer": kind, "merge_mode": "none" if merge is None else merge,
+                             **params}
+
+
+def _no_masks(cls, kw):
+    for k in ("mask", "attention_mask", "use_causal_mask", "return_attention_scores"):
+        if kw.get(k) not in (None, False):
+            raise Unsupported(f"{cls} called with {k}={_fmt(kw.get(k))}")
+
+
+def _attention(cls, c, ranks, kw):
+    _no_masks(cls, kw)
+    return "Attention", {"use_scale": bool(c.get("use_scale", False)),
+                         "score_mode": c.get("score_mode", "dot"),
+                         "dropout": float(c.get("dropout", 0.0))}
+
+
+def _additive_attention(cls, c, ranks, kw):
+    _no_masks(cls, kw)
+    return "AdditiveAttention", {"use_scale": bool(c.get("use_scale", True)),
+                                 "dropout": float(c.get("dropout", 0.0))}
+
+
+def _mha(cls, c, ranks, kw):
+    _no_masks(cls, kw)
+    rank = ranks[0] if ranks else None
+    axes = c.get("attention_axes")
+    if axes is not None and (rank is None or tuple(_tuple(axes)) != tuple(range(1, rank - 1))):
+        raise Unsupported(f"{cls} with attention_axes={_fmt(axes)}")
+    _no_extras(cls, c, "output_shape", "use_gate", "sliding_window",
+               "bias_regularizer", "activity_regularizer", "kernel_constraint",
+               "bias_constraint")
+    value_dim = c.get("value_dim")
+    return "MultiHeadAttention", {"num_heads": c["num_heads"], "key_dim": c["key_dim"],
+                                  # Keras writes key_dim there when it was left empty
+                                  "value_dim": None if value_dim == c["key_dim"] else value_dim,
+                                  "dropout": float(c.get("dropout", 0.0)),
+                                  "use_bias": bool(c.get("use_bias", True)),
+                                  **_weighted(cls, c)}
+
+
+def _merge(type_id):
+    def convert(cls, c, ranks, kw):
+        return type_id, {}
+    return convert
+
+
+def _concatenate(cls, c, ranks, kw):
+    return "Concatenate", {"axis": int(c.get("axis", -1))}
+
+
+def _sampling(cls, c, ranks, kw):
+    return "Sampling", {}
+
+
+CONVERTERS = {
+    "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
+    "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
+    "GaussianNoise": _gaussian_noise, "Flatten": _flatten, "Reshape": _reshape,
+    "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
+    "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
+    "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
+    "SeparableConv2D": _separable, "ZeroPadding2D": _zero_padding2d,
+    "UpSampling2D": _upsampling2d,
+    "MaxPooling1D": _pooling("MaxPooling1D", 1), "MaxPooling2D": _pooling("MaxPooling2D", 2),
+    "AveragePooling1D": _pooling("AveragePooling1D", 1),
+    "AveragePooling2D": _pooling("AveragePooling2D", 2),
+    "GlobalMaxPooling1D": _global_pooling("GlobalMaxPooling1D"),
+    "GlobalMaxPooling2D": _global_pooling("GlobalMaxPooling2D"),
+    "GlobalAveragePooling1D": _global_pooling("GlobalAveragePooling1D"),
+    "GlobalAveragePooling2D": _global_pooling("GlobalAveragePooling2D"),
+    "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
+    "SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
+    "Bidirectional": _bidirectional, "Attention": _attention,
+    "AdditiveAttention": _additive_attention, "MultiHeadAttention": _mha,
+    "Add": _merge("Add"), "Subtract": _merge("Subtract"), "Multiply": _merge("Multiply"),
+    "Average": _merge("Average"), "Maximum": _merge("Maximum"), "Concatenate": _concatenate,
+    "Sampling": _sampling,
+}
+# Keras 2 / Keras 3 alternative spellings
+CONVERTERS["Convolution2D"] = _conv2d
+CONVERTERS["Conv2DTranspose"] = _conv2d_transpose
+
+
+# -- the functional graph ---------------------------------------------------------------------
+
+def _triples(value) -> list:
+    """input_layers / output_layers: one [name, node, tensor] or a list (or dict) of them."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if value and isinstance(value[0], str):
+        return [tuple(value)]
+    return [tuple(v) for v in value]
+
+
+def _tensors(value) -> list:
+    """The keras_history of every tensor in a call's args, in order."""
+    out = []
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            cfg = value["config"]
+            out.append((tuple(cfg["keras_history"]), cfg.get("shape")))
+        else:
+            for v in value.values():
+                out += _tensors(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            out += _tensors(v)
+    return out
+
+
+def _call_inputs(class_name: str, call: dict) -> tuple[list, dict]:
+    """(input tensors in port order, the other keyword arguments) of one call of a layer."""
+    args, kwargs = call.get("args", []), dict(call.get("kwargs", {}))
+    if class_name == "MultiHeadAttention":
+        names = ["query", "value", "key"]
+        positional = [a for a in args]
+        found = []
+        for i, name in enumerate(names):
+            v = positional[i] if i < len(positional) else kwargs.pop(name, None)
+            kwargs.pop(name, None)
+            if v is not None:
+                found += _tensors(v)
+        return found, kwargs
+    found = _tensors(args)
+    for key in list(kwargs):
+        t = _tensors(kwargs[key])
+        if t and key in ("inputs", "x", "query", "value", "key"):
+            found += t
+            kwargs.pop(key)
+    return found, kwargs
+
+
+def _node_id(name: str, taken: set) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
+    if not re.match(r"[A-Za-z_]", base):
+        base = "l_" + base
+    candidate, i = base, 1
+    while candidate in taken:
+        i += 1
+        candidate = f"{base}_{i}"
+    taken.add(candidate)
+    return candidate
+
+
+def _model_config(model) -> dict:
+    """A functional config (layers, inbound nodes, input/output layers) for a Functional or
+    built Sequential model."""
+    import keras
+    if isinstance(model, keras.Sequential):
+        inner = getattr(model, "_functional", None)
+        if inner is None:
+            raise ImportProblem(model.name, {}, [
+                "the Sequential model is not built: give it an Input first "
+                "(keras.Sequential([keras.Input(shape), ...])) or call model.build(shape)"])
+        return inner.get_config(), inner
+    return model.get_config(), model
+
+
+class _Importer:
+    def __init__(self):
+        self.graph = Graph()
+        self.taken: set = set()
+        self.unsupported: dict[str, list] = {}
+        self.other: list[str] = []
+        self.layers: dict[str, object] = {}       # node id -> Keras layer (for weights)
+
+    def refuse(self, kind: str, name: str) -> None:
+        self.unsupported.setdefault(kind, []).append(name)
+
+    def walk(self, model, prefix: str = "", feeds: list | None = None) -> list:
+        """Add the layers of a functional model; returns its outputs as (node, port)."""
+        config, live = _model_config(model)
+        produced: dict = {}
+        inputs = _triples(config["input_layers"])
+        layer_cfgs = {c["name"]: c for c in config["layers"]}
+        for i, ref in enumerate(inputs):
+            if feeds is not None:
+                produced[ref] = feeds[i] if i < len(feeds) else None
+                continue
+            c = layer_cfgs[ref[0]]["config"]
+            shape = tuple(c.get("batch_shape") or c.get("batch_input_shape"))[1:]
+            dtype = "int32" if "int" in str(c.get("dtype", "float32")) else "float32"
+            node = _node_id(prefix + ref[0], self.taken)
+            self.graph.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node)
+            produced[ref] = (node, 0)
+        for c in config["layers"]:
+            name, cls = c["name"], c["class_name"]
+            if cls == "InputLayer":
+                continue
+            calls = c.get("inbound_nodes", [])
+            if len(calls) > 1:
+                self.refuse(f"{cls} shared between {len(calls)} calls", prefix + name)
+                continue
+            for node_index, call in enumerate(calls):
+                refs, kwargs = _call_inputs(cls, call)
+                sources = [produced.get(r[0]) for r in refs]
+                ranks = [None if r[1] is None else len(r[1]) for r in refs]
+                if cls in MODEL_CLASSES:
+                    outs = self.walk(live.get_layer(name), f"{prefix}{name}__", sources)
+                    for port, o in enumerate(outs):
+                        produced[(name, node_index, port)] = o
+                    continue
+                node = self.layer(c, cls, prefix + name, sources, ranks, kwargs, live)
+                if node is None:
+                    continue
+                for port in range(self.graph.output_count(node)):
+                    produced[(name, node_index, port)] = (node, port)
+        return [produced.get(ref) for ref in _triples(config["output_layers"])]
+
+    def layer(self, c, cls, name, sources, ranks, kwargs, live):
+        registered = c.get("registered_name") or ""
+        key = "Sampling" if registered.endswith(">Sampling") or cls == "Sampling" else cls
+        convert = CONVERTERS.get(key)
+        if convert is None:
+            self.refuse(cls, name)
+            return None
+        try:
+            type_id, params = convert(cls, c["config"], ranks, kwargs)
+            spec = CATALOG[type_id].params
+            params = {k: spec[k].coerce(v) for k, v in params.items()}
+            for k, v in params.items():
+                problem = spec[k].check(v)
+                if problem:
+                    raise Unsupported(f"{cls} with {k}={_fmt(v)} ({problem})")
+        except Unsupported as e:
+            self.refuse(str(e.args[0]), name)
+            return None
+        except (KeyError, TypeError, ValueError) as e:
+            self.refuse(f"{cls} (unreadable config: {e})", name)
+            return None
+        if any(s is None for s in sources):
+            return None                          # fed by a refused layer: already listed
+        node = _node_id(name, self.taken)
+        self.graph.add_node(type_id, params, node_id=node)
+        try:
+            self.layers[node] = live.get_layer(c["name"])
+        except ValueError:
+            pass
+        for port, (src, sport) in enumerate(sources):
+            try:
+                self.graph.connect(src, sport, node, port)
+            except ValueError as e:
+                self.other.append(f"{name}: cannot wire input {port}: {e}")
+        return node
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+LOSS_NAMES = {
+    "mean_squared_error": "mse", "MeanSquaredError": "mse", "mse": "mse",
+    "mean_absolute_error": "mae", "MeanAbsoluteError": "mae", "mae": "mae",
+    "huber": "huber", "Huber": "huber", "huber_loss": "huber",
+    "binary_crossentropy": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+    "hinge": "hinge", "Hinge": "hinge",
+}
+
+
+def _training_settings(model, graph: Graph) -> None:
+    """The loss and optimizer of a compiled model, where the catalog declares them."""
+    from graph.training import OPTIMIZERS
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and getattr(model, "compiled", False):
+        name = type(optimizer).__name__.lower()
+        if name in OPTIMIZERS:
+            config = optimizer.get_config()
+            params = {}
+            for p in OPTIMIZERS[name].params:
+                v = config.get(p.name)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool):
+                    v = p.coerce(float(v) if p.kind == "float" else v)
+                    if p.check(v) is None:
+                        params[p.name] = v
+            graph.training["optimizer"] = name
+            graph.training["optimizer_params"] = {**OPTIMIZERS[name].params.defaults(), **params}
+            if config.get("clipnorm"):
+                graph.training["clip_norm"] = float(config["clipnorm"])
+    loss = getattr(model, "loss", None)
+    if loss is not None:
+        first = loss[0] if isinstance(loss, (list, tuple)) and loss else loss
+        key = first if isinstance(first, str) else type(first).__name__
+        if key in LOSS_NAMES:
+            graph.training["loss"] = LOSS_NAMES[key]
+            if getattr(first, "from_logits", False):
+                graph.training["from_logits"] = True
+            if LOSS_NAMES[key] == "huber" and hasattr(first, "get_config"):
+                graph.training["loss_params"] = {"delta": float(first.get_config().get("delta",
+                                                                                       1.0))}
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+def import_model(model, *, title: str | None = None, with_settings: bool = True) -> Graph:
+    """The design of a Keras functional or (built) sequential model; raises ImportProblem."""
+    return _import(model, title, with_settings)[0]
+
+
+def import_with_weights(model, **kwargs) -> tuple[Graph, dict]:
+    """The design and its weights {"node/name": array} (the `.npz` format of both backends)."""
+    from .weights import layer_weight_names
+    graph, layers = _import(model, kwargs.get("title"), kwargs.get("with_settings", True))
+    out = {}
+    for node, layer in layers.items():
+        for name, v in zip(layer_weight_names(layer), layer.get_weights()):
+            out[f"{node}/{name}"] = np.asarray(v)
+    return graph, out
+
+
+def _import(model, title, with_settings) -> tuple[Graph, dict]:
+    importer = _Importer()
+    outputs = importer.walk(model)
+    if importer.unsupported or importer.other:
+        raise ImportProblem(model.name, importer.unsupported, importer.other)
+    graph = importer.graph
+    consumed = {e.source for e in graph.edges()}
+    dangling = [node for node, _ in filter(None, outputs) if node in consumed]
+    if dangling:
+        raise ImportProblem(model.name, {}, [
+            f"{n} is an output of the model and also feeds other layers; a design's outputs are "
+            f"the layers nobody reads" for n in dangling])
+    for node, pos in layered_positions(graph).items():
+        graph.move_node(node, pos)
+    graph.metadata["title"] = title or model.name
+    graph.metadata["description"] = f"Imported from the Keras model {model.name!r}."
+    if with_settings:
+        _training_settings(model, graph)
+    return graph, importer.layers
+
+
+def load_keras_model(source):
+    """A model from a `.keras` / `.h5` file (safe mode), or `keras.applications.NAME` (built
+    with weights=None)."""
+    import keras
+    text = str(source)
+    m = re.fullmatch(r"(?:keras\.)?applications\.(\w+)", text)
+    if m:
+        factory = getattr(keras.applications, m.group(1), None)
+        if factory is None or not callable(factory):
+            raise ValueError(f"keras.applications has no {m.group(1)!r}")
+        return factory(weights=None)
+    path = Path(text)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file (give a .keras file or "
+                         f"keras.applications.NAME)")
+    from . import layers as _registered  # noqa: F401  (Sampling is a custom layer)
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=True)
+    except Exception as e:
+        raise ValueError(f"{path}: Keras cannot load it ({type(e).__name__}: {e})") from None
+
+
+def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]]:
+    """Import a `.keras` file (or keras.applications.NAME) into the design `out` (.graph); with
+    `weights`, the model's weights go beside it as `<out stem>.weights.npz` (the file the
+    designer's backends train from). Returns the graph and the paths written."""
+    from graph import fileformat
+    model = load_keras_model(source)
+    graph, values = import_with_weights(model)
+    out = Path(out)
+    fileformat.save(graph, out)
+    written = [out]
+    if weights:
+        from backends.runner import weights_path
+        if values:
+            path = weights_path(out)
+            np.savez(path, **values)
+            written.append(path)
+    return graph, written

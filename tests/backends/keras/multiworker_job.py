@@ -1,0 +1,39 @@
+"""One worker of the multi-worker test: trains a small design under MultiWorkerMirroredStrategy
+(TF_CONFIG comes from the parent) and writes its final weights and events.
+
+    python multiworker_job.py GRAPH WEIGHTS_OUT EVENTS_OUT EPOCHS
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+
+from backends import protocol  # noqa: E402
+from backends.runner import prepare_job  # noqa: E402
+from graph import fileformat  # noqa: E402
+
+
+def main():
+    graph_file, weights_out, events_out, epochs = sys.argv[1:5]
+    graph = fileformat.load(graph_file)
+    graph.training["epochs"] = int(epochs)
+    flat, split = prepare_job(graph, os.path.dirname(os.path.abspath(graph_file)))
+    from backends.keras.train import evaluate, fit, predict
+    recorder = protocol.Recorder()
+    result = fit(flat, split, graph.training, on_event=recorder, strategy="multi-worker",
+                 weights_out=weights_out, stats_every=10)
+    # Keras's evaluate / predict fail under this strategy too: these go around them
+    test = evaluate(result.model, split.x_test, split.y_test, graph.training)
+    outputs = predict(result.model, split.x_test)
+    with open(events_out, "w") as f:
+        json.dump({"events": [e for e in recorder.events if e["event"] != "layer_stats"],
+                   "stats": len(recorder.of("layer_stats")), "reason": result.reason,
+                   "device": result.device, "test": test,
+                   "predicted_accuracy": float((outputs.argmax(1) == split.y_test.argmax(1))
+                                               .mean())}, f)
+
+
+if __name__ == "__main__":
+    main()

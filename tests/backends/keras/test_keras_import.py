@@ -1,0 +1,154 @@
+"""Import: Keras models (keras.applications among them) become .graph designs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from backends.keras.compiler import compile_graph  # noqa: E402
+from backends.keras.importer import (ImportProblem, import_file, import_model,  # noqa: E402
+                                     import_with_weights)
+from graph import Analysis, fileformat  # noqa: E402
+
+from .conftest import load_sample, sequence_design, two_heads  # noqa: E402
+
+
+def _round_trip(model):
+    graph = import_model(model)
+    analysis = Analysis(graph, live=False)
+    assert analysis.problems() == []
+    compiled = compile_graph(graph, compile=False)
+    assert compiled.count_params() == model.count_params()
+    assert analysis.total_params() == model.count_params()
+    return graph, compiled
+
+
+def test_resnet50_round_trip():
+    original = keras.applications.ResNet50(weights=None)
+    graph, compiled = _round_trip(original)
+    assert len(graph) == len(original.layers)
+    assert graph.node("conv1_pad").type == "ZeroPadding2D"
+    assert graph.node("conv2_block1_add").type == "Add"
+    assert graph.node("predictions").params["activation"] == "softmax"
+    # laid out left to right by depth
+    (image,) = graph.inputs()            # named input_layer[_N] by Keras's global counter
+    assert graph.node(image).position[0] < graph.node("conv1_conv").position[0] < \
+        graph.node("predictions").position[0]
+    # and it exports: every layer written as code builds the same layer
+    from backends.export.script import script_source
+    text = script_source(graph, model=compiled)
+    assert "conv5_block3_out = keras.layers.Activation(" in text
+
+
+def test_mobilenet_v2_needs_relu6_in_the_catalog():
+    """MobileNetV2 caps its ReLUs at 6 (ReLU(max_value=6.0)); the catalog's Activation has no
+    such cap, so the import must refuse it with one clear error naming every such layer. When
+    the catalog gains a capped ReLU (a 'relu6' activation or a max_value parameter), turn this
+    into the same round trip as ResNet50's."""
+    original = keras.applications.MobileNetV2(weights=None)
+    with pytest.raises(ImportProblem) as info:
+        import_model(original)
+    problem = info.value
+    assert list(problem.unsupported) == ["ReLU with max_value=6.0"]
+    names = problem.unsupported["ReLU with max_value=6.0"]
+    assert len(names) == 35 and names[0] == "Conv1_relu" and names[-1] == "out_relu"
+    text = str(problem)
+    assert text.count("\n") == 1            # one kind of layer: one line, listing every name
+    assert "35 layer(s)" in text and "block_16_depthwise_relu" in text
+
+
+@pytest.mark.long
+def test_densenet121_round_trip():
+    _round_trip(keras.applications.DenseNet121(weights=None))
+
+
+@pytest.mark.long
+def test_efficientnet_b0_lists_what_the_catalog_lacks():
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.applications.EfficientNetB0(weights=None))
+    assert set(info.value.unsupported) == {"Rescaling", "Normalization",
+                                           "Dropout with noise_shape=(None, 1, 1, 1)"}
+
+
+@pytest.mark.parametrize("make", [lambda: load_sample("resnet_digits"), two_heads,
+                                  sequence_design], ids=["blocks", "two_heads", "sequence"])
+def test_designs_survive_compile_and_import(make):
+    from graph.expand import expand_blocks
+    design = expand_blocks(make())
+    model = compile_graph(design)
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.1, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    graph, weights = import_with_weights(model)
+    assert sorted(graph.nodes()) == sorted(design.nodes())
+    for n in design.nodes():
+        assert graph.node(n).type == design.node(n).type
+        assert graph.node(n).params == design.node(n).params, n
+    assert sorted((e.source, e.source_port, e.target, e.target_port) for e in graph.edges()) == \
+        sorted((e.source, e.source_port, e.target, e.target_port) for e in design.edges())
+    again = compile_graph(graph)
+    from backends.keras.weights import set_weights
+    set_weights(again, weights)
+    xs = [rng.integers(0, 50, (3,) + tuple(t.shape[1:])) if "int" in t.dtype
+          else rng.normal(size=(3,) + tuple(t.shape[1:])).astype("float32")
+          for t in model.inputs]
+    a = model(xs if len(xs) > 1 else xs[0], training=False)
+    b = again(xs if len(xs) > 1 else xs[0], training=False)
+    for x, y in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-6)
+
+
+def test_a_keras_file_becomes_a_design_with_its_weights(tmp_path):
+    from backends.export import export
+    from backends.keras.weights import get_weights, read_npz
+    design = load_sample("cnn_digits")
+    model = compile_graph(design)
+    path = export(design, "keras", tmp_path / "cnn.keras", model=model)[0]
+    graph, written = import_file(path, tmp_path / "cnn.graph")
+    assert written == [tmp_path / "cnn.graph", tmp_path / "cnn.weights.npz"]
+    loaded = fileformat.load(tmp_path / "cnn.graph")
+    assert loaded.nodes() == design.nodes()
+    assert loaded.training["loss"] == "categorical_crossentropy"
+    assert loaded.training["optimizer"] == "adam"
+    assert loaded.training["optimizer_params"]["learning_rate"] == pytest.approx(0.001)
+    saved = read_npz(tmp_path / "cnn.weights.npz")
+    for key, value in get_weights(model).items():
+        np.testing.assert_array_equal(saved[key], value)
+
+
+def test_sequential_and_nested_models():
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(8, activation="swish", name="second")],
+                             name="trunk")
+    x = keras.Input((4,), name="x")
+    y = keras.layers.Dense(2, activation="softmax", name="head")(inner(x))
+    outer = keras.Model(x, y)
+    graph = import_model(outer)
+    assert [graph.node(n).type for n in graph.nodes()] == ["Input", "Dense", "Dense", "Dense"]
+    assert graph.node("trunk__second").params["activation"] == "swish"
+    compiled = compile_graph(graph, compile=False)
+    assert compiled.count_params() == outer.count_params()
+    seq = import_model(inner)
+    assert len(seq) == 3
+
+
+def test_every_unsupported_layer_is_listed_once_not_skipped():
+    x = keras.Input((8, 8, 3), name="image")
+    a = keras.layers.Rescaling(1 / 255, name="scale")(x)
+    b = keras.layers.Conv2D(4, 3, groups=1, activation="relu6", name="conv")(a)
+    c = keras.layers.Conv2D(4, 3, kernel_constraint="non_neg", name="conv_c")(b)
+    shared = keras.layers.Dense(3, name="shared")
+    d = keras.layers.Flatten(name="flat")(c)
+    out = keras.layers.Add(name="sum")([shared(d), shared(d)])
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.Model(x, out))
+    assert info.value.unsupported == {
+        "Rescaling": ["scale"], "Conv2D with activation='relu6'": ["conv"],
+        "Conv2D with kernel_constraint=NonNeg": ["conv_c"],
+        "Dense shared between 2 calls": ["shared"]}
+
+
+def test_unbuilt_sequential_is_refused_with_advice():
+    with pytest.raises(ImportProblem, match="not built"):
+        import_model(keras.Sequential([keras.layers.Dense(3)]))
