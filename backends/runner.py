@@ -33,7 +33,8 @@ class Job:
     evaluate_only: bool = False      # no training: score `weights_in` on the test split
 
 
-def _backend_fit(backend: str):
+def backend_fit(backend: str):
+    """The `fit` function of a backend (imported only when needed)."""
     if backend == "numpy":
         from .numpy.train import fit
     elif backend == "keras":
@@ -89,7 +90,7 @@ def run_job(job: Job, on_event, should_stop) -> None:
     try:
         graph = fileformat.loads(job.graph_text, "<project>")
         flat, split = prepare_job(graph, job.base_dir)
-        fit = _backend_fit(job.backend)
+        fit = backend_fit(job.backend)
         settings = dict(graph.training)
         if job.evaluate_only:
             settings["epochs"] = 0

@@ -231,13 +231,13 @@ def cmd_train(args) -> int:
         graph.training["epochs"] = args.epochs
     if args.batch_size is not None:
         graph.training["batch_size"] = args.batch_size
-    from backends.runner import BACKENDS, _backend_fit, prepare_job, weights_path
+    from backends.runner import BACKENDS, backend_fit, prepare_job, weights_path
     if backend not in BACKENDS:
         print(f"error: unknown backend {backend!r}: choose {' or '.join(BACKENDS)}",
               file=sys.stderr)
         return EXIT_PROBLEMS
     try:
-        fit = _backend_fit(backend)
+        fit = backend_fit(backend)
     except ImportError as e:
         print(f"error: the {backend} backend is not available here ({e})", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -353,6 +353,40 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    """The parity inspector: both backends, same weights, one batch, node by node."""
+    from backends import parity
+    from backends.runner import weights_path
+    from graph import fileformat
+    from graph.validation import Analysis
+    try:
+        graph = fileformat.load(args.file)
+    except fileformat.GraphFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    errors = Analysis(graph, live=False).errors()
+    if errors:
+        print("error: the network has problems; run `netdesigner validate` first:",
+              file=sys.stderr)
+        for p in errors[:10]:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    weights = args.weights
+    if weights is None and not args.random and weights_path(args.file).exists():
+        weights = str(weights_path(args.file))
+    report = parity.check(graph, weights=weights, batch=args.batch, seed=args.seed)
+    where = f"trained weights {weights}" if weights else "random weights"
+    print(f"{args.file}: NumPy vs Keras on {where}, a batch of {report.batch}; "
+          f"tolerance {parity.RTOL:g} relative or {parity.ATOL:g} absolute")
+    print(report.table())
+    failed = report.failed()
+    if failed:
+        print(f"{len(failed)} node(s) over tolerance: {', '.join(n.node for n in failed)}")
+        return EXIT_PROBLEMS
+    print("All nodes agree.")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netdesigner",
@@ -396,6 +430,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-data", action="store_true",
                    help="py: also write the prepared data set beside the script")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("check", help="parity inspector: run one batch forward and backward on "
+                                     "the NumPy and Keras backends with the same weights and "
+                                     "compare every node (exit 1 if any disagrees)")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--weights", help="an .npz of weights (default: the project's trained "
+                                     "weights if there are any, else random ones)")
+    p.add_argument("--random", action="store_true", help="use random weights even if the "
+                                                         "project has trained ones")
+    p.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch (default 0)")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("import", help="turn a Keras model (.keras file, or "
                                       "keras.applications.NAME) into a .graph design")
     p.add_argument("model", help="a .keras file, or keras.applications.NAME (weights=None)")

@@ -42,3 +42,21 @@ def test_trained_weights_are_checked_too(tmp_path):
         w *= 3.0                                  # not the initial weights any more
     save_npz(model, tmp_path / "w.npz")
     assert parity.check(g, weights=str(tmp_path / "w.npz")).ok
+
+
+def test_check_command_passes_a_sample_and_fails_a_broken_layer(monkeypatch, capsys):
+    from designer.cli import main
+    sample = str(SAMPLES[0].parent / "cnn_digits.graph")
+    assert main(["check", sample, "--random"]) == 0
+    out = capsys.readouterr().out
+    assert "All nodes agree." in out and "conv2d_1" in out
+    conv = registry.KERNELS["Conv2D"]
+
+    def wrong_bias(dy, cache):
+        dx, grads = conv.backward(dy, cache)
+        return dx, {k: g + 0.01 if k == "bias" else g for k, g in grads.items()}
+
+    monkeypatch.setitem(registry.KERNELS, "Conv2D", dataclasses.replace(conv, backward=wrong_bias))
+    assert main(["check", sample, "--random"]) == 1
+    out = capsys.readouterr().out
+    assert "2 node(s) over tolerance: conv2d_1, conv2d_2" in out
