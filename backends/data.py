@@ -417,6 +417,27 @@ def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,
     return target
 
 
+def as_list(v) -> list:
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def split_arrays(split) -> tuple:
+    """(x_train, y_train, x_val, y_val) as lists of arrays (one per input / output), from a
+    `Split`, a dict with those keys, or a tuple (x_train, y_train[, x_val, y_val])."""
+    if isinstance(split, dict):
+        get = split.get
+    elif isinstance(split, (tuple, list)):
+        parts = list(split) + [None] * (4 - len(split))
+        return tuple(as_list(p) for p in parts[:4])
+    else:
+        def get(key):
+            return getattr(split, key, None)
+    return (as_list(get("x_train")), as_list(get("y_train")), as_list(get("x_val")),
+            as_list(get("y_val")))
+
+
 def batches(n: int, batch_size: int, rng: np.random.Generator | None):
     """Index arrays of mini-batches; shuffled when an rng is given."""
     order = rng.permutation(n) if rng is not None else np.arange(n)

@@ -7,7 +7,7 @@ against `CATALOG`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .params import Param, ParamSet

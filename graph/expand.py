@@ -7,8 +7,6 @@ Blocks inside blocks are expanded too.
 """
 from __future__ import annotations
 
-import networkx as nx
-
 from .events import Edge
 from .model import Graph
 
@@ -21,16 +19,16 @@ def expanded_id(block_node: str, copy: int, inner: str) -> str:
 
 def expand_blocks(graph: Graph) -> Graph:
     """A copy of `graph` without Block nodes (the graph itself is not changed)."""
-    return _expand(graph)[0]
+    return expand_with_sources(graph)[0]
 
 
-def _expand(graph: Graph) -> tuple[Graph, dict]:
+def expand_with_sources(graph: Graph) -> tuple[Graph, dict]:
     """The flat graph, and where each (node, output port) of `graph` now comes from."""
     flat = Graph()
     flat.training, flat.metadata = dict(graph.training), dict(graph.metadata)
     # where each output port of an original node now comes from
     source_of: dict[tuple[str, int], tuple[str, int]] = {}
-    order = _topological(graph)
+    order = graph.topological_order()
     for n in order:
         node = graph.node(n)
         if node.type != "Block":
@@ -41,7 +39,7 @@ def _expand(graph: Graph) -> tuple[Graph, dict]:
         block = graph.blocks.get(node.params["block"])
         if block is None:
             raise ValueError(f"{n}: there is no block named {node.params['block']!r}")
-        inner, inner_sources = _expand(block.graph)      # blocks inside the block, first
+        inner, inner_sources = expand_with_sources(block.graph)      # blocks inside the block, first
         outputs = [inner_sources[(o, port)] for o, port in block.outputs]
         feeds = [source_of[(e.source, e.source_port)] for e in graph.in_edges(n)]
         for copy in range(1, node.params["repeat"] + 1):
@@ -74,10 +72,3 @@ def _instantiate(flat: Graph, inner: Graph, input_ids: list, outputs: list, node
         src = inputs[e.source] if e.source in inputs else (names[e.source], e.source_port)
         flat.restore_edge(Edge(src[0], src[1], names[e.target], e.target_port))
     return [inputs[n] if n in inputs else (names[n], port) for n, port in outputs]
-
-
-def _topological(graph: Graph) -> list[str]:
-    g = nx.DiGraph()
-    g.add_nodes_from(graph.nodes())
-    g.add_edges_from((e.source, e.target) for e in graph.edges())
-    return list(nx.topological_sort(g))

@@ -131,6 +131,15 @@ class Graph:
         """A read-only view of the NetworkX graph (for algorithms; never mutate it)."""
         return self._g.copy(as_view=True)
 
+    def topological_order(self) -> list[str]:
+        """Node ids, every node after its inputs; ties in the order the nodes were added, so the
+        order is the same on every run. Raises networkx.NetworkXUnfeasible on a loop."""
+        g = nx.DiGraph()
+        g.add_nodes_from(self._nodes)
+        g.add_edges_from((e.source, e.target) for e in self.edges())
+        index = {n: i for i, n in enumerate(self._nodes)}
+        return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+
     def output_count(self, node_id: str) -> int:
         node = self._nodes[node_id]
         return node.layer_type.output_count(node.params, self)

@@ -372,6 +372,11 @@ class Analysis:
         return sum(self.report(n).flops for n in self.graph.nodes())
 
 
+def problems_text(problems) -> str:
+    """Problems as indented lines, for error messages."""
+    return "\n".join(f"  {p}" for p in problems)
+
+
 def validate(graph: Graph) -> Analysis:
     """One-shot validation (no listening to later edits)."""
     return Analysis(graph, live=False)

@@ -28,7 +28,7 @@ import keras
 
 from backends.keras import layers as keras_layers
 from backends.keras.compiler import (flatten_design, make_loss, make_metrics, make_optimizer,
-                                     model_name, output_refs, topological_order)
+                                     model_name, output_refs)
 from graph.catalog import CATALOG
 
 from . import ExportError
@@ -303,7 +303,7 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     names = Names()
     lines = []
     uses_sampling = False
-    for n in topological_order(flat):
+    for n in flat.topological_order():
         node = flat.node(n)
         layer = model.get_layer(n)
         if node.type == "Input":

@@ -21,9 +21,9 @@ import contextlib
 import re
 
 import keras
-import networkx as nx
 
 from graph import Analysis, Graph
+from graph.validation import problems_text
 from graph.expand import expand_blocks
 
 from .layers import build_layer, call_layer
@@ -31,19 +31,6 @@ from .layers import build_layer, call_layer
 
 class CompileError(ValueError):
     """The design cannot be compiled; the message names every problem."""
-
-
-def _problems_text(problems) -> str:
-    return "\n".join(f"  {p}" for p in problems)
-
-
-def topological_order(graph: Graph) -> list[str]:
-    """Node ids, inputs first, ties broken by the order the nodes were added (deterministic)."""
-    g = nx.DiGraph()
-    g.add_nodes_from(graph.nodes())
-    g.add_edges_from((e.source, e.target) for e in graph.edges())
-    index = {n: i for i, n in enumerate(graph.nodes())}
-    return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
 
 
 def output_refs(graph: Graph) -> list[tuple[str, int]]:
@@ -63,7 +50,7 @@ def flatten_design(graph: Graph) -> Graph:
     errors = Analysis(graph, live=False).errors()
     if errors:
         raise CompileError(f"the network has {len(errors)} problem(s); fix them first:\n"
-                           + _problems_text(errors))
+                           + problems_text(errors))
     if not graph.inputs():
         raise CompileError("the network has no Input layer")
     if any(graph.node(n).type == "Block" for n in graph.nodes()):
@@ -73,7 +60,7 @@ def flatten_design(graph: Graph) -> Graph:
             raise CompileError(f"cannot expand the blocks: {e}") from None
         errors = Analysis(flat, live=False).errors()
         if errors:
-            raise CompileError("the expanded network has problems:\n" + _problems_text(errors))
+            raise CompileError("the expanded network has problems:\n" + problems_text(errors))
         return flat
     return graph
 
@@ -94,7 +81,7 @@ def dtype_policy_scope(policy):
 
 def build_model(graph: Graph, *, name: str | None = None, dtype_policy=None) -> keras.Model:
     """The functional Keras model of a flat, valid graph (no compile, no validation)."""
-    order = topological_order(graph)
+    order = graph.topological_order()
     outputs = output_refs(graph)
     output_nodes = {n for n, _ in outputs}
     tensors: dict = {}

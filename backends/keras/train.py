@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends import protocol
+from backends.data import as_list, split_arrays
 
 from . import devices as devices_module
-from .compiler import compile_graph, compile_model, make_loss, metric_names, topological_order
+from .compiler import compile_graph, compile_model, make_loss, metric_names
 from .compiler import flatten_design
 from .weights import load_any, save_npz
 
@@ -73,26 +74,6 @@ class FitResult:
 
 
 # -- data -------------------------------------------------------------------------------------
-
-def _as_list(v) -> list:
-    if v is None:
-        return []
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def _split_arrays(split):
-    """(x_train, y_train, x_val, y_val) as lists of arrays, from a data.Split, a dict or a
-    tuple (as the NumPy backend takes them)."""
-    if isinstance(split, dict):
-        get = split.get
-    elif isinstance(split, (tuple, list)):
-        parts = list(split) + [None] * (4 - len(split))
-        return tuple(_as_list(p) for p in parts[:4])
-    else:
-        def get(key):
-            return getattr(split, key, None)
-    return (_as_list(get("x_train")), _as_list(get("y_train")), _as_list(get("x_val")),
-            _as_list(get("y_val")))
 
 
 def _inputs_for(model, xs: list) -> list:
@@ -327,7 +308,7 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
     load_any(model, weights_in)
     load_any(model, initial_weights)
 
-    x_train, y_train, x_val, y_val = _split_arrays(split)
+    x_train, y_train, x_val, y_val = split_arrays(split)
     x_train, y_train = _inputs_for(model, x_train), _targets(y_train)
     if not x_train or len(x_train[0]) == 0:
         raise ValueError("there is no training data")
@@ -351,7 +332,7 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
                         batch_size, has_val)
     description = ctx.description + (f", {ctx.policy}" if ctx.policy else "")
     emit(protocol.train_begin(BACKEND, description, epochs, steps_per_epoch, n,
-                              topological_order(flat)))
+                              flat.topological_order()))
     perms = permutations(n, epochs, settings.get("seed", 0))
     started = time.perf_counter()
     if loop == "fit":
@@ -396,7 +377,7 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
     settings)."""
     runner = _CUSTOM_LOOPS.get(model)
     if runner is not None:
-        xs, ys = _inputs_for(model, _as_list(x)), _targets(_as_list(y))
+        xs, ys = _inputs_for(model, as_list(x)), _targets(as_list(y))
         if not len(xs[0]):
             return {}
         loss, metrics = runner.evaluate(xs, ys, batch_size)
@@ -405,7 +386,7 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
         if settings is None:
             raise ValueError("the model is not compiled: give the training settings")
         compile_model(model, dict(settings))
-    xs, ys = _inputs_for(model, _as_list(x)), _targets(_as_list(y))
+    xs, ys = _inputs_for(model, as_list(x)), _targets(as_list(y))
     if not len(xs[0]):
         return {}
     out = model.evaluate(_pack(xs), _pack(ys), batch_size=batch_size, verbose=0,
@@ -421,7 +402,7 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
 
 def predict(model, x, batch_size: int = EVAL_BATCH):
     """The model's outputs on x (inference mode): one array, or a list for several outputs."""
-    xs = _inputs_for(model, _as_list(x))
+    xs = _inputs_for(model, as_list(x))
     if model in _CUSTOM_LOOPS:         # no model.predict under the multi-worker strategy
         parts = []
         for start in range(0, len(xs[0]), batch_size):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..weights_file import read_npz, write_npz
+
 
 def _short_name(layer, variable) -> str:
     path = getattr(variable, "path", variable.name)
@@ -93,20 +95,8 @@ def set_weights(model, values: dict, strict: bool = True) -> None:
 
 
 def save_npz(model, path) -> Path:
-    """Write every weight of `model` to `path` (atomically: a temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **get_weights(model))
-    tmp.replace(path)
-    return path
-
-
-def read_npz(path) -> dict:
-    try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read weights ({e})") from None
+    """Write every weight of `model` to `path` (atomically)."""
+    return write_npz(get_weights(model), path)
 
 
 def load_npz(model, path, strict: bool = True):

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graph import Analysis, Graph
-from graph.expand import _expand
+from graph.expand import expand_with_sources
+from graph.validation import problems_text
 
 from . import registry
 from .layers.activations import activate, activate_grad
@@ -359,18 +360,6 @@ class Model:
 
 # -- compiling ------------------------------------------------------------------------------------
 
-def _problems_text(problems) -> str:
-    return "\n".join(f"  {p}" for p in problems)
-
-
-def _topological(graph: Graph) -> list[str]:
-    import networkx as nx
-    g = nx.DiGraph()
-    g.add_nodes_from(graph.nodes())
-    g.add_edges_from((e.source, e.target) for e in graph.edges())
-    return list(nx.lexicographical_topological_sort(g, key=graph.nodes().index))
-
-
 def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYPE,
                   seed: int | None = None, fuse_heads: bool = True) -> Model:
     """Compile a design (blocks allowed) into a NumPy `Model`.
@@ -386,17 +375,17 @@ def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYP
     errors = Analysis(graph, live=False).errors()
     if errors:
         raise CompileError(f"the network has {len(errors)} problem(s); fix them first:\n"
-                           + _problems_text(errors))
+                           + problems_text(errors))
     if not graph.inputs():
         raise CompileError("the network has no Input layer")
     try:
-        flat, source_of = _expand(graph)
+        flat, source_of = expand_with_sources(graph)
     except (ValueError, KeyError) as e:
         raise CompileError(f"cannot expand the blocks: {e}") from None
     analysis = Analysis(flat, live=False)
     errors = analysis.errors()
     if errors:
-        raise CompileError("the expanded network has problems:\n" + _problems_text(errors))
+        raise CompileError("the expanded network has problems:\n" + problems_text(errors))
     missing = []
     for n in flat.nodes():
         t = flat.node(n).type
@@ -414,7 +403,7 @@ def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYP
             outputs.append(source_of[(o, port)])
     output_nodes = {n for n, _ in outputs}
     steps = []
-    for n in _topological(flat):
+    for n in flat.topological_order():
         node = flat.node(n)
         report = analysis.report(n)
         inputs = [(e.source, e.source_port) for e in flat.in_edges(n)]

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends import protocol
+from backends.data import as_list, split_arrays
 
 from . import losses as losses_module
 from . import optimizers as optimizers_module
@@ -88,12 +89,6 @@ def blas_threads(threads: int | None = None):
         return contextlib.nullcontext()
     return threadpool_limits(default_threads() if threads is None else int(threads),
                              user_api="blas")
-
-
-def _as_list(v) -> list:
-    if v is None:
-        return []
-    return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
@@ -146,7 +141,7 @@ class Trainer:
         when the loss is not finite."""
         model = self.model
         outs = model.forward(xs, training=True, input_grads=False)
-        loss, douts, metrics = self._losses(outs, _as_list(ys))
+        loss, douts, metrics = self._losses(outs, as_list(ys))
         if protocol.is_bad_loss(loss):
             return loss, metrics, None
         model.backward(douts, self.fused)
@@ -187,7 +182,7 @@ class Trainer:
 
     def evaluate(self, xs, ys, batch_size: int = EVAL_BATCH) -> dict:
         """Inference-mode loss (with the penalty) and metrics over a whole data set."""
-        xs, ys = _as_list(xs), _as_list(ys)
+        xs, ys = as_list(xs), as_list(ys)
         n = len(xs[0])
         if n == 0:
             return {}
@@ -207,20 +202,6 @@ class Trainer:
 
 
 # -- the data -------------------------------------------------------------------------------------
-
-def _split_arrays(split):
-    """(x_train, y_train, x_val, y_val) as lists of arrays, from a data.Split, a dict or a
-    tuple."""
-    if isinstance(split, dict):
-        get = split.get
-    elif isinstance(split, (tuple, list)):
-        parts = list(split) + [None] * (4 - len(split))
-        return tuple(_as_list(p) for p in parts[:4])
-    else:
-        def get(key):
-            return getattr(split, key, None)
-    return (_as_list(get("x_train")), _as_list(get("y_train")), _as_list(get("x_val")),
-            _as_list(get("y_val")))
 
 
 # -- fit ------------------------------------------------------------------------------------------
@@ -261,7 +242,7 @@ class _Run:
     def __init__(self, model, trainer, split, settings, emit, should_stop, stats_every):
         self.model, self.trainer, self.emit = model, trainer, emit
         self.should_stop, self.stats_every = should_stop, stats_every
-        x_train, self.y_train, self.x_val, self.y_val = _split_arrays(split)
+        x_train, self.y_train, self.x_val, self.y_val = split_arrays(split)
         self.x_train = model._as_inputs(x_train)
         self.y_train = [np.asarray(y) for y in self.y_train]
         self.n = len(self.x_train[0])

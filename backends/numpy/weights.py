@@ -13,23 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..weights_file import read_npz, write_npz
+
 
 def save_npz(model, path) -> Path:
-    """Write every weight of `model` to `path` (atomically: a temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **{key: w for key, w in model.get_weights().items()})
-    tmp.replace(path)
-    return path
-
-
-def read_npz(path) -> dict:
-    """{"node/name": array} from an `.npz` file."""
-    try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read weights ({e})") from None
+    """Write every weight of `model` to `path` (atomically)."""
+    return write_npz(model.get_weights(), path)
 
 
 def load_npz(model, path, strict: bool = True):
