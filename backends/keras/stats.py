@@ -199,6 +199,8 @@ class LayerProbe:
 
         self._run = run
         self._concrete = None      # after the first report: the traced function, called directly
+        self._first_index = {i: name for i, name in zip(first, self.nodes)}  # output -> node
+        self._image_layers = None
 
     @staticmethod
     def _owners(model, variables) -> list:
@@ -208,6 +210,21 @@ class LayerProbe:
             for v, name in zip(layer.weights, layer_weight_names(layer)):
                 where.setdefault(id(v), (layer.name, name))
         return [where.get(id(v), (v.path.split("/")[0], v.name)) for v in variables]
+
+    def feature_maps(self) -> dict:
+        """Channel images of the probe's first sample for the layers whose outputs are images
+        (height, width, channels), in inference mode (as the NumPy backend sends them)."""
+        from backends import protocol
+        if self._image_layers is None:
+            self._image_layers = [i for i, t in enumerate(self.wide.outputs)
+                                  if len(t.shape) == 4 and i in self._first_index]
+        if not self._image_layers:
+            return {}
+        first = [x[:1] for x in self.xs]
+        outs = self.wide(first if len(first) > 1 else first[0], training=False)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        return {self._first_index[i]: protocol.feature_map_images(np.asarray(outs[i])[0])
+                for i in self._image_layers}
 
     def report(self) -> tuple[dict, dict, dict]:
         """(activations, gradients, weights) summaries, as protocol.layer_stats takes them."""

@@ -179,6 +179,9 @@ class StreamState:
                 self.step == 1 or self.step % self.stats_every == 0):
             t0 = time.perf_counter()
             self.emit(protocol.layer_stats(self.step, *self.probe.report()))
+            maps = self.probe.feature_maps()
+            if maps:
+                self.emit(protocol.feature_maps(self.step, maps))
             self.stats_times.append(time.perf_counter() - t0)
             self.stats_seconds += self.stats_times[-1]
         if self.should_stop is not None and self.should_stop():

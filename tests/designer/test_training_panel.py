@@ -165,8 +165,10 @@ def test_deep_sigmoid_mlp_warns_of_vanishing_gradients_and_relu_does_not(window,
     assert item.training_level == 0.0 and window.scene.nodes["dense_9"].training_level == 1.0
 
 
-def test_feature_maps_of_a_convolution_network(window, qtbot, tmp_path):
-    window.open_file(copy_sample("cnn_digits.graph", tmp_path, epochs=1), ask=False)
+@pytest.mark.parametrize("backend", ["numpy", "keras"])
+def test_feature_maps_of_a_convolution_network(window, qtbot, tmp_path, backend):
+    window.open_file(copy_sample("cnn_digits.graph", tmp_path, epochs=1, backend=backend),
+                     ask=False)
     panel = window.training
     panel.start()
     run_to_end(qtbot, window)
