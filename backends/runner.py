@@ -65,7 +65,21 @@ def prepare_job(graph, base_dir) -> tuple:
     dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
     split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
                          analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
-    return expand_blocks(graph), split
+    return with_global_penalties(expand_blocks(graph), settings), split
+
+
+def with_global_penalties(flat, settings: dict):
+    """Apply the training settings' l1 / l2 to every layer that takes them (a layer's own,
+    larger value wins), so both backends regularise the same weights the same way."""
+    for key in ("l1", "l2"):
+        value = float(settings.get(key, 0.0) or 0.0)
+        if value <= 0:
+            continue
+        for n in flat.nodes():
+            node = flat.node(n)
+            if key in node.layer_type.params and node.params[key] < value:
+                flat.set_param(n, key, value)
+    return flat
 
 
 def evaluate_test_split(backend: str, result, split, settings: dict) -> dict:
@@ -94,9 +108,10 @@ def run_job(job: Job, on_event, should_stop) -> None:
         settings = dict(graph.training)
         if job.evaluate_only:
             settings["epochs"] = 0
+        options = {"device": settings.get("device", "auto"), **job.options}
         result = fit(flat, split, settings, on_event=on_event, should_stop=should_stop,
                      stats_every=job.stats_every, weights_out=job.weights_out,
-                     weights_in=job.weights_in, **job.options)
+                     weights_in=job.weights_in, **options)
         if result is not None and getattr(result, "reason", "completed") in ("completed",
                                                                             "early_stopping"):
             on_event(evaluate_test_split(job.backend, result, split, graph.training))

@@ -105,9 +105,15 @@ SETTINGS = ParamSet((
     Param("early_stopping_patience", INT, 0, "Stop after this many epochs without a better "
           "validation loss (0: never stop early).", min=0, max=100_000),
     Param("restore_best_weights", BOOL, True, "On early stopping, go back to the best weights."),
+    Param("l1", FLOAT, 0.0, "L1 penalty for every layer with weights (a layer's own l1, if "
+          "larger, wins): pushes weights to exactly zero.", min=0),
+    Param("l2", FLOAT, 0.0, "L2 penalty (weight decay) for every layer with weights (a layer's "
+          "own l2, if larger, wins).", min=0),
     Param("clip_norm", FLOAT, 0.0, "Clip each gradient to this norm (0: no clipping).", min=0),
     Param("backend", CHOICE, "numpy", "Which engine trains the network.",
           choices=("numpy", "keras")),
+    Param("device", CHOICE, "auto", "Keras backend: a GPU when TensorFlow sees one (auto), or "
+          "force the CPU or the GPU.", choices=("auto", "cpu", "gpu")),
     Param("mode", CHOICE, "supervised", "What the network learns: targets from labels, to "
           "reconstruct its input (autoencoder), a VAE, or a GAN.",
           choices=("supervised", "autoencoder", "vae", "gan")),

@@ -1,0 +1,24 @@
+"""The runner: preparing a job from a design, and the project-wide training options."""
+from pathlib import Path
+
+from backends.runner import prepare_job, weights_path
+from graph import fileformat
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def test_global_l1_l2_reach_every_layer_with_weights_and_a_larger_own_value_wins():
+    g = fileformat.load(SAMPLES / "cnn_digits.graph")
+    g.set_param("dense_1", "l2", 0.5)
+    g.set_training("l2", 0.01)
+    flat, split = prepare_job(g, str(SAMPLES))
+    assert flat.node("conv2d_1").params["l2"] == 0.01
+    assert flat.node("dense_2").params["l2"] == 0.01
+    assert flat.node("dense_1").params["l2"] == 0.5
+    assert "l2" not in flat.node("dropout_1").params
+    assert g.node("conv2d_1").params["l2"] == 0.0, "the design itself is unchanged"
+    assert split.x_train.shape[1:] == (8, 8, 1)
+
+
+def test_weights_live_beside_the_project():
+    assert weights_path("/a/net.graph") == Path("/a/net.weights.npz")
