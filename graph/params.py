@@ -149,7 +149,7 @@ class Param:
 
 
 # -- shared parameter sets -------------------------------------------------------------------
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax",
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh", "softmax",
                "swish", "gelu")
 
 

@@ -161,8 +161,12 @@ def _activation_layer(cls, c, ranks, kw):
 
 
 def _relu(cls, c, ranks, kw):
-    if c.get("max_value") is not None:
+    capped = c.get("max_value")
+    if capped is not None and not (float(capped) == 6.0 and not c.get("negative_slope")
+                                   and not c.get("threshold")):
         raise Unsupported(f"ReLU with max_value={c['max_value']}")
+    if capped is not None:
+        return "Activation", {"activation": "relu6"}
     if float(c.get("threshold", 0.0) or 0.0) != 0.0:
         raise Unsupported(f"ReLU with threshold={c['threshold']}")
     slope = float(c.get("negative_slope", 0.0) or 0.0)

@@ -75,7 +75,7 @@ declare(
     description="Applies a non-linearity element by element (ReLU, sigmoid, tanh, softmax, ...).",
     params=[
         Param("activation", CHOICE, "relu", "The function applied to every value.",
-              choices=ACTIVATIONS[:3] + ("prelu",) + ACTIVATIONS[3:]),
+              choices=ACTIVATIONS[:4] + ("prelu",) + ACTIVATIONS[4:]),
         Param("negative_slope", FLOAT, 0.2, "Slope for negative inputs (leaky_relu).", min=0),
         Param("alpha", FLOAT, 1.0, "Scale of the negative part (elu).", min=0),
     ],

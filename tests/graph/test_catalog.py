@@ -80,7 +80,7 @@ def test_parameter_checks_explain_refusals():
     assert kernel.coerce(3) == (3, 3) and kernel.coerce([5, 5]) == (5, 5)
     assert "2 entries" in kernel.check((3, 3, 3))
     activation = CATALOG["Dense"].params["activation"]
-    assert "one of" in activation.check("relu6")
+    assert "one of" in activation.check("relu7")
 
 
 def test_a_bad_default_is_caught_at_declaration():

@@ -82,7 +82,7 @@ def test_missing_input_layer():
 def test_out_of_range_and_wrongly_typed_parameters():
     g, (i, d) = mlp(8)
     g.set_param(d, "units", 0)
-    g.set_param(d, "activation", "relu6")
+    g.set_param(d, "activation", "relu7")
     g.set_param(d, "use_bias", "yes")
     problems = validate(g).problems()
     assert {(p.node, p.param) for p in problems} == {(d, "units"), (d, "activation"),

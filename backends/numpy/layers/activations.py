@@ -34,6 +34,15 @@ def relu_grad(dy, x, y):
     return dy * (x > 0)
 
 
+def relu6(x):
+    """ReLU capped at 6 (MobileNet): keeps activations in a range that low precision holds."""
+    return np.clip(x, 0, 6)
+
+
+def relu6_grad(dy, x, y):
+    return dy * ((x > 0) & (x < 6))
+
+
 def leaky_relu(x, negative_slope=0.2):
     return np.where(x > 0, x, x * negative_slope)
 
@@ -123,6 +132,7 @@ def gelu_grad(dy, x, y):
 FUNCTIONS = {
     "linear": (linear, linear_grad),
     "relu": (relu, relu_grad),
+    "relu6": (relu6, relu6_grad),
     "leaky_relu": (leaky_relu, leaky_relu_grad),
     "elu": (elu, elu_grad),
     "sigmoid": (sigmoid, sigmoid_grad),
