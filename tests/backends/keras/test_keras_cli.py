@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -76,10 +77,17 @@ def test_export_formats_and_import(project, tmp_path, capsys):
 
 
 def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
-    code = main(["import", "keras.applications.MobileNetV2", str(tmp_path / "m.graph")])
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Rescaling(1 / 255, name="scale")(x)
+    y = keras.layers.ReLU(max_value=4.0, name="capped_a")(y)
+    y = keras.layers.ReLU(max_value=4.0, name="capped_b")(y)
+    path = tmp_path / "odd.keras"
+    keras.Model(x, y).save(path)
+    code = main(["import", str(path), str(tmp_path / "m.graph")])
     assert code == 1
     err = capsys.readouterr().err
-    assert "ReLU with max_value=6.0 — 35 layer(s): Conv1_relu" in err
+    assert "ReLU with max_value=4.0 — 2 layer(s): capped_a, capped_b" in err
+    assert "Rescaling" in err and "scale" in err
     assert not (tmp_path / "m.graph").exists()
 
 
