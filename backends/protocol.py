@@ -22,6 +22,7 @@ Events, in order:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -130,6 +131,24 @@ def is_bad_loss(value: float) -> bool:
 NAN_ADVICE = ("The loss became NaN or infinite: the weights diverged. Try a smaller learning "
               "rate, gradient clipping (clip_norm), normalising the inputs, or checking the data "
               "for missing values.")
+
+
+@dataclass
+class FitResult:
+    """What a backend's `fit` returns (its last event is `end`)."""
+    model: object                    # the trained model (NumPy Model or keras.Model)
+    history: dict
+    reason: str
+    epochs_run: int
+    best_epoch: Optional[int]
+    best_val_loss: Optional[float]
+    end: dict
+    message: str = ""
+    seconds: float = 0.0
+    steps: int = 0
+    device: str = ""
+    strategy: str = "none"
+    extra: dict = field(default_factory=dict)   # backend-specific measurements
 
 
 class Recorder:

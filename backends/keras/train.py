@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,23 +53,6 @@ EVAL_BATCH = 1024
 #: models trained by the custom loop -> that loop: Keras's evaluate and predict fail under the
 #: multi-worker strategy too, so `evaluate` goes through the loop's own distributed step
 _CUSTOM_LOOPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-@dataclass
-class FitResult:
-    model: object                    # the trained keras.Model
-    history: dict
-    reason: str
-    epochs_run: int
-    best_epoch: int | None
-    best_val_loss: float | None
-    end: dict
-    message: str = ""
-    seconds: float = 0.0
-    steps: int = 0
-    device: str = ""
-    strategy: str = "none"
-    extra: dict = field(default_factory=dict)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -288,7 +270,7 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         strategy: str | None = "none", mixed_precision=False, loop: str = "auto",
         devices: list | None = None, probe_size: int | None = None,
         validation_batch_size: int | None = None, jit_compile="auto",
-        **options) -> FitResult:
+        **options) -> protocol.FitResult:
     """Train `graph` (blocks allowed) on `split` (a `backends.data.Split`, or a dict / tuple of
     x_train, y_train[, x_val, y_val]; lists of arrays for several inputs or outputs).
 
@@ -364,11 +346,12 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
     if state.message:
         end["message"] = state.message
     emit(end)
-    return FitResult(model, state.history, state.reason, state.epochs_run, state.best_epoch,
-                     state.best_val, end, state.message, time.perf_counter() - started,
-                     state.step, description, ctx.strategy_name,
-                     {"stats_seconds": state.stats_seconds, "stats_times": state.stats_times,
-                      "loop": loop})
+    return protocol.FitResult(model, state.history, state.reason, state.epochs_run,
+                              state.best_epoch, state.best_val, end, state.message,
+                              time.perf_counter() - started, state.step, description,
+                              ctx.strategy_name,
+                              {"stats_seconds": state.stats_seconds,
+                               "stats_times": state.stats_times, "loop": loop})
 
 
 # -- evaluation -------------------------------------------------------------------------------

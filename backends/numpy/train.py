@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,21 +51,6 @@ BACKEND = "numpy"
 DEVICE = "CPU (NumPy)"
 EVAL_BATCH = 1024
 STATS_MAX_VALUES = 65_536
-
-
-@dataclass
-class FitResult:
-    model: Model
-    history: dict
-    reason: str
-    epochs_run: int
-    best_epoch: int | None
-    best_val_loss: float | None
-    end: dict
-    message: str = ""
-    seconds: float = 0.0
-    steps: int = 0
-    trainer: "Trainer | None" = field(default=None, repr=False)
 
 
 def default_threads() -> int:
@@ -209,7 +193,7 @@ class Trainer:
 def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=None,
         stats_every: int = protocol.STATS_EVERY, initial_weights=None, *,
         weights_in=None, weights_out=None, dtype=np.float32, model: Model | None = None,
-        threads: int | None = None, **options) -> FitResult:
+        threads: int | None = None, **options) -> protocol.FitResult:
     """Train `graph` on `split` (a `backends.data.Split`, or a dict / tuple of x_train,
     y_train[, x_val, y_val]; lists of arrays for several inputs or outputs).
 
@@ -264,7 +248,7 @@ class _Run:
         self.probe = [x[:1] for x in (model._as_inputs(self.x_val) if self.has_val
                                       else self.x_train)]
 
-    def run(self) -> FitResult:
+    def run(self) -> protocol.FitResult:
         started = time.perf_counter()
         self.emit(protocol.train_begin(BACKEND, DEVICE, self.epochs, self.steps_per_epoch,
                                        self.n, [s.id for s in self.model.steps]))
@@ -302,8 +286,9 @@ class _Run:
         end = protocol.train_end(reason, epochs_run, best_epoch, best_val, self.history)
         if message:
             end["message"] = message
-        return FitResult(self.model, self.history, reason, epochs_run, best_epoch, best_val,
-                         end, message, time.perf_counter() - started, self.step, self.trainer)
+        return protocol.FitResult(self.model, self.history, reason, epochs_run, best_epoch,
+                                  best_val, end, message, time.perf_counter() - started,
+                                  self.step, DEVICE, extra={"trainer": self.trainer})
 
     def _epoch(self, epoch: int):
         """(reason, mean loss, mean metrics) of one pass over the training data."""
