@@ -55,3 +55,36 @@ def test_sample_reaches_its_target_on_numpy(name, key, check):
     (evaluation,) = rec.of("evaluation")
     value = evaluation["report"][key]
     assert check(value), f"{name}: test {key} = {value:.4f}"
+
+
+def _imported_modules(source: str) -> set:
+    import ast
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_sample_exports_to_a_standalone_script_that_trains(name, tmp_path):
+    import subprocess
+    import sys
+
+    from backends.export import export
+    from backends.runner import prepare_job
+    g = fileformat.load(SAMPLES / f"{name}.graph")
+    flat, split = prepare_job(g, str(SAMPLES))
+    written = export(g, "py", tmp_path / f"{name}.py", split=split)
+    script = next(p for p in written if p.suffix == ".py")
+    modules = _imported_modules(script.read_text())
+    assert not modules & {"graph", "backends", "designer"}, modules
+    done = subprocess.run([sys.executable, str(script), "--epochs", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
+                               "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "loss" in done.stdout + done.stderr
