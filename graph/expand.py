@@ -72,3 +72,28 @@ def _instantiate(flat: Graph, inner: Graph, input_ids: list, outputs: list, node
         src = inputs[e.source] if e.source in inputs else (names[e.source], e.source_port)
         flat.restore_edge(Edge(src[0], src[1], names[e.target], e.target_port))
     return [inputs[n] if n in inputs else (names[n], port) for n, port in outputs]
+
+
+class DesignError(ValueError):
+    """A design that cannot be compiled; the message names every problem."""
+
+
+def validated_flat(graph: Graph) -> tuple[Graph, dict]:
+    """What both backends compile: the design checked, its blocks expanded, the expansion
+    checked again. Returns (flat graph, sources as `expand_with_sources` gives them); raises
+    DesignError naming every problem."""
+    from .validation import Analysis, problems_text
+    errors = Analysis(graph, live=False).errors()
+    if errors:
+        raise DesignError(f"the network has {len(errors)} problem(s); fix them first:\n"
+                          + problems_text(errors))
+    if not graph.inputs():
+        raise DesignError("the network has no Input layer")
+    try:
+        flat, source_of = expand_with_sources(graph)
+    except (ValueError, KeyError) as e:
+        raise DesignError(f"cannot expand the blocks: {e}") from None
+    errors = Analysis(flat, live=False).errors()
+    if errors:
+        raise DesignError("the expanded network has problems:\n" + problems_text(errors))
+    return flat, source_of

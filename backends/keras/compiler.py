@@ -22,9 +22,8 @@ import re
 
 import keras
 
-from graph import Analysis, Graph
-from graph.validation import problems_text
-from graph.expand import expand_blocks
+from graph import Graph
+from graph.expand import DesignError, validated_flat
 
 from .layers import build_layer, call_layer
 
@@ -47,22 +46,10 @@ def model_name(graph: Graph) -> str:
 
 def flatten_design(graph: Graph) -> Graph:
     """Validate the design and expand its blocks; a CompileError names every problem."""
-    errors = Analysis(graph, live=False).errors()
-    if errors:
-        raise CompileError(f"the network has {len(errors)} problem(s); fix them first:\n"
-                           + problems_text(errors))
-    if not graph.inputs():
-        raise CompileError("the network has no Input layer")
-    if any(graph.node(n).type == "Block" for n in graph.nodes()):
-        try:
-            flat = expand_blocks(graph)
-        except (ValueError, KeyError) as e:
-            raise CompileError(f"cannot expand the blocks: {e}") from None
-        errors = Analysis(flat, live=False).errors()
-        if errors:
-            raise CompileError("the expanded network has problems:\n" + problems_text(errors))
-        return flat
-    return graph
+    try:
+        return validated_flat(graph)[0]
+    except DesignError as e:
+        raise CompileError(str(e)) from None
 
 
 @contextlib.contextmanager

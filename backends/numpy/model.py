@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graph import Analysis, Graph
-from graph.expand import expand_with_sources
-from graph.validation import problems_text
+from graph.expand import DesignError, validated_flat
 
 from . import registry
 from .layers.activations import activate, activate_grad
@@ -372,20 +371,11 @@ def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYP
     seed = int(settings.get("seed", 0) if seed is None else seed)
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise CompileError(f"dtype must be float32 or float64, not {np.dtype(dtype)}")
-    errors = Analysis(graph, live=False).errors()
-    if errors:
-        raise CompileError(f"the network has {len(errors)} problem(s); fix them first:\n"
-                           + problems_text(errors))
-    if not graph.inputs():
-        raise CompileError("the network has no Input layer")
     try:
-        flat, source_of = expand_with_sources(graph)
-    except (ValueError, KeyError) as e:
-        raise CompileError(f"cannot expand the blocks: {e}") from None
+        flat, source_of = validated_flat(graph)
+    except DesignError as e:
+        raise CompileError(str(e)) from None
     analysis = Analysis(flat, live=False)
-    errors = analysis.errors()
-    if errors:
-        raise CompileError("the expanded network has problems:\n" + problems_text(errors))
     missing = []
     for n in flat.nodes():
         t = flat.node(n).type
