@@ -117,6 +117,9 @@ SETTINGS = ParamSet((
     Param("mode", CHOICE, "supervised", "What the network learns: targets from labels, to "
           "reconstruct its input (autoencoder), a VAE, or a GAN.",
           choices=("supervised", "autoencoder", "vae", "gan")),
+    Param("input_noise", FLOAT, 0.0, "Autoencoder and VAE modes: standard deviation of the "
+          "Gaussian noise added to the inputs (not to the targets), so the network learns to "
+          "remove it (a denoising autoencoder; 0: none).", min=0, max=100),
 ))
 
 
