@@ -158,6 +158,16 @@ def _recall(seed: int) -> Dataset:
                    [str(i) for i in range(symbols)], BUILTIN["recall"][0])
 
 
+@builtin("reverse", "Sequence to sequence: 6 random digits (token ids 0-9); the target is the "
+                    "same digits reversed, one class per time step (5,000 samples).")
+def _reverse(seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n, steps, digits = 5000, 6, 10
+    x = rng.integers(0, digits, (n, steps))
+    return Dataset("reverse", x.astype(np.int32), x[:, ::-1].astype(np.int64), CLASSIFICATION,
+                   [str(i) for i in range(digits)], BUILTIN["reverse"][0])
+
+
 # -- files ----------------------------------------------------------------------------------------
 
 def _load_csv(path: Path) -> Dataset:
@@ -394,6 +404,8 @@ def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,
     loss = settings.get("loss", "")
     if dataset.task == CLASSIFICATION:
         n = len(dataset.classes) or int(y.max()) + 1
+        if y.ndim == 2:
+            return _encode_sequence_targets(y, n, loss, output_shape, output_node)
         if loss == "sparse_categorical_crossentropy":
             if width != n:
                 raise DataError(f"{output_node} gives {width} values per sample but the data "
@@ -415,6 +427,21 @@ def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,
         raise DataError(f"The targets have shape {tuple(target.shape[1:])} but {output_node} "
                         f"gives {tuple(output_shape)}.")
     return target
+
+
+def _encode_sequence_targets(y: np.ndarray, n: int, loss: str, output_shape: tuple,
+                             output_node: str) -> np.ndarray:
+    """One class per time step (y of shape (samples, steps)): the output must give (steps, n)
+    per sample; targets stay class ids for the sparse loss, else become one-hot (steps, n)."""
+    steps = y.shape[1]
+    if tuple(output_shape) != (steps, n):
+        raise DataError(f"The data has one class out of {n} at each of {steps} time steps, so "
+                        f"{output_node} must give ({steps}, {n}) per sample, but it gives "
+                        f"{tuple(output_shape)}: end the network with a TimeDistributed layer "
+                        f"of {n} units (softmax) on a sequence of {steps} steps.")
+    if loss == "sparse_categorical_crossentropy":
+        return y.astype(np.int64)
+    return np.eye(n, dtype=np.float32)[y]
 
 
 def as_list(v) -> list:

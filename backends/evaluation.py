@@ -10,9 +10,12 @@ SAMPLES_SHOWN = 24
 
 
 def class_ids(values: np.ndarray) -> np.ndarray:
-    """Class index per sample from one-hot / probabilities, a single sigmoid unit, or ids."""
+    """Class index per sample from one-hot / probabilities, a single sigmoid unit, or ids.
+
+    Per-time-step classes (targets (samples, steps) of ids, outputs (samples, steps, classes))
+    give one index per step: an array (samples, steps)."""
     v = np.asarray(values)
-    if v.ndim == 1:
+    if v.ndim == 1 or v.dtype.kind in "iu":
         return v.astype(np.int64)
     if v.shape[-1] == 1:
         return (v[:, 0] > (0.0 if v.min() < 0 else 0.5)).astype(np.int64)
@@ -20,8 +23,15 @@ def class_ids(values: np.ndarray) -> np.ndarray:
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list) -> dict:
-    """Accuracy, per-class precision/recall/F1 (and their macro averages), confusion matrix."""
+    """Accuracy, per-class precision/recall/F1 (and their macro averages), confusion matrix.
+
+    With one class per time step every step counts once, and `sequence_accuracy` is the
+    fraction of samples with every step right."""
     t, p = class_ids(y_true), class_ids(y_pred)
+    whole = {}
+    if t.ndim > 1:
+        whole = {"sequence_accuracy": float(np.mean(np.all(t == p, axis=1))) if len(t) else 0.0}
+        t, p = t.ravel(), p.ravel()
     n = max(len(classes), int(max(t.max(initial=0), p.max(initial=0))) + 1)
     confusion = np.zeros((n, n), dtype=np.int64)
     np.add.at(confusion, (t, p), 1)
@@ -38,6 +48,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list)
         "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
         "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
         "macro_f1": float(f1.mean()), "confusion": confusion.tolist(), "classes": names,
+        **whole,
     }
 
 

@@ -26,6 +26,7 @@ TARGETS = {
     "bilstm_sentiment": ("accuracy", lambda v: v >= 0.95, False),
     "transformer_sentiment": ("accuracy", lambda v: v >= 0.95, False),
     "sine_forecast": ("mse", lambda v: v <= 0.02, False),
+    "seq2seq_reverse": ("accuracy", lambda v: v >= 0.95, False),
 }
 
 

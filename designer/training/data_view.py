@@ -18,6 +18,13 @@ def is_image_batch(x: np.ndarray) -> bool:
     return x.ndim == 4 and x.shape[-1] in (1, 3) and min(x.shape[1:3]) >= 4
 
 
+def _class_label(ids, names: list) -> str:
+    """A class name, or the names of a sequence of classes (one per time step)."""
+    if np.ndim(ids):
+        return " ".join(_class_label(i, names) for i in ids)
+    return names[ids] if ids < len(names) else str(ids)
+
+
 class DataPreview(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -40,7 +47,7 @@ class DataPreview(QWidget):
     def show_split(self, split) -> None:
         x, y = split.x_train, split.y_train
         names = split.dataset.classes
-        labels = [names[i] if i < len(names) else str(i) for i in class_ids(y)] if names \
+        labels = [_class_label(i, names) for i in class_ids(y)] if names \
             else [", ".join(f"{v:.3g}" for v in np.ravel(t)[:3]) for t in y]
         self.caption.setText(f"{split.summary()}. First training samples:")
         if is_image_batch(x):
