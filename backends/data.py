@@ -333,12 +333,13 @@ def split_indices(n: int, validation: float, test: float, seed: int):
     return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
 
 
-def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: tuple,
+def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: tuple | None,
             input_node: str = "the Input layer", output_node: str = "the output layer") -> Split:
     """Split, scale, reshape and encode a data set for a network with one input and output.
 
     When the split fractions leave no validation or test data (XOR's four points), the
-    training data stands in for them."""
+    training data stands in for them. `output_shape` None (GAN mode: real samples only) keeps
+    the labels as they are, unencoded."""
     seed = settings.get("seed", 0)
     x = dataset.x
     y = dataset.y
@@ -363,7 +364,8 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
             x = (x - mean) / np.where(std > 0, std, 1.0)
             scaling = {"mode": "standard"}
         x = x.astype(np.float32)
-    y = encode_targets(dataset, settings, output_shape, output_node)
+    y = (dataset.y if output_shape is None
+         else encode_targets(dataset, settings, output_shape, output_node))
     x_train, y_train = augment(x[train], y[train], settings, np.random.default_rng([seed, 7]))
     return Split(x_train, y_train, x[val], y[val], x[test], y[test], dataset, scaling)
 

@@ -17,6 +17,11 @@ Events, in order:
                  best_val_loss, history (and `message`, with what to try, when reason is nan)
     evaluation   (after a finished run) loss, metrics and a report on the test split
                  (backends/evaluation.py)
+    generated    GAN mode only (backends/gan_mode.py): step, epoch, samples (the generator's
+                 outputs for one fixed noise batch, as lists) and, in the first one, `real`
+                 (real training samples to compare with); at the start, then after every epoch.
+                 GAN batch and epoch events carry the generator's loss as `loss` and the
+                 discriminator's as the metrics d_loss and d_accuracy.
     error        message                                          (then nothing else)
 """
 from __future__ import annotations
@@ -117,6 +122,15 @@ def train_end(reason: str, epochs_run: int, best_epoch: Optional[int],
         raise ValueError(f"unknown end reason {reason!r}")
     return {"event": "train_end", "reason": reason, "epochs_run": epochs_run,
             "best_epoch": best_epoch, "best_val_loss": best_val_loss, "history": history}
+
+
+def generated(step: int, epoch: int, samples, real=None) -> dict:
+    """GAN mode: the generator's outputs for the fixed noise batch (`real`: real samples, once)."""
+    event = {"event": "generated", "step": step, "epoch": epoch,
+             "samples": np.asarray(samples, dtype=np.float64).round(5).tolist()}
+    if real is not None:
+        event["real"] = np.asarray(real, dtype=np.float64).round(5).tolist()
+    return event
 
 
 def error(message: str) -> dict:

@@ -51,6 +51,9 @@ def prepare_job(graph, base_dir) -> tuple:
 
     from . import data
 
+    if graph.training.get("mode") == "gan":       # GAN mode: (GanParts, split of real samples)
+        from .gan_mode import prepare_gan_job
+        return prepare_gan_job(graph, base_dir)
     analysis = Analysis(graph, live=False)
     errors = analysis.errors()
     if errors:
@@ -103,6 +106,9 @@ def run_job(job: Job, on_event, should_stop) -> None:
     from graph import fileformat
     try:
         graph = fileformat.loads(job.graph_text, "<project>")
+        if graph.training.get("mode") == "gan":   # GAN mode: backends/gan_mode.py
+            from .gan_mode import run_gan_job
+            return run_gan_job(job, graph, on_event, should_stop)
         flat, split = prepare_job(graph, job.base_dir)
         fit = backend_fit(job.backend)
         settings = dict(graph.training)
