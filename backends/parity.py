@@ -116,7 +116,7 @@ def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> P
     # NumPy: forward, then backward of sum(output * r)
     outs = np_model.forward(xs, training=False)
     rs = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
-    np_input_grads = np_model.backward(rs)
+    np_input_grads = np_model.backward(rs, added=False)   # the path itself; loss terms aside
 
     # Keras: every node's outputs, and the same gradient through a tape
     nodes = [n for n in flat.nodes() if flat.node(n).type != "Input"]

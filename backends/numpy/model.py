@@ -261,14 +261,15 @@ class Model:
     def __call__(self, inputs, training: bool = False) -> list:
         return self.forward(inputs, training)
 
-    def backward(self, douts: list, logits=None) -> list:
+    def backward(self, douts: list, logits=None, added: bool = True) -> list:
         """Gradients from the outputs back to the inputs, after a `forward` pass.
 
         `douts`: one gradient per output (None: that output is not used). `logits[i]` True
         means douts[i] is the gradient with respect to the logits behind output i's softmax or
         sigmoid head. Fills `model.grads` (zero for weights nothing reached) and returns the
         gradient of every input (None for integer inputs, and for all inputs when the forward
-        pass had `input_grads=False`)."""
+        pass had `input_grads=False`). With `added` (the default), the gradients of the loss
+        terms the layers add (`added_loss`) are included."""
         self.flat_grad.fill(0)
         grad: dict = {}
         direct: dict = {}                                  # node -> d logits
@@ -300,8 +301,12 @@ class Model:
                     if n in direct:
                         dy = direct[n] if dy is None else dy + direct[n]
                 if dy is None:
-                    continue
+                    if not (added and s.kernel.added_loss is not None):
+                        continue
+                    dy = np.zeros_like(self.activations[n][0])
             dx, wgrads = s.kernel.backward(dy, s.cache)
+            if added and s.kernel.added_loss is not None:
+                dx = _plus(dx, s.kernel.added_loss(s.cache, s.params)[1], s.kernel.many_inputs)
             mine = self.grads.get(n)
             if mine:
                 for k, g in wgrads.items():
@@ -325,6 +330,17 @@ class Model:
             parts.append([o.copy() for o in
                           self.forward([x[start:start + batch_size] for x in xs], False)])
         return [np.concatenate(p) for p in zip(*parts)]
+
+    # -- loss terms added by layers (a VAE's KL divergence, activity penalties) --------------------
+    @property
+    def adds_loss(self) -> bool:
+        return any(s.kernel is not None and s.kernel.added_loss is not None for s in self.steps)
+
+    def added_loss(self) -> float:
+        """The sum of the loss terms the layers added on the last forward pass (Keras:
+        `model.losses`, apart from the weight penalties)."""
+        return sum(s.kernel.added_loss(s.cache, s.params)[0] for s in self.steps
+                   if s.kernel is not None and s.kernel.added_loss is not None)
 
     # -- regularisation ---------------------------------------------------------------------------
     def penalty(self) -> float:
@@ -355,6 +371,15 @@ class Model:
             lines.append(f"{s.id:<24} {s.type:<20} {str(s.output_shapes[0]):<18} {size}")
         lines.append(f"total {self.count_params} ({self.flat.size} trainable)")
         return "\n".join(lines)
+
+
+def _plus(dx, extra, many: bool):
+    """dx + the gradient of an added loss term (None: no term)."""
+    if extra is None:
+        return dx
+    if not many:
+        return extra if dx is None else dx + extra
+    return [e if d is None else (d if e is None else d + e) for d, e in zip(dx, extra)]
 
 
 # -- compiling ------------------------------------------------------------------------------------

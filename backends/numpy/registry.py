@@ -23,6 +23,11 @@ ever instantiated. Conventions, shared by every kernel:
   `backward` use the same names; weights listed in `state` (BatchNormalization's moving
   statistics) get no gradient. Their new values, when a training step changes them, are
   returned in `cache["updates"]`.
+* A layer that adds a term to the loss (Sampling's KL divergence, ActivityRegularization) also
+  defines `added_loss(cache, params) -> (value, dx)`: the term's value on the last forward pass
+  and its gradient with respect to the layer's input(s) (a list for several inputs). `backward`
+  stays the pure gradient of the layer's output, so it can be checked on its own; the compiled
+  model adds the term to the loss and its gradient to the input's.
 * Layers that draw random numbers (Dropout, GaussianNoise, Sampling, dropout inside RNNs and
   attention) are registered with `random=True` and take a keyword argument `rng` (a
   `numpy.random.Generator`).
@@ -55,6 +60,7 @@ class Kernel:
     many_inputs: bool = False         # forward takes a list of inputs
     random: bool = False              # forward takes rng=
     state: tuple = ()                 # weights updated by forward, not by gradients
+    added_loss: Callable | None = None   # (cache, params) -> (loss term, its input gradient)
 
 
 KERNELS: dict[str, Kernel] = {}
@@ -80,7 +86,8 @@ def register(type_id: str, *, random: bool = False, state: tuple = ()):
             raise ValueError(f"{type_id!r} is listed as not supported: {NOT_SUPPORTED[type_id]}")
         many = CATALOG[type_id].max_inputs != 1 and CATALOG[type_id].min_inputs != 0
         KERNELS[type_id] = Kernel(type_id, cls.forward, cls.backward,
-                                  getattr(cls, "weights", None), many, random, tuple(state))
+                                  getattr(cls, "weights", None), many, random, tuple(state),
+                                  getattr(cls, "added_loss", None))
         return cls
     return decorate
 

@@ -97,6 +97,7 @@ class Trainer:
         heads = model.heads()
         self.fused = [h is not None and self.loss.fuses(h) for h in heads]
         self._grad_views = [model.grads[n][k] for n in model.grads for k in model.grads[n]]
+        self.adds_loss = model.adds_loss
 
     def metric_names(self) -> list:
         if len(self.model.outputs) == 1:
@@ -126,6 +127,8 @@ class Trainer:
         model = self.model
         outs = model.forward(xs, training=True, input_grads=False)
         loss, douts, metrics = self._losses(outs, as_list(ys))
+        if self.adds_loss:
+            loss += model.added_loss()
         if protocol.is_bad_loss(loss):
             return loss, metrics, None
         model.backward(douts, self.fused)
@@ -176,6 +179,8 @@ class Trainer:
             yb = [y[start:start + batch_size] for y in ys]
             outs = self.model.forward(xb, training=False)
             loss, _, metrics = self._losses(outs, yb)
+            if self.adds_loss:
+                loss += self.model.added_loss()
             k = len(xb[0])
             total += loss * k
             for name, v in metrics.items():

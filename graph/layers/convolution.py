@@ -132,22 +132,9 @@ declare(
 )
 
 
-def _depthwise_strides(layer, p):
-    """Unlike Conv2D, depthwise (and separable) convolutions take strides > 1 together with
-    dilation_rate > 1. But TensorFlow's undilated depthwise kernel takes only one stride for
-    both axes (Keras accepts other strides when the model is built, then fails at the first
-    batch); the dilated path has no such limit."""
-    sh, sw = p["strides"]
-    if sh != sw and max(p["dilation_rate"]) == 1:
-        raise ShapeError(f"{layer} needs the same stride along the height and the width, but "
-                         f"strides is {fmt(p['strides'])}: TensorFlow supports no other. Use "
-                         f"e.g. ({max(sh, sw)}, {max(sh, sw)}), or a Conv2D.")
-
-
 def _depthwise_shape(p, inputs):
     (x,) = inputs
     channels = _conv_input("DepthwiseConv2D", x, 2)
-    _depthwise_strides("DepthwiseConv2D", p)
     return [_spatial_out("DepthwiseConv2D", x, 2, p, conv_length)
             + (channels * p["depth_multiplier"],)]
 
@@ -180,7 +167,6 @@ declare(
 def _separable_shape(p, inputs):
     (x,) = inputs
     _conv_input("SeparableConv2D", x, 2)
-    _depthwise_strides("SeparableConv2D", p)
     return [_spatial_out("SeparableConv2D", x, 2, p, conv_length) + (p["filters"],)]
 
 

@@ -239,7 +239,29 @@ def _sampling_shape(p, inputs):
 declare(
     "Sampling", category="Generative",
     description="VAE reparameterisation: draws z = mean + exp(log_var / 2) * noise, so the "
-                "sampling step can be back-propagated through.",
-    params=[], input_names=("mean", "log_var"), min_inputs=2, max_inputs=2,
+                "sampling step can be back-propagated through. Adds the KL divergence between "
+                "N(mean, exp(log_var)) and N(0, 1) to the loss, which keeps the code space "
+                "smooth and lets the decoder generate from random codes.",
+    params=[
+        Param("kl_weight", FLOAT, 1.0, "Weight of the KL-divergence term added to the loss "
+              "(summed over the code, averaged over the batch). Reconstruction losses here are "
+              "averaged over the output values, so with many outputs a weight well below 1 "
+              "(about 1 / output size) balances the two; 0 turns the term off.", min=0),
+    ],
+    input_names=("mean", "log_var"), min_inputs=2, max_inputs=2,
     shape=_sampling_shape, flops=lambda p, i, o: 4 * known(size(o[0])),
+)
+
+
+declare(
+    "ActivityRegularization", category="Generative",
+    description="Passes its input through unchanged and adds an L1 / L2 penalty on the input's "
+                "values to the loss (averaged over the batch). After an autoencoder's code "
+                "layer, an L1 penalty makes the code sparse: few units active per sample.",
+    params=[
+        Param("l1", FLOAT, 0.01, "L1 penalty on the values (pushes most of them to zero).",
+              min=0),
+        Param("l2", FLOAT, 0.0, "L2 penalty on the values (keeps them small).", min=0),
+    ],
+    shape=lambda p, inputs: [inputs[0]], flops=lambda p, i, o: 2 * known(size(i[0])),
 )

@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from backends.keras.layers import (KERAS_BUILDERS, NOT_BUILT, Sampling, build_layer,  # noqa: E402
@@ -176,9 +177,12 @@ def test_call_layer_passes_inputs_as_each_layer_wants():
 def test_sampling_draws_around_the_mean():
     layer = Sampling(seed=1, name="z")
     mean = keras.ops.ones((1000, 2))
-    z = keras.ops.convert_to_numpy(layer([mean, keras.ops.full((1000, 2), -4.0)]))
+    log_var = keras.ops.full((1000, 2), -4.0)
+    z = keras.ops.convert_to_numpy(layer([mean, log_var], training=True))
     assert abs(z.mean() - 1.0) < 0.05                       # std = exp(-2) = 0.135
     assert 0.1 < z.std() < 0.17
+    z = keras.ops.convert_to_numpy(layer([mean, log_var]))    # inference: the mean
+    np.testing.assert_array_equal(z, 1.0)
     assert keras.saving.get_registered_object("netdesigner>Sampling") is Sampling
     with pytest.raises(ValueError):
         layer([keras.Input((3,)), keras.Input((4,))])

@@ -1,4 +1,5 @@
-"""Regularisation by noise: Dropout and GaussianNoise. Both do nothing at inference."""
+"""Regularisation: Dropout and GaussianNoise (both do nothing at inference), and
+ActivityRegularization (a penalty on the values passing through)."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,3 +37,28 @@ class GaussianNoise:
 
     def backward(dy, cache):
         return dy, {}                   # adding a constant does not change the gradient
+
+
+@register("ActivityRegularization")
+class ActivityRegularization:
+    """Identity on the way forward and back; the penalty is an added loss term, divided by the
+    batch size as Keras divides activity penalties:
+        l1 * sum|x| / n + l2 * sum(x^2) / n,   gradient (l1 * sign(x) + 2 * l2 * x) / n."""
+    def forward(x, weights, params, training):
+        return x, x
+
+    def backward(dy, cache):
+        return dy, {}
+
+    def added_loss(x, params):
+        l1, l2 = params["l1"], params["l2"]
+        n = len(x)
+        value = 0.0
+        grad = np.zeros_like(x)
+        if l1:
+            value += l1 * float(np.abs(x).sum(dtype=np.float64)) / n
+            grad += np.sign(x) * np.asarray(l1 / n, x.dtype)
+        if l2:
+            value += l2 * float(np.square(x).sum(dtype=np.float64)) / n
+            grad += x * np.asarray(2 * l2 / n, x.dtype)
+        return value, grad

@@ -56,13 +56,35 @@ def test_gaussian_noise():
     assert not z.any()
 
 
-@pytest.mark.parametrize("training", [False, True])
-def test_sampling_draws_from_the_right_normal(training):
+def test_sampling_draws_from_the_right_normal_in_training_and_gives_the_mean_at_inference():
     mean = np.full((400, 400), 2.0, np.float32)
     log_var = np.full((400, 400), math.log(0.25), np.float32)     # std 0.5
-    (z,), _ = run("Sampling", [mean, log_var], {}, training=training)
+    (z,), _ = run("Sampling", [mean, log_var], {}, training=True)
     assert z.dtype == np.float32
     assert abs(z.mean() - 2) < 0.01 and abs(z.std() - 0.5) < 0.01
+    (z,), _ = run("Sampling", [mean, log_var], {}, training=False)
+    np.testing.assert_array_equal(z, mean)
+
+
+def test_sampling_adds_the_kl_divergence_and_its_gradient():
+    rng = np.random.default_rng(0)
+    mean, log_var = rng.normal(size=(2, 5, 3))
+    kernel = registry.get("Sampling")
+    _, cache = kernel.forward([mean, log_var], {}, {"kl_weight": 0.5}, True, rng=rng)
+    value, (d_mean, d_log_var) = kernel.added_loss(cache, {"kl_weight": 0.5})
+
+    def kl(m, lv):        # closed form, averaged over the batch of 5, times the weight
+        return 0.5 * -0.5 * np.sum(1 + lv - m ** 2 - np.exp(lv)) / 5
+    assert value == pytest.approx(kl(mean, log_var))
+    h = 1e-6
+    for i in [(0, 0), (3, 2)]:
+        step = np.zeros_like(mean)
+        step[i] = h
+        assert d_mean[i] == pytest.approx((kl(mean + step, log_var) - kl(mean - step, log_var))
+                                          / (2 * h), rel=1e-6)
+        assert d_log_var[i] == pytest.approx(
+            (kl(mean, log_var + step) - kl(mean, log_var - step)) / (2 * h), rel=1e-6)
+    assert kernel.added_loss(cache, {"kl_weight": 0.0})[0] == 0.0
 
 
 def test_recurrent_dropout_only_in_training():
