@@ -27,6 +27,7 @@ import re
 import keras
 
 from backends.keras import layers as keras_layers
+from backends.keras.radial import RBF
 from backends.keras.compiler import (flatten_design, make_loss, make_metrics, make_optimizer,
                                      model_name, output_refs)
 from graph.catalog import CATALOG
@@ -39,7 +40,7 @@ BASE_KWARGS = ("trainable", "dtype")
 RESERVED = set(keyword.kwlist) | {"keras", "tf", "np", "model", "inputs", "outputs", "main",
                                   "build_model", "compile_model", "make_strategy", "train",
                                   "Sampling", "sign_accuracy", "argparse", "os", "sys", "Path",
-                                  "json", "print", "input", "list", "dict", "type", "len"}
+                                  "json", "print", "input", "list", "dict", "type", "len", "RBF"}
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -95,6 +96,8 @@ def _class_path(layer) -> str:
     cls = type(layer)
     if isinstance(layer, keras_layers.Sampling):
         return "Sampling"
+    if isinstance(layer, RBF):
+        return "RBF"
     if getattr(keras.layers, cls.__name__, None) is cls:
         return f"keras.layers.{cls.__name__}"
     raise ExportError(f"{layer.name}: a {cls.__name__} layer cannot be written as code")
@@ -181,15 +184,24 @@ SAMPLING_SOURCE = '''
 
 @keras.saving.register_keras_serializable(package="netdesigner")
 class Sampling(keras.layers.Layer):
-    """VAE reparameterisation: z = mean + exp(log_var / 2) * eps with eps ~ N(0, 1)."""
+    """VAE reparameterisation: z = mean + exp(log_var / 2) * eps with eps ~ N(0, 1); adds
+    kl_weight * KL(N(mean, exp(log_var)) || N(0, 1)) (batch mean) to the model's losses."""
 
-    def __init__(self, seed=None, **kwargs):
+    def __init__(self, seed=None, kl_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
+        self.kl_weight = float(kl_weight)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         mean, log_var = inputs
+        if self.kl_weight:
+            kl = -0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean)
+                                      - keras.ops.exp(log_var))
+            batch = keras.ops.cast(keras.ops.shape(mean)[0], kl.dtype)
+            self.add_loss(self.kl_weight * kl / batch)
+        if not training:             # inference: the most likely code, so results repeat
+            return mean
         eps = keras.random.normal(keras.ops.shape(mean), dtype=mean.dtype,
                                   seed=self.seed_generator)
         return mean + keras.ops.exp(0.5 * log_var) * eps
@@ -198,7 +210,7 @@ class Sampling(keras.layers.Layer):
         return tuple(input_shape[0])
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "kl_weight": self.kl_weight}
 '''
 
 SIGN_ACCURACY_SOURCE = '''
@@ -209,6 +221,10 @@ def sign_accuracy(y_true, y_pred):
     y_true = keras.ops.cast(y_true, y_pred.dtype)
     return keras.ops.cast(keras.ops.equal(y_pred > 0, y_true > 0), "float32")
 '''
+
+
+# the custom RBF layer, copied as it is (its module needs only keras)
+RBF_SOURCE = "\n\n" + inspect.getsource(RBF)
 
 
 def _call_args(type_id: str, ins: list[str]) -> str:
@@ -297,12 +313,18 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     caller has it already (else it is compiled here, without weights)."""
     from backends.keras.compiler import build_model
     settings = dict(graph.training if settings is None else settings)
+    if settings.get("mode") == "gan":          # two networks and their loop: gan_script.py
+        from .gan_script import gan_script_source
+        return gan_script_source(graph, settings, weights_file=weights_file,
+                                 data_file=data_file, source_name=source_name, model=model,
+                                 check=check, script_name=script_name)
     flat = flatten_design(graph)
     if model is None:
         model = build_model(flat, name=model_name(graph))
     names = Names()
     lines = []
     uses_sampling = False
+    uses_rbf = False
     for n in flat.topological_order():
         node = flat.node(n)
         layer = model.get_layer(n)
@@ -316,6 +338,7 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
         if check:
             _check_layer(layer, f"{path}({', '.join(args)})")
         uses_sampling |= isinstance(layer, keras_layers.Sampling)
+        uses_rbf |= isinstance(layer, RBF)
         ins = [names.get(e.source, e.source_port) for e in flat.in_edges(n)]
         count = flat.output_count(n)
         outs = ", ".join(names.get(n, port) for port in range(count))
@@ -353,6 +376,8 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     text = header + _IMPORTS
     if uses_sampling:
         text += SAMPLING_SOURCE
+    if uses_rbf:
+        text += RBF_SOURCE
     if uses_sign:
         text += SIGN_ACCURACY_SOURCE
     text += _TEMPLATE.format(
@@ -391,7 +416,7 @@ def _unbuilt(config):
 
 
 def _check_layer(layer, code: str) -> None:
-    namespace = {"keras": keras, "Sampling": keras_layers.Sampling}
+    namespace = {"keras": keras, "Sampling": keras_layers.Sampling, "RBF": RBF}
     made = eval(code, namespace)
     want = _unbuilt(dict(layer.get_config()))
     got = _unbuilt(dict(made.get_config()))
