@@ -447,6 +447,12 @@ def _sampling(cls, c, ranks, kw):
     return "Sampling", {}
 
 
+def _rbf(cls, c, ranks, kw):
+    return "RBF", {"units": c["units"], "gamma": c.get("gamma", 1.0),
+                   "learn_gamma": c.get("learn_gamma", False),
+                   "centers_initializer": c.get("centers_initializer", "uniform")}
+
+
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
@@ -469,8 +475,10 @@ CONVERTERS = {
     "AdditiveAttention": _additive_attention, "MultiHeadAttention": _mha,
     "Add": _merge("Add"), "Subtract": _merge("Subtract"), "Multiply": _merge("Multiply"),
     "Average": _merge("Average"), "Maximum": _merge("Maximum"), "Concatenate": _concatenate,
-    "Sampling": _sampling,
+    "Sampling": _sampling, "RBF": _rbf,
 }
+# this project's own Keras layers (backends.keras.layers), saved as "netdesigner>Name"
+CUSTOM_LAYERS = ("Sampling", "RBF")
 # Keras 2 / Keras 3 alternative spellings
 CONVERTERS["Convolution2D"] = _conv2d
 CONVERTERS["Conv2DTranspose"] = _conv2d_transpose
@@ -604,7 +612,8 @@ class _Importer:
 
     def layer(self, c, cls, name, sources, ranks, kwargs, live):
         registered = c.get("registered_name") or ""
-        key = "Sampling" if registered.endswith(">Sampling") or cls == "Sampling" else cls
+        custom = next((k for k in CUSTOM_LAYERS if registered.endswith(f">{k}")), None)
+        key = custom or cls
         convert = CONVERTERS.get(key)
         if convert is None:
             self.refuse(cls, name)

@@ -17,6 +17,8 @@ import keras
 
 from graph.catalog import CATALOG
 
+from .radial import RBF
+
 Builder = Callable[[dict, str], keras.layers.Layer]
 
 KERAS_BUILDERS: dict[str, Builder] = {}
@@ -354,6 +356,14 @@ for _type in MERGES[:-1]:
 @builds("Concatenate")
 def concatenate(p, name):
     return keras.layers.Concatenate(axis=p["axis"], name=name)
+
+
+# -- radial basis -----------------------------------------------------------------------------
+
+@builds("RBF")
+def rbf(p, name):
+    return RBF(p["units"], gamma=p["gamma"], learn_gamma=p["learn_gamma"],
+               centers_initializer=p["centers_initializer"], name=name)
 
 
 # -- applying a layer -------------------------------------------------------------------------

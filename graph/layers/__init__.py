@@ -2,4 +2,5 @@
 
 The import order is the palette order.
 """
-from . import core, convolution, pooling, normalization, recurrent, attention, merge  # noqa: F401
+from . import (core, convolution, pooling, normalization, recurrent, attention,  # noqa: F401
+               merge, radial)

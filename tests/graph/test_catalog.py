@@ -10,7 +10,7 @@ Flatten Reshape Permute RepeatVector Conv1D Conv2D Conv2DTranspose DepthwiseConv
 SeparableConv2D MaxPooling1D MaxPooling2D AveragePooling1D AveragePooling2D GlobalMaxPooling1D
 GlobalMaxPooling2D GlobalAveragePooling1D GlobalAveragePooling2D ZeroPadding2D UpSampling2D
 Embedding SimpleRNN LSTM GRU Bidirectional Attention AdditiveAttention MultiHeadAttention Add
-Subtract Multiply Average Maximum Concatenate TimeDistributed Sampling Block""".split()
+Subtract Multiply Average Maximum Concatenate TimeDistributed Sampling RBF Block""".split()
 
 ACTIVATIONS = {"linear", "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "softmax",
                "swish", "gelu"}

@@ -174,6 +174,11 @@ def _elementwise(t):
     return simple(params_of(t), one(shapes_of_rank((1, 2, 3))))
 
 
+@case("RBF")
+def _rbf(t):
+    return simple(params_of(t), one(shapes_of_rank((1, 1, 2, 3))))
+
+
 @case("Embedding")
 def _embedding(t):
     return simple(params_of(t), one(shapes_of_rank((1, 1, 2, 3), last=dims)), "int32")
@@ -492,6 +497,7 @@ KNOWN_MISTAKES = [
     ("LSTM", {}, [(10,)]),
     ("RepeatVector", {}, [(3, 4)]),
     ("Sampling", {}, [(4,), (5,)]),
+    ("RBF", {}, [(28, 28, 1)]),
 ]
 
 

@@ -80,6 +80,8 @@ CASES = [
     C("TimeDistributed", [SEQ], units=3, activation="tanh"),
     C("Embedding", [(2, 5)], ids={0: 7}, input_dim=7, output_dim=3),
     C("Sampling", [(3, 4), (3, 4)]),
+    C("RBF", [(3, 4)], units=5, gamma=0.3),
+    C("RBF", [(4, 2)], units=3, gamma=0.8, learn_gamma=True, centers_initializer="normal"),
     # -- convolutions
     C("Conv2D", [IMG], filters=4, kernel_size=(3, 3), activation="relu"),
     C("Conv2D", [IMG], filters=3, kernel_size=(3, 3), strides=(2, 2), padding="same"),

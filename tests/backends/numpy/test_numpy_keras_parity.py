@@ -65,6 +65,9 @@ def keras_layer(case: Case, p: dict, seed: int):
         pad = p["padding"]
         top, bottom, left, right = (pad[0], pad[0], pad[1], pad[1]) if len(pad) == 2 else pad
         return L.ZeroPadding2D(((top, bottom), (left, right)))
+    if t == "RBF":                            # this project's own Keras layer
+        from backends.keras.radial import RBF
+        return RBF(**kw)
     if t == "Sampling":
         rng = np.random.default_rng(seed)     # the noise our kernel draws from this seed
         return KerasSampling(rng.standard_normal(case.shapes[0]).astype(np.float32))
