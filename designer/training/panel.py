@@ -26,6 +26,7 @@ from graph.training import OPTIMIZERS, SETTINGS
 from ..param_form import ParamForm
 from .plots import TrainingPlots
 from .data_view import DataPreview
+from .generated import GeneratedView
 from .results import EvaluationView, RunsView
 
 POLL_MS = 50
@@ -94,6 +95,8 @@ class TrainingPanel(QWidget):
         self.evaluation = EvaluationView()
         self.runs = RunsView()
         self.plots.insertTab(0, self.preview, "Data")
+        self.generated = GeneratedView()               # GAN mode: the generator's samples
+        self.plots.addTab(self.generated, "Generated")
         self.plots.addTab(self.evaluation, "Test set")
         self.plots.addTab(self.runs, "Runs")
         splitter = QSplitter(Qt.Horizontal)
@@ -285,6 +288,7 @@ class TrainingPanel(QWidget):
         for event in events:
             self.events_seen += 1
             self.plots.add_event(event)
+            self.generated.add_event(event)
             if event["event"] == "layer_stats":
                 stats = event              # only the newest one is worth drawing
             else:

@@ -56,6 +56,8 @@ class EvaluationView(QWidget):
                          f" · F1 {report['macro_f1']:.3f}")
             self._fill_classes(report)
             self._fill_examples(event.get("examples") or {}, report["classes"])
+        elif event["task"] == "gan":         # backends/gan_mode.py: the discriminator's view
+            lines.append(", ".join(f"{k} {v:.3g}" for k, v in report.items()))
         else:
             lines.append(f"MSE {report['mse']:.4g} · MAE {report['mae']:.4g}")
         self.summary.setText("<br>".join(lines))
