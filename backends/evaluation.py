@@ -74,6 +74,35 @@ def evaluation_event(split, y_pred: np.ndarray, test_loss: float | None = None,
         image = x.ndim == 4 or (x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[1] > 3)
         event["examples"] = {"true": truth.tolist(), "predicted": guess.tolist(),
                              "images": x.astype(float).tolist() if image else None}
+    elif dataset.task == "reconstruction":
+        event["report"] = regression_report(y_true, y_pred)
+        event["examples"] = reconstruction_examples(split, y_pred)
     else:
         event["report"] = regression_report(y_true, y_pred)
     return event
+
+
+RECONSTRUCTIONS_SHOWN = 12
+
+
+def _as_picture_shape(sample_shape: tuple, size: int) -> tuple | None:
+    """The shape to draw a sample in: the data set's own image shape (8x8 digits, also when
+    the network reads them flattened), else None (not an image)."""
+    s = tuple(sample_shape)
+    image = (len(s) == 3 and s[-1] in (1, 3)) or (len(s) == 2 and min(s) > 3)
+    return s if image and int(np.prod(s)) == size else None
+
+
+def reconstruction_examples(split, y_pred: np.ndarray) -> dict:
+    """A few test samples: what the autoencoder read (noisy, with input_noise), what it should
+    give back, and what it gave; as pictures when the data are images, else as vectors."""
+    k = min(RECONSTRUCTIONS_SHOWN, len(split.y_test))
+    target = np.asarray(split.y_test[:k], dtype=np.float64)
+    size = int(np.prod(target.shape[1:]))
+    shape = _as_picture_shape(split.dataset.sample_shape, size)
+
+    def rows(a):
+        a = np.asarray(a[:k], dtype=np.float64)
+        return (a.reshape((k,) + shape) if shape else a.reshape(k, -1)).tolist()
+    return {"inputs": rows(split.x_test), "targets": rows(target),
+            "outputs": rows(np.asarray(y_pred)), "images": shape is not None}

@@ -65,10 +65,35 @@ def prepare_job(graph, base_dir) -> tuple:
                          f"network has {len(inputs)} inputs ({', '.join(inputs)}) and "
                          f"{len(outputs)} outputs ({', '.join(outputs)})")
     settings = graph.training
+    mode_problem = reconstruction_mode_problem(graph, settings)
+    if mode_problem:
+        raise ValueError(mode_problem)
     dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
     split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
                          analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
     return with_global_penalties(expand_blocks(graph), settings), split
+
+
+RECONSTRUCTION_LOSSES = ("mse", "mae", "huber", "binary_crossentropy")
+
+
+def reconstruction_mode_problem(graph, settings: dict) -> str:
+    """Why the autoencoder / VAE mode cannot train this design ('' when it can)."""
+    mode = settings.get("mode", "supervised")
+    if mode not in ("autoencoder", "vae"):
+        return ""
+    if settings.get("loss") not in RECONSTRUCTION_LOSSES:
+        return (f"the {mode} mode compares each output with its input, value by value: choose "
+                f"the loss mse, mae or huber (or binary_crossentropy for values in [0, 1]), not "
+                f"{settings.get('loss')}")
+    if mode == "vae":
+        from graph.expand import expand_blocks
+        flat = expand_blocks(graph)
+        if not any(flat.node(n).type == "Sampling" for n in flat.nodes()):
+            return ("the vae mode needs a Sampling layer: the encoder ends in two Dense layers "
+                    "(mean and log-variance) that feed a Sampling layer, whose output is the "
+                    "code the decoder reads")
+    return ""
 
 
 def with_global_penalties(flat, settings: dict):

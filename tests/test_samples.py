@@ -25,6 +25,11 @@ TARGETS = {
     "embedding_lstm_sentiment": ("accuracy", lambda v: v >= 0.95, False),
     "bilstm_sentiment": ("accuracy", lambda v: v >= 0.95, False),
     "transformer_sentiment": ("accuracy", lambda v: v >= 0.95, False),
+    "autoencoder_digits": ("mse", lambda v: v <= 0.015, True),
+    "denoising_autoencoder": ("mse", lambda v: v <= 0.032, True),
+    "sparse_autoencoder": ("mse", lambda v: v <= 0.02, True),
+    "conv_autoencoder": ("mse", lambda v: v <= 0.009, True),
+    "vae_digits": ("mse", lambda v: v <= 0.045, True),
     "sine_forecast": ("mse", lambda v: v <= 0.02, False),
     # a GAN: the discriminator can no longer tell generated points from real ones
     "gan_moons": ("d_accuracy", lambda v: 0.35 <= v <= 0.65, True),

@@ -28,7 +28,9 @@ class EvaluationView(QWidget):
         self.examples = QWidget()
         self.examples_grid = QGridLayout(self.examples)
         self.examples_grid.setSpacing(2)
-        tables = QHBoxLayout()
+        self.tables = QWidget()           # per-class figures: classification only
+        tables = QHBoxLayout(self.tables)
+        tables.setContentsMargins(0, 0, 0, 0)
         left = QVBoxLayout()
         left.addWidget(QLabel("Per class"))
         left.addWidget(self.per_class)
@@ -39,7 +41,7 @@ class EvaluationView(QWidget):
         tables.addLayout(right, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addLayout(tables, 1)
+        layout.addWidget(self.tables, 1)
         layout.addWidget(self.examples)
         self.event: dict | None = None
 
@@ -50,6 +52,7 @@ class EvaluationView(QWidget):
         report = event["report"]
         lines = [f"<b>Test set</b> ({event['samples']} samples): {loss}"
                  + (f", {metrics}" if metrics else "")]
+        self.tables.setVisible(event["task"] == "classification")
         if event["task"] == "classification":
             lines.append(f"accuracy {report['accuracy']:.1%} · macro precision "
                          f"{report['macro_precision']:.3f} · recall {report['macro_recall']:.3f}"
@@ -60,7 +63,33 @@ class EvaluationView(QWidget):
             lines.append(", ".join(f"{k} {v:.3g}" for k, v in report.items()))
         else:
             lines.append(f"MSE {report['mse']:.4g} · MAE {report['mae']:.4g}")
+            self._fill_reconstructions(event.get("examples") or {})
         self.summary.setText("<br>".join(lines))
+
+    def _clear_examples(self) -> None:
+        while self.examples_grid.count():
+            item = self.examples_grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+
+    def _fill_reconstructions(self, examples: dict) -> None:
+        """Autoencoders: for a few test images, the input it read (noisy when input_noise is
+        set), the image it should give back, and its reconstruction, one column each."""
+        self._clear_examples()
+        if not examples.get("images"):
+            self.examples.hide()
+            return
+        self.examples.show()
+        rows = [("read", examples["inputs"]), ("target", examples["targets"]),
+                ("output", examples["outputs"])]
+        if examples["inputs"] == examples["targets"]:
+            rows.pop(1)                   # no noise: what it read is what it should give back
+        for r, (caption, samples) in enumerate(rows):
+            self.examples_grid.addWidget(QLabel(caption), r, 0)
+            for k, sample in enumerate(samples):
+                picture = QLabel()
+                picture.setPixmap(array_pixmap(sample))
+                self.examples_grid.addWidget(picture, r, k + 1)
 
     def _fill_classes(self, report: dict) -> None:
         names = report["classes"]
@@ -91,10 +120,7 @@ class EvaluationView(QWidget):
         c.resizeColumnsToContents()
 
     def _fill_examples(self, examples: dict, names: list) -> None:
-        while self.examples_grid.count():
-            item = self.examples_grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+        self._clear_examples()
         images = examples.get("images")
         if not images:
             self.examples.hide()

@@ -244,9 +244,10 @@ declare(
                 "smooth and lets the decoder generate from random codes.",
     params=[
         Param("kl_weight", FLOAT, 1.0, "Weight of the KL-divergence term added to the loss "
-              "(summed over the code, averaged over the batch). Reconstruction losses here are "
-              "averaged over the output values, so with many outputs a weight well below 1 "
-              "(about 1 / output size) balances the two; 0 turns the term off.", min=0),
+              "(summed over the code, averaged over the batch; 0 turns it off). The "
+              "reconstruction loss is averaged over the output values, so it is small: too "
+              "large a weight pulls every code to N(0, 1) and the decoder can only give the "
+              "average sample. Start small (0.005 for 64 outputs) and raise it.", min=0),
     ],
     input_names=("mean", "log_var"), min_inputs=2, max_inputs=2,
     shape=_sampling_shape, flops=lambda p, i, o: 4 * known(size(o[0])),
