@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .params import Param, ParamSet
+from .params import TRAINABLE_PARAM, Param, ParamSet
 from .shapes import Shape, ShapeError, known, size
 
 ShapeRule = Callable[[dict, list], list]            # (params, input shapes) -> output shapes
@@ -95,7 +95,8 @@ class LayerType:
                 raise ShapeError(f"{self.type_id} would produce an empty output {s} from "
                                  f"{', '.join(map(str, inputs))}.")
         total = self.param_count(params, inputs, outputs)
-        frozen = self.non_trainable(params, inputs, outputs)
+        frozen = (total if params.get("trainable") is False
+                  else self.non_trainable(params, inputs, outputs))
         advice = tuple(self.advice(params, inputs, outputs)) if self.advice else ()
         return Inferred(outputs, total, total - frozen, self.flops(params, inputs, outputs),
                         advice)
@@ -161,7 +162,11 @@ CATALOG = Catalog()
 
 def declare(type_id: str, *, category: str, description: str, params: Sequence[Param] = (),
             shape: ShapeRule, **kwargs) -> LayerType:
-    """Declare a layer type and register it in the catalog."""
+    """Declare a layer type and register it in the catalog. A type with weights gets the
+    `trainable` parameter (frozen layers) after its own."""
+    params = tuple(params)
+    if kwargs.get("has_weights") and TRAINABLE_PARAM.name not in {p.name for p in params}:
+        params += (TRAINABLE_PARAM,)
     return CATALOG.register(LayerType(type_id=type_id, category=category,
-                                      description=description, params=ParamSet(tuple(params)),
+                                      description=description, params=ParamSet(params),
                                       shape=shape, **kwargs))

@@ -163,6 +163,12 @@ REGULARIZER_PARAMS = (
     Param("l2", FLOAT, 0.0, "L2 penalty on the weights (weight decay: keeps weights small).", min=0),
 )
 
+# Every layer type with weights gets this one (the catalog adds it, see `catalog.declare`).
+TRAINABLE_PARAM = Param(
+    "trainable", BOOL, True, "Train this layer's weights. Off: they keep their values (frozen), "
+    "e.g. a pretrained part or the random reservoir of an echo-state network. A frozen "
+    "BatchNormalization also uses its moving statistics in training, as Keras does.")
+
 
 @dataclass(frozen=True)
 class ParamSet:

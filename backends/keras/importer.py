@@ -621,6 +621,8 @@ class _Importer:
         try:
             type_id, params = convert(cls, c["config"], ranks, kwargs)
             spec = CATALOG[type_id].params
+            if "trainable" in spec and c["config"].get("trainable") is False:
+                params["trainable"] = False               # a frozen layer stays frozen
             params = {k: spec[k].coerce(v) for k, v in params.items()}
             for k, v in params.items():
                 problem = spec[k].check(v)

@@ -53,7 +53,10 @@ def build_layer(type_id: str, params: dict, name: str) -> keras.layers.Layer:
     except KeyError:
         why = NOT_BUILT.get(type_id, "no builder is registered")
         raise KeyError(f"the Keras backend cannot build a {type_id!r} layer: {why}") from None
-    return builder(params, name)
+    layer = builder(params, name)
+    if params.get("trainable") is False:       # frozen: the optimizer leaves its weights alone
+        layer.trainable = False
+    return layer
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -12,7 +12,10 @@
   weights live in one flat array (`model.flat`), each layer's weights being views into it, and
   their gradients in a second one (`model.flat_grad`): the optimizer updates every weight with
   a handful of NumPy calls. State weights (BatchNormalization's moving statistics) live in
-  `model.flat_state` and change only in training-mode forward passes.
+  `model.flat_state` and change only in training-mode forward passes. So do all the weights of
+  a frozen layer (param `trainable` off): the optimizer never sees them, they get no gradient
+  and no penalty (Keras regularises trainable weights only), and a frozen BatchNormalization
+  runs in inference mode, as in Keras.
 * `model.weights[node][name]`, `model.grads[node][name]` and `model.activations[node]` (the
   outputs of the last forward pass) are there for plots and statistics.
 * An output layer with a softmax (sigmoid) activation keeps the activation outside its kernel
@@ -47,6 +50,10 @@ REGULARIZED = {
     "MultiHeadAttention": ("query_kernel", "key_kernel", "value_kernel", "output_kernel"),
 }
 
+# Frozen layers of these types run in inference mode in training too (Keras: a
+# BatchNormalization with trainable=False normalises with its moving statistics).
+FROZEN_INFERENCE_TYPES = {"BatchNormalization"}
+
 # Layers whose `activation` param is applied last to their output (and so can be moved out).
 HEAD_TYPES = {"Dense", "TimeDistributed", "Conv1D", "Conv2D", "Conv2DTranspose",
               "DepthwiseConv2D", "SeparableConv2D", "Activation"}
@@ -76,6 +83,8 @@ class Step:
     many_outputs: bool = False
     first: bool = False                     # fed by Input nodes only
     params_no_dx: dict | None = None        # params with NO_INPUT_GRAD, for `first` steps
+    frozen: bool = False                    # trainable off: every weight is held like state
+    inference_only: bool = False            # runs in inference mode even in training
 
 
 class Model:
@@ -108,8 +117,10 @@ class Model:
                 if w:
                     made[s.id] = w
         sizes = [(n, k, w) for n, ws in made.items() for k, w in ws.items()]
-        trainable = [(n, k, w) for n, k, w in sizes if k not in self.step[n].state]
-        state = [(n, k, w) for n, k, w in sizes if k in self.step[n].state]
+        def held(n, k):
+            return self.step[n].frozen or k in self.step[n].state
+        trainable = [(n, k, w) for n, k, w in sizes if not held(n, k)]
+        state = [(n, k, w) for n, k, w in sizes if held(n, k)]
         self.flat = np.zeros(sum(w.size for _, _, w in trainable), self.dtype)
         self.flat_grad = np.zeros_like(self.flat)
         self.flat_state = np.zeros(sum(w.size for _, _, w in state), self.dtype)
@@ -226,10 +237,11 @@ class Model:
             else:
                 x = values[s.inputs[0]]
             params = s.params_no_dx if (s.first and not input_grads) else s.params
+            here = training and not s.inference_only
             if kernel.random:
-                y, cache = kernel.forward(x, s.weights, params, training, rng=rng)
+                y, cache = kernel.forward(x, s.weights, params, here, rng=rng)
             else:
-                y, cache = kernel.forward(x, s.weights, params, training)
+                y, cache = kernel.forward(x, s.weights, params, here)
             s.cache = cache
             if isinstance(y, list):
                 s.many_outputs = True
@@ -243,7 +255,7 @@ class Model:
             for port, o in enumerate(outs):
                 values[(s.id, port)] = o
             acts[s.id] = outs
-            if training and update_state and s.state and isinstance(cache, dict):
+            if here and update_state and s.state and isinstance(cache, dict):
                 for k, v in cache.get("updates", {}).items():
                     np.copyto(s.weights[k], v)
         return [values[r] for r in self.outputs]
@@ -435,16 +447,19 @@ def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYP
             head = params["activation"]
             params = dict(params, activation="linear")
         regs = ()
+        frozen = params.get("trainable") is False
         l1, l2 = float(params.get("l1", 0) or 0), float(params.get("l2", 0) or 0)
-        if (l1 or l2) and node.type in REGULARIZED:
+        if (l1 or l2) and node.type in REGULARIZED and not frozen:
             regs = tuple((k, l1, l2) for k in REGULARIZED[node.type])
         first = all(flat.node(src).type == "Input" for src, _ in inputs)
         steps.append(Step(n, node.type, kernel, params, inputs, list(report.inputs or []),
                           list(report.outputs), head, state=kernel.state, regularized=regs,
                           first=first, params_no_dx=dict(params, **{registry.NO_INPUT_GRAD:
-                                                                     True})))
+                                                                     True}),
+                          frozen=frozen,
+                          inference_only=frozen and node.type in FROZEN_INFERENCE_TYPES))
     model = Model(flat, steps, list(graph.inputs()), outputs, dtype, seed, settings)
     for s in steps:                      # regularised weights that this layer really has
         s.regularized = tuple(r for r in s.regularized if r[0] in s.weights)
-        s.trainable = tuple(k for k in s.weights if k not in s.state)
+        s.trainable = () if s.frozen else tuple(k for k in s.weights if k not in s.state)
     return model

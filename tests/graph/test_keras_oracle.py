@@ -25,7 +25,7 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from backends.keras.layers import KERAS_BUILDERS, call_layer  # noqa: E402
+from backends.keras.layers import build_layer, call_layer  # noqa: E402
 from graph import CATALOG, ShapeError  # noqa: E402
 from graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, TEXT  # noqa: E402
 
@@ -408,7 +408,7 @@ def _concatenate(t):
 def keras_outcome(type_id, params, shapes, dtype):
     """(layer, output shapes without the batch axis, None) or (None, None, the exception)."""
     try:
-        layer = KERAS_BUILDERS[type_id](params, "node")
+        layer = build_layer(type_id, params, "node")     # with `trainable` applied
         symbolic = [keras.Input(shape=s, dtype=dtype) for s in shapes]
         outputs = call_layer(layer, type_id, symbolic)
         if shapes and all(None not in s for s in shapes):
