@@ -152,20 +152,28 @@ def _sentiment(seed: int) -> Dataset:
                    "channel that flags one step; the label is the flagged symbol, 0 to 49 steps "
                    "back. LSTMs and GRUs learn it; a SimpleRNN stays at chance (5,000 samples).")
 def _recall(seed: int) -> Dataset:
-    """Every step shows a symbol, so the network must store the flagged one when the marker
-    comes and then hold it unchanged through the later symbols: a gate's job. With the NumPy
-    backend a SimpleRNN learns this over 10 steps but not over 20 or 50. The marker's position
-    is uniform: with long lags only (marker in the first 30 of 60 steps) the gated cells too
-    learned late or not at all."""
+    x, y = marked_recall(seed)
+    return Dataset("recall", x, y, CLASSIFICATION, [str(i) for i in range(x.shape[-1] - 1)],
+                   BUILTIN["recall"][0])
+
+
+def marked_recall(seed: int, steps: int = 50, n: int = 5000,
+                  symbols: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """x (n, steps, symbols + 1): a one-hot symbol at every step, the last channel marks one step
+    (uniformly placed); y (n,): the marked symbol.
+
+    Every step shows a symbol, so the network must store the flagged one when the marker comes
+    and then hold it unchanged through the later symbols: a gate's job. With the NumPy backend a
+    SimpleRNN learns this over 10 steps but not over 20 or 50. The marker's position is uniform:
+    with long lags only (marker in the first 30 of 60 steps) the gated cells too learned late
+    or not at all."""
     rng = np.random.default_rng(seed)
-    n, steps, symbols = 5000, 50, 4
     ids = rng.integers(0, symbols, (n, steps))
     marked = rng.integers(0, steps, n)
     x = np.zeros((n, steps, symbols + 1), dtype=np.float32)
     x[..., :symbols] = np.eye(symbols, dtype=np.float32)[ids]
     x[np.arange(n), marked, symbols] = 1
-    return Dataset("recall", x, ids[np.arange(n), marked].astype(np.int64), CLASSIFICATION,
-                   [str(i) for i in range(symbols)], BUILTIN["recall"][0])
+    return x, ids[np.arange(n), marked].astype(np.int64)
 
 
 @builtin("reverse", "Sequence to sequence: 6 random digits (token ids 0-9); the target is the "
