@@ -292,6 +292,63 @@ def cmd_train(args) -> int:
     return EXIT_PROBLEMS if result.reason == "nan" else EXIT_OK
 
 
+def cmd_compare(args) -> int:
+    """Train the design with each optimizer in turn; a table, the curves as PNG / CSV."""
+    from pathlib import Path
+
+    from backends.comparison import VARIANTS, compare_optimizers
+    from graph import fileformat
+    try:
+        graph = fileformat.load(args.file)
+    except fileformat.GraphFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        print(f"error: unknown optimizer {', '.join(unknown) or '(none given)'}: choose from "
+              f"{', '.join(VARIANTS)}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    backend = args.backend or graph.training.get("backend", "numpy")
+
+    def progress(name, event):
+        if not args.quiet and event.get("event") == "epoch":
+            print(f"{name}: epoch {event['epoch'] + 1} loss {event['loss']:.4f}",
+                  file=sys.stderr)
+    try:
+        runs = compare_optimizers(graph, str(Path(args.file).resolve().parent), names,
+                                  backend, args.epochs, progress)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    rows = {}
+    for name, run in runs.items():
+        last = {k: v[-1] for k, v in run.history.items() if v and v[-1] is not None}
+        rows[name] = {**{k: last[k] for k in ("loss", "val_loss") if k in last},
+                      **{f"test_{k}": v for k, v in run.test.items() if v is not None}}
+    print(metrics_table(rows).replace("split", "optimizer", 1))
+    histories = {name: run.history for name, run in runs.items()}
+    if args.png:
+        from .curves_image import write_loss_curves
+        title = f"{graph.metadata.get('title') or Path(args.file).stem}: loss by optimizer"
+        print(f"curves written to {write_loss_curves(histories, args.png, title)}")
+    if args.csv:
+        import csv
+        with open(args.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["optimizer", "epoch", "loss", "val_loss"])
+            for name, h in histories.items():
+                for i, loss in enumerate(h.get("loss", [])):
+                    val = h.get("val_loss") or []
+                    w.writerow([name, i + 1, loss, val[i] if i < len(val) else ""])
+        print(f"curves written to {args.csv}")
+    if args.keep_runs:
+        graph.runs.extend(run.as_project_run(backend) for run in runs.values())
+        fileformat.save(graph, args.file)
+        print(f"{len(runs)} runs added to {args.file}: the designer's Runs tab overlays them")
+    return EXIT_PROBLEMS if any(r.reason == "nan" for r in runs.values()) else EXIT_OK
+
+
 # -- export and import ----------------------------------------------------------------------------
 
 def cmd_export(args) -> int:
@@ -420,6 +477,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("compare", help="train a design once per optimizer (same initial "
+                                       "weights, same batches) and compare the loss curves")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--optimizers", default="sgd,momentum,rmsprop,adam",
+                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, "
+                        "adamw (default: sgd,momentum,rmsprop,adam)")
+    p.add_argument("--backend", choices=("numpy", "keras"),
+                   help="the engine (default: the design's training setting)")
+    p.add_argument("--epochs", type=int, help="override the design's number of epochs")
+    p.add_argument("--png", help="write the loss curves to this PNG")
+    p.add_argument("--csv", help="write the loss curves to this CSV (optimizer, epoch, loss, "
+                                 "val_loss)")
+    p.add_argument("--keep-runs", action="store_true",
+                   help="add the runs to the project file, to overlay them in the designer")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("export", help="export a design (with its trained weights) as a Python "
                                       "script, a SavedModel, a .keras file or ONNX")
     p.add_argument("file", help="a .graph project file")

@@ -168,7 +168,8 @@ class RunsView(QWidget):
             history = run.get("history", {})
             last = {k: v[-1] for k, v in history.items() if v}
             acc = last.get("val_accuracy", last.get("accuracy"))
-            text = (f"#{i + 1} {run.get('when', '')} · {run.get('backend', '')} · "
+            label = f" · {run['label']}" if run.get("label") else ""
+            text = (f"#{i + 1}{label} {run.get('when', '')} · {run.get('backend', '')} · "
                     f"{run.get('epochs', 0)} epochs · loss {last.get('loss', float('nan')):.4f}"
                     + (f" · acc {acc:.1%}" if acc is not None else ""))
             item = QListWidgetItem(text)
@@ -195,15 +196,16 @@ class RunsView(QWidget):
         self.accuracy.clear()
         for k, i in enumerate(self.checked()):
             history = self.runs[i].get("history", {})
+            tag = f" {self.runs[i]['label']}" if self.runs[i].get("label") else ""
             colour = PENS[k % len(PENS)]
             for key, style in (("loss", Qt.SolidLine), ("val_loss", Qt.DashLine)):
                 values = history.get(key) or []
                 if values:
                     self.loss.plot(range(1, len(values) + 1), values,
                                    pen=pg.mkPen(colour, width=2, style=style),
-                                   name=f"#{i + 1} {key}")
+                                   name=f"#{i + 1}{tag} {key}")
             values = history.get("val_accuracy") or history.get("accuracy") or []
             if values:
                 self.accuracy.plot(range(1, len(values) + 1), values,
-                                   pen=pg.mkPen(colour, width=2), name=f"#{i + 1}")
+                                   pen=pg.mkPen(colour, width=2), name=f"#{i + 1}{tag}")
 
