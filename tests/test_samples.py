@@ -35,6 +35,7 @@ TARGETS = {
     "gan_moons": ("d_accuracy", lambda v: 0.35 <= v <= 0.65, True),
     "seq2seq_reverse": ("accuracy", lambda v: v >= 0.95, False),
     "rbf_moons": ("accuracy", lambda v: v >= 0.95, True),
+    "echo_state_sine": ("mse", lambda v: v <= 0.01, True),
 }
 
 

@@ -125,3 +125,38 @@ def test_export_writes_and_import_reads_trainable_false():
     assert imported.node("hidden").params["trainable"] is False
     assert imported.node("bn").params["trainable"] is False
     assert imported.node("out").params["trainable"] is True
+
+
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "samples")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "keras"])
+def test_the_echo_state_reservoir_keeps_its_weights_while_the_read_out_learns(backend):
+    """samples/echo_state_sine.graph: the frozen SimpleRNN reservoir ends training exactly as
+    it started; the Dense read-out changes."""
+    if backend == "keras":
+        pytest.importorskip("keras")
+        from backends.keras.train import fit
+    else:
+        from backends.numpy.train import fit
+    from backends.runner import prepare_job
+    g = fileformat.load(os.path.join(SAMPLES, "echo_state_sine.graph"))
+    reservoir = g.node("reservoir")
+    assert reservoir.type == "SimpleRNN" and reservoir.params["trainable"] is False
+    assert Analysis(g, live=False).report("reservoir").trainable == 0
+    flat, split = prepare_job(g, SAMPLES)
+    start = compile_graph(flat).get_weights()          # the seeded random reservoir
+    settings = dict(g.training, epochs=2)
+    result = fit(flat, split, settings, stats_every=0, initial_weights=start)
+    if backend == "keras":                              # in the NumPy backend's names
+        from backends.numpy.weights import from_keras
+        after = from_keras(result.model, compile_graph(flat))
+    else:
+        after = result.model.get_weights()
+    assert set(after) == set(start)
+    for key in start:
+        if key.startswith("reservoir/"):
+            np.testing.assert_array_equal(after[key], start[key], err_msg=key)
+        else:
+            assert not np.allclose(after[key], start[key]), f"{key} did not learn"
