@@ -47,8 +47,12 @@ class DataPreview(QWidget):
     def show_split(self, split) -> None:
         x, y = split.x_train, split.y_train
         names = split.dataset.classes
-        labels = [_class_label(i, names) for i in class_ids(y)] if names \
-            else [", ".join(f"{v:.3g}" for v in np.ravel(t)[:3]) for t in y]
+        if split.dataset.task == "reconstruction":       # the target is the sample itself
+            labels = ["(itself)"] * len(y)
+        elif names:
+            labels = [_class_label(i, names) for i in class_ids(y)]
+        else:
+            labels = [", ".join(f"{v:.3g}" for v in np.ravel(t)[:3]) for t in y]
         self.caption.setText(f"{split.summary()}. First training samples:")
         if is_image_batch(x):
             self._images(x[:SHOWN_IMAGES], labels)

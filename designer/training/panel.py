@@ -203,7 +203,7 @@ class TrainingPanel(QWidget):
         except (ValueError, data.DataError) as e:
             self.data_label.setText(f"<span style='color:#d32f2f'>{e}</span>")
             return False
-        classes = split.dataset.classes
+        classes = split.dataset.classes if split.dataset.task == "classification" else []
         self.preview.show_split(split)
         self.data_label.setText(
             f"<b>{split.dataset.name}</b>: {split.dataset.description}<br>"
