@@ -31,6 +31,10 @@ TARGETS = {
     "conv_autoencoder": ("mse", lambda v: v <= 0.009, True),
     "vae_digits": ("mse", lambda v: v <= 0.045, True),
     "sine_forecast": ("mse", lambda v: v <= 0.02, False),
+    # long memory: same network, only the recurrent layer differs
+    "memory_simplernn": ("accuracy", lambda v: v <= 0.35, True),
+    "memory_lstm": ("accuracy", lambda v: v >= 0.95, False),
+    "memory_gru": ("accuracy", lambda v: v >= 0.95, False),
     # a GAN: the discriminator can no longer tell generated points from real ones
     "gan_moons": ("d_accuracy", lambda v: 0.35 <= v <= 0.65, True),
     "seq2seq_reverse": ("accuracy", lambda v: v >= 0.95, False),
