@@ -85,7 +85,7 @@ def evaluation_event(split, y_pred: np.ndarray, test_loss: float | None = None,
 RECONSTRUCTIONS_SHOWN = 12
 
 
-def _as_picture_shape(sample_shape: tuple, size: int) -> tuple | None:
+def picture_shape(sample_shape: tuple, size: int) -> tuple | None:
     """The shape to draw a sample in: the data set's own image shape (8x8 digits, also when
     the network reads them flattened), else None (not an image)."""
     s = tuple(sample_shape)
@@ -99,7 +99,7 @@ def reconstruction_examples(split, y_pred: np.ndarray) -> dict:
     k = min(RECONSTRUCTIONS_SHOWN, len(split.y_test))
     target = np.asarray(split.y_test[:k], dtype=np.float64)
     size = int(np.prod(target.shape[1:]))
-    shape = _as_picture_shape(split.dataset.sample_shape, size)
+    shape = picture_shape(split.dataset.sample_shape, size)
 
     def rows(a):
         a = np.asarray(a[:k], dtype=np.float64)

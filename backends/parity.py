@@ -113,10 +113,13 @@ def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> P
     rng = np.random.default_rng(seed)
     xs = probe_inputs(np_model, batch, rng)
 
-    # NumPy: forward, then backward of sum(output * r)
+    # NumPy: forward, then backward of sum(output * r) (+ the losses the model adds)
     outs = np_model.forward(xs, training=False)
     rs = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
-    np_input_grads = np_model.backward(rs, added=False)   # the path itself; loss terms aside
+    # the loss terms layers add (a VAE's KL divergence) are part of both gradients
+    np_input_grads = np_model.backward(rs)
+    if np_model.regularized:          # Keras's model.losses hold the weight penalties too
+        np_model.add_penalty_grads()
 
     # Keras: every node's outputs, and the same gradient through a tape
     nodes = [n for n in flat.nodes() if flat.node(n).type != "Input"]
@@ -136,7 +139,8 @@ def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> P
         values = values if isinstance(values, (list, tuple)) else [values]
         final = values[len(taps):]
         loss = tf.add_n([tf.reduce_sum(tf.cast(f, tf.float64) * r.astype(np.float64))
-                         for f, r in zip(final, rs)])
+                         for f, r in zip(final, rs)]
+                        + [tf.cast(term, tf.float64) for term in probe.losses])
     variables = {n: list(k_model.get_layer(n).weights) for n in np_model.weights}
     flat_vars = [v for vs in variables.values() for v in vs]
     grads = tape.gradient(loss, flat_vars + [t for t in tensors if t.dtype.is_floating])

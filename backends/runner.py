@@ -126,6 +126,39 @@ def evaluate_test_split(backend: str, result, split, settings: dict) -> dict:
     return evaluation_event(split, y_pred, loss, scores)
 
 
+def vae_generated_event(backend: str, result, flat, split) -> dict:
+    """After a VAE trains: what its decoder makes of new codes (the Generated tab), shaped
+    like the data set's samples (8x8 images for digits, also when the network reads 64
+    values)."""
+    import numpy as np
+
+    from .evaluation import picture_shape
+    from .vae_samples import decode
+    samples = np.asarray(decode(backend, result.model, flat))
+    shape = picture_shape(split.dataset.sample_shape, int(np.prod(samples.shape[1:])))
+    if shape:
+        samples = samples.reshape((len(samples),) + shape)
+    from .vae_samples import GRID_SIDE
+    event = protocol.generated(result.steps, max(0, result.epochs_run - 1), samples)
+    latent_grid = len(samples) == GRID_SIDE * GRID_SIDE and flat_code_size(flat) == 2
+    event["columns"] = GRID_SIDE if latent_grid else None
+    event["caption"] = (
+        "What the trained decoder makes of new codes: a grid over the 2-D code space from "
+        "(-2, 2) at the top left to (2, -2) at the bottom right. Neighbouring codes give "
+        "similar samples." if latent_grid else
+        f"What the trained decoder makes of {len(samples)} random codes drawn from N(0, 1).")
+    return event
+
+
+def flat_code_size(flat) -> int:
+    import numpy as np
+
+    from graph.validation import Analysis
+
+    from .vae_samples import sampling_node
+    return int(np.prod(Analysis(flat, live=False).output_shapes(sampling_node(flat))[0]))
+
+
 def run_job(job: Job, on_event, should_stop) -> None:
     """Train in this process (the worker's body; also used directly by tests and the CLI)."""
     from graph import fileformat
@@ -145,6 +178,8 @@ def run_job(job: Job, on_event, should_stop) -> None:
                      weights_in=job.weights_in, **options)
         if result is not None and getattr(result, "reason", "completed") in ("completed",
                                                                             "early_stopping"):
+            if settings.get("mode") == "vae":
+                on_event(vae_generated_event(job.backend, result, flat, split))
             on_event(evaluate_test_split(job.backend, result, split, graph.training))
     except Exception as e:       # the worker must report, not die silently
         on_event(protocol.error(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError)

@@ -153,16 +153,26 @@ def embedding(p, name):
 class Sampling(keras.layers.Layer):
     """VAE reparameterisation: z = mean + exp(log_var / 2) * eps with eps ~ N(0, 1).
 
-    Called on [mean, log_var], which must have the same shape.
+    Called on [mean, log_var], which must have the same shape. Adds `kl_weight` times the KL
+    divergence of N(mean, exp(log_var)) from N(0, 1) (summed over the code, averaged over the
+    batch) to the model's losses.
     """
 
-    def __init__(self, seed=None, **kwargs):
+    def __init__(self, seed=None, kl_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
+        self.kl_weight = float(kl_weight)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         mean, log_var = inputs
+        if self.kl_weight:
+            kl = -0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean)
+                                      - keras.ops.exp(log_var))
+            batch = keras.ops.cast(keras.ops.shape(mean)[0], kl.dtype)
+            self.add_loss(self.kl_weight * kl / batch)
+        if not training:             # inference: the most likely code, so results repeat
+            return mean
         eps = keras.random.normal(keras.ops.shape(mean), dtype=mean.dtype,
                                   seed=self.seed_generator)
         return mean + keras.ops.exp(0.5 * log_var) * eps
@@ -175,12 +185,17 @@ class Sampling(keras.layers.Layer):
         return tuple(mean)
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "kl_weight": self.kl_weight}
 
 
 @builds("Sampling")
 def sampling(p, name):
-    return Sampling(name=name)
+    return Sampling(kl_weight=p["kl_weight"], name=name)
+
+
+@builds("ActivityRegularization")
+def activity_regularization(p, name):
+    return keras.layers.ActivityRegularization(l1=p["l1"], l2=p["l2"], name=name)
 
 
 # -- convolution ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class GeneratedView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.caption = QLabel("In training mode gan, the generator's samples appear here after "
-                              "every epoch.")
+                              "every epoch; in mode vae, what the decoder makes of new codes.")
         self.caption.setWordWrap(True)
         self.plot = _plot("Generated (orange) over real (grey) samples", "value 1", "value 2",
                           long_series=False)
@@ -76,7 +76,8 @@ class GeneratedView(QWidget):
         samples = np.asarray(self.latest["samples"], dtype=float)
         epoch = self.latest["epoch"]
         when = "before training" if epoch < 0 else f"after epoch {epoch + 1}"
-        self.caption.setText(f"{len(samples)} samples the generator makes from a fixed noise "
+        self.caption.setText(self.latest.get("caption") or
+                             f"{len(samples)} samples the generator makes from a fixed noise "
                              f"batch, {when}.")
         if is_image_samples(samples):
             self._images(samples)
@@ -100,8 +101,9 @@ class GeneratedView(QWidget):
             item = self.grid.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
+        columns = int(self.latest.get("columns") or GRID_COLUMNS)
         for k, sample in enumerate(samples):
             picture = QLabel()
             picture.setPixmap(array_pixmap(sample))
-            self.grid.addWidget(picture, k // GRID_COLUMNS, k % GRID_COLUMNS, Qt.AlignCenter)
+            self.grid.addWidget(picture, k // columns, k % columns, Qt.AlignCenter)
         self.stack.setCurrentWidget(self.grid_holder)

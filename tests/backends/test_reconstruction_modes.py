@@ -147,3 +147,29 @@ def test_the_keras_backend_trains_the_reconstruction_samples(name, bound):
     assert not rec.of("error"), rec.of("error")
     (event,) = rec.of("evaluation")
     assert event["report"]["mse"] <= bound
+
+
+def test_new_codes_decode_to_new_digits():
+    """After training, the VAE's decoder turns a grid of 2-D codes into images (the
+    `generated` event): each about as close to some training digit as real test digits are,
+    and together of many digit classes (a trained MLP names them)."""
+    rec = protocol.Recorder()
+    run_job(Job(fileformat.dumps(_sample("vae_digits")), str(SAMPLES), "numpy", stats_every=0),
+            rec, lambda: False)
+    (event,) = rec.of("generated")
+    images = np.asarray(event["samples"], dtype=np.float32)
+    assert images.shape == (36, 8, 8, 1)
+    _, split = prepare_job(_sample("vae_digits"), str(SAMPLES))
+    train = split.y_train.reshape(len(split.y_train), 64)
+    flat_images = images.reshape(36, 64)
+
+    def nearest(a):
+        return float(((a[:, None, :] - train[None]) ** 2).mean(-1).min(1).mean())
+    # measured: decoded 0.018, real test digits 0.018, the average image 0.036, noise 0.2
+    assert nearest(flat_images) < 0.03
+    assert nearest(flat_images) < nearest(train.mean(0, keepdims=True))
+    g = _sample("mlp_digits")
+    flat, digits = prepare_job(g, str(SAMPLES))
+    classifier = backend_fit("numpy")(flat, digits, g.training, stats_every=0).model
+    named = classifier.predict(flat_images)[0].argmax(1)
+    assert len(set(named.tolist())) >= 6, named              # measured: 8 of 10 classes

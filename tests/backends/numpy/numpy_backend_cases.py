@@ -82,6 +82,7 @@ CASES = [
     C("Sampling", [(3, 4), (3, 4)]),
     C("RBF", [(3, 4)], units=5, gamma=0.3),
     C("RBF", [(4, 2)], units=3, gamma=0.8, learn_gamma=True, centers_initializer="normal"),
+    C("ActivityRegularization", [(3, 4)], l1=0.1, l2=0.01),
     # -- convolutions
     C("Conv2D", [IMG], filters=4, kernel_size=(3, 3), activation="relu"),
     C("Conv2D", [IMG], filters=3, kernel_size=(3, 3), strides=(2, 2), padding="same"),
@@ -105,6 +106,8 @@ CASES = [
     C("DepthwiseConv2D", [IMG], kernel_size=(3, 3), padding="same", depth_multiplier=2),
     C("DepthwiseConv2D", [IMG], kernel_size=(2, 3), strides=(2, 2), activation="relu"),
     C("DepthwiseConv2D", [IMG], kernel_size=(2, 2), dilation_rate=(2, 2), use_bias=False),
+    C("DepthwiseConv2D", [(2, 7, 8, 2)], kernel_size=(3, 2), strides=(1, 2)),  # TF >= 2.21
+    C("SeparableConv2D", [(2, 7, 8, 2)], filters=3, kernel_size=(2, 2), strides=(2, 1)),
     C("DepthwiseConv2D", [(2, 9, 8, 2)], kernel_size=(3, 2), strides=(2, 1),
       dilation_rate=(2, 2), padding="same"),
     C("SeparableConv2D", [IMG], filters=4, kernel_size=(3, 3), padding="same",
@@ -192,6 +195,7 @@ CASES = [
 TRAINING_CASES = [
     C("Dropout", [(3, 4)], rate=0.4, training=True, name="Dropout-training"),
     C("GaussianNoise", [(3, 4)], stddev=0.5, training=True, name="GaussianNoise-training"),
+    C("Sampling", [(3, 4), (3, 4)], training=True, name="Sampling-training"),
     C("LSTM", [SEQ], units=2, dropout=0.3, recurrent_dropout=0.3, return_sequences=True,
       training=True, name="LSTM-dropout-training"),
     C("GRU", [SEQ], units=2, dropout=0.3, recurrent_dropout=0.3, training=True,
