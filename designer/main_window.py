@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QPointF, QProcess, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
-                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QVBoxLayout)
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QVBoxLayout)
 
 from graph import fileformat
 
@@ -497,6 +498,19 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def gallery_order(folder: Path):
+    """Sort key: the order samples/README.md introduces them in (a path from the perceptron to
+    GANs), then the rest by name."""
+    try:
+        text = (folder / "README.md").read_text()
+    except OSError:
+        text = ""
+    rank = {}
+    for name in re.findall(r"`([\w-]+)\.graph`", text):
+        rank.setdefault(name, len(rank))
+    return lambda path: (rank.get(path.stem, len(rank)), path.stem)
+
+
 class SampleGallery(QDialog):
     """The samples in `samples/`, each with its title and description."""
 
@@ -508,7 +522,10 @@ class SampleGallery(QDialog):
         self.list = QListWidget()
         self.list.setWordWrap(True)
         self.list.setSpacing(3)
-        for path in sorted(folder.glob("*.graph")):
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter: e.g. lstm, autoencoder, gan, digits…")
+        self.filter.textChanged.connect(self._apply_filter)
+        for path in sorted(folder.glob("*.graph"), key=gallery_order(folder)):
             try:
                 data = json.loads(path.read_text())
                 meta = data.get("metadata", {})
@@ -524,8 +541,16 @@ class SampleGallery(QDialog):
         buttons.rejected.connect(self.reject)
         self.list.itemDoubleClicked.connect(lambda item: self._accept())
         layout = QVBoxLayout(self)
+        layout.addWidget(self.filter)
         layout.addWidget(self.list)
         layout.addWidget(buttons)
+
+    def _apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            haystack = (item.text() + " " + item.data(Qt.UserRole)).lower()
+            item.setHidden(not all(w in haystack for w in words))
 
     def _accept(self) -> None:
         item = self.list.currentItem()

@@ -71,6 +71,21 @@ def test_sample_reaches_its_target_on_numpy(name, key, check):
     assert check(value), f"{name}: test {key} = {value:.4f}"
 
 
+@pytest.mark.long
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_sample_reaches_its_target_on_keras(name):
+    """The same sample, settings and target on the Keras backend (the same batches in the same
+    order; its own initial weights)."""
+    key, check, _ = TARGETS[name]
+    g = fileformat.load(SAMPLES / f"{name}.graph")
+    rec = protocol.Recorder()
+    run_job(Job(fileformat.dumps(g), str(SAMPLES), "keras", stats_every=0), rec, lambda: False)
+    assert not rec.of("error"), rec.of("error")
+    (evaluation,) = rec.of("evaluation")
+    value = evaluation["report"][key]
+    assert check(value), f"{name} on keras: test {key} = {value:.4f}"
+
+
 def _imported_modules(source: str) -> set:
     import ast
     names = set()
