@@ -421,6 +421,13 @@ def compile_graph(graph: Graph, settings: dict | None = None, dtype=DEFAULT_DTYP
                 registry.get(t)
             except KeyError as e:
                 missing.append(f"  {n}: {e.args[0]}")
+    for n in flat.nodes():
+        node = flat.node(n)
+        if node.type == "Embedding" and node.params.get("mask_zero"):
+            # Keras hands the padding mask to the layers after the Embedding (RNNs then skip
+            # padded steps); these kernels have no masks, so the results would differ quietly
+            missing.append(f"  {n}: mask_zero is not supported by the NumPy backend (it has no "
+                           f"padding masks): turn mask_zero off or train with Keras")
     if missing:
         raise CompileError("the NumPy backend cannot run every layer:\n" + "\n".join(missing))
 

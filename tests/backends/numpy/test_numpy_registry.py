@@ -160,3 +160,18 @@ def test_normalization_and_embedding_weights():
     assert prelu["alpha"].shape == (3, 4) and not prelu["alpha"].any()
     assert registry.make_weights("Activation", {"activation": "relu"}, [(3, 4)]) == {}
     assert registry.make_weights("Flatten", {}, [(3, 4)]) == {}
+
+
+def test_mask_zero_is_refused_by_name_rather_than_ignored():
+    from backends.numpy.model import CompileError, compile_graph
+    from graph.model import Graph
+    g = Graph()
+    i = g.add_node("Input", {"shape": (5,), "dtype": "int32"})
+    e = g.add_node("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": True})
+    r = g.add_node("LSTM", {"units": 2})
+    g.connect(i, 0, e, 0)
+    g.connect(e, 0, r, 0)
+    with pytest.raises(CompileError, match=rf"{e}: mask_zero is not supported"):
+        compile_graph(g)
+    g.set_param(e, "mask_zero", False)
+    compile_graph(g)
