@@ -55,35 +55,23 @@ def test_every_sample_has_a_target_and_a_description():
 
 
 def _params():
-    for name, (key, check, quick) in TARGETS.items():
-        marks = [] if quick else [pytest.mark.long]
-        yield pytest.param(name, key, check, marks=marks, id=name)
+    """Every sample on NumPy (quick ones in `make test`) and on Keras (all in test-long: the
+    same settings, batches in the same order, its own initial weights)."""
+    for backend in ("numpy", "keras"):
+        for name, (key, check, quick) in TARGETS.items():
+            marks = [] if quick and backend == "numpy" else [pytest.mark.long]
+            yield pytest.param(name, backend, key, check, marks=marks, id=f"{name}-{backend}")
 
 
-@pytest.mark.parametrize("name, key, check", list(_params()))
-def test_sample_reaches_its_target_on_numpy(name, key, check):
+@pytest.mark.parametrize("name, backend, key, check", list(_params()))
+def test_sample_reaches_its_target(name, backend, key, check):
     g = fileformat.load(SAMPLES / f"{name}.graph")
     rec = protocol.Recorder()
-    run_job(Job(fileformat.dumps(g), str(SAMPLES), "numpy", stats_every=0), rec, lambda: False)
+    run_job(Job(fileformat.dumps(g), str(SAMPLES), backend, stats_every=0), rec, lambda: False)
     assert not rec.of("error"), rec.of("error")
     (evaluation,) = rec.of("evaluation")
     value = evaluation["report"][key]
-    assert check(value), f"{name}: test {key} = {value:.4f}"
-
-
-@pytest.mark.long
-@pytest.mark.parametrize("name", sorted(TARGETS))
-def test_sample_reaches_its_target_on_keras(name):
-    """The same sample, settings and target on the Keras backend (the same batches in the same
-    order; its own initial weights)."""
-    key, check, _ = TARGETS[name]
-    g = fileformat.load(SAMPLES / f"{name}.graph")
-    rec = protocol.Recorder()
-    run_job(Job(fileformat.dumps(g), str(SAMPLES), "keras", stats_every=0), rec, lambda: False)
-    assert not rec.of("error"), rec.of("error")
-    (evaluation,) = rec.of("evaluation")
-    value = evaluation["report"][key]
-    assert check(value), f"{name} on keras: test {key} = {value:.4f}"
+    assert check(value), f"{name} on {backend}: test {key} = {value:.4f}"
 
 
 def _imported_modules(source: str) -> set:

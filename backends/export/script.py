@@ -180,38 +180,8 @@ class Names:
 
 # -- the script -----------------------------------------------------------------------------------
 
-SAMPLING_SOURCE = '''
-
-@keras.saving.register_keras_serializable(package="netdesigner")
-class Sampling(keras.layers.Layer):
-    """VAE reparameterisation: z = mean + exp(log_var / 2) * eps with eps ~ N(0, 1); adds
-    kl_weight * KL(N(mean, exp(log_var)) || N(0, 1)) (batch mean) to the model's losses."""
-
-    def __init__(self, seed=None, kl_weight=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.kl_weight = float(kl_weight)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=None):
-        mean, log_var = inputs
-        if self.kl_weight:
-            kl = -0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean)
-                                      - keras.ops.exp(log_var))
-            batch = keras.ops.cast(keras.ops.shape(mean)[0], kl.dtype)
-            self.add_loss(self.kl_weight * kl / batch)
-        if not training:             # inference: the most likely code, so results repeat
-            return mean
-        eps = keras.random.normal(keras.ops.shape(mean), dtype=mean.dtype,
-                                  seed=self.seed_generator)
-        return mean + keras.ops.exp(0.5 * log_var) * eps
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed, "kl_weight": self.kl_weight}
-'''
+# the custom Sampling layer, copied as it is (its class needs only keras)
+SAMPLING_SOURCE = "\n\n" + inspect.getsource(keras_layers.Sampling)
 
 SIGN_ACCURACY_SOURCE = '''
 
