@@ -9,6 +9,7 @@ frees everything it held.
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections import deque
 import queue as queue_module
 import time
 import traceback
@@ -206,6 +207,7 @@ class TrainingProcess:
         self.process = ctx.Process(target=_worker, args=(job, self.events, self._stop,
                                                          self._pause), daemon=True)
         self.done = False
+        self._late: deque = deque()           # events read while stopping, not drained yet
 
     def start(self) -> None:
         self.process.start()
@@ -221,10 +223,20 @@ class TrainingProcess:
         return self._pause.is_set()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Ask the loop to stop at the next batch; kill the process if it does not end in time."""
+        """Ask the loop to stop at the next batch; kill the process if it does not end in time.
+
+        While waiting, the events keep being read (and kept for `drain`): a process whose
+        queue holds more than the pipe takes cannot exit until someone reads it, and a small
+        network streams thousands of batch events a second."""
         self._stop.set()
         self._pause.clear()
-        self.process.join(timeout)
+        deadline = time.perf_counter() + timeout
+        while self.process.is_alive() and time.perf_counter() < deadline:
+            try:
+                self._late.append(self.events.get(timeout=0.02))
+            except queue_module.Empty:
+                pass
+        self.process.join(max(0.0, deadline - time.perf_counter()))
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(1.0)
@@ -233,8 +245,14 @@ class TrainingProcess:
     def drain(self, limit: int = 10_000, budget_s: float | None = None) -> list[dict]:
         """The events that arrived, at most `limit` or as many as `budget_s` seconds allow."""
         out = []
+        while self._late and len(out) < limit:
+            event = self._late.popleft()
+            if event.get("event") == "worker_done":
+                self.done = True
+            else:
+                out.append(event)
         deadline = None if budget_s is None else time.perf_counter() + budget_s
-        for _ in range(limit):
+        for _ in range(limit - len(out)):
             if deadline is not None and time.perf_counter() > deadline:
                 break
             try:

@@ -49,6 +49,7 @@ from .weights import load_any, save_npz
 
 BACKEND = "keras"
 EVAL_BATCH = 1024
+WEIGHT_CHECK_EVERY = 8          # batches between checks that every weight is still finite
 
 #: models trained by the custom loop -> that loop: Keras's evaluate and predict fail under the
 #: multi-worker strategy too, so `evaluate` goes through the loop's own distributed step
@@ -142,6 +143,22 @@ class StreamState:
         self.wait = 0
         self.stats_seconds = 0.0
         self.stats_times: list[float] = []       # seconds of each report (the first traces)
+        self._finite = None
+
+    def weights_finite(self) -> bool:
+        """Are all trainable weights finite? A NaN that reaches a ReLU can come out as 0 on
+        TensorFlow's CPU kernels, so the loss stays finite while the weights are already
+        NaN: the loss alone does not tell (checked on device, one bool comes back)."""
+        if self._finite is None:
+            import tensorflow as tf
+            variables = list(self.model.trainable_variables)
+
+            @tf.function
+            def finite():
+                return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v))
+                                               for v in variables]))
+            self._finite = finite if variables else (lambda: True)
+        return bool(self._finite())
 
     @property
     def stopped(self) -> bool:
@@ -154,7 +171,8 @@ class StreamState:
         """Emit the batch (and stats) events; True when training must stop now."""
         self.step += 1
         self.emit(protocol.batch(epoch, b, self.step, loss, metrics))
-        if protocol.is_bad_loss(loss):
+        if protocol.is_bad_loss(loss) or (self.step % WEIGHT_CHECK_EVERY == 0
+                                          and not self.weights_finite()):
             self.reason, self.message = "nan", protocol.NAN_ADVICE
             return True
         if self.probe is not None and self.stats_every and (
@@ -175,6 +193,9 @@ class StreamState:
                     seconds: float) -> bool:
         """Emit the epoch event, track the best epoch; True when training must stop."""
         if self.stopped:
+            return True
+        if not self.weights_finite():
+            self.reason, self.message = "nan", protocol.NAN_ADVICE
             return True
         self.epochs_run = epoch + 1
         self.emit(protocol.epoch(epoch, loss, metrics, val_loss, val_metrics, seconds))

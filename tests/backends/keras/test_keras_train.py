@@ -166,8 +166,13 @@ def test_a_nan_loss_ends_the_run_with_advice(digits_mlp):
     assert result.reason == "nan"
     assert recorder.end["message"] == protocol.NAN_ADVICE
     losses = [b["loss"] for b in recorder.of("batch")]
-    assert not np.isfinite(losses[-1]) and np.isfinite(losses[:-1]).all()
-    assert recorder.of("epoch") == []          # the batch with the NaN sample ends it
+    # the NaN sample's batch, then at most WEIGHT_CHECK_EVERY - 1 more: TensorFlow's CPU ReLU
+    # can turn the NaN into 0, so the loss may stay finite while the weights are NaN already
+    order = keras_train.permutations(len(x), 2, graph.training["seed"])[0]
+    nan_batch = int(np.where(order == 5)[0][0]) // graph.training["batch_size"]
+    assert nan_batch < len(losses) <= nan_batch + keras_train.WEIGHT_CHECK_EVERY
+    assert np.isfinite(losses[:nan_batch]).all()
+    assert recorder.of("epoch") == []          # the run ends in the epoch of the NaN sample
 
 
 def test_several_outputs_name_their_metrics_by_node():
