@@ -216,15 +216,24 @@ class LayerProbe:
         (height, width, channels), in inference mode (as the NumPy backend sends them)."""
         from backends import protocol
         if self._image_layers is None:
+            import keras
+            import tensorflow as tf
             self._image_layers = [i for i, t in enumerate(self.wide.outputs)
                                   if len(t.shape) == 4 and i in self._first_index]
+            if self._image_layers:
+                # only the image layers, traced once: an eager call of the whole probe model
+                # cost more than the statistics themselves
+                images = keras.Model(self.wide.inputs,
+                                     [self.wide.outputs[i] for i in self._image_layers])
+                first = [x[:1] for x in self.xs]
+                first = first if len(first) > 1 else first[0]
+                self._maps_fn = tf.function(lambda: images(first, training=False))
         if not self._image_layers:
             return {}
-        first = [x[:1] for x in self.xs]
-        outs = self.wide(first if len(first) > 1 else first[0], training=False)
+        outs = self._maps_fn()
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        return {self._first_index[i]: protocol.feature_map_images(np.asarray(outs[i])[0])
-                for i in self._image_layers}
+        return {self._first_index[i]: protocol.feature_map_images(np.asarray(o)[0])
+                for i, o in zip(self._image_layers, outs)}
 
     def report(self) -> tuple[dict, dict, dict]:
         """(activations, gradients, weights) summaries, as protocol.layer_stats takes them."""
