@@ -17,8 +17,9 @@ edges, NumPy's histogram algorithm — without one NumPy call per tensor. Layer 
 gradients and weights are summarised in full.
 
 Costs one forward and backward pass on the probe batch (`PROBE_SIZE` samples, half a default
-batch) per report, which keeps the overhead under 5% at the default interval even for networks
-whose steps are all arithmetic (see `bench/designer_overhead.py`).
+batch) per report (`fetch`); the NumPy half (`summarise`, `feature_images`) touches no
+TensorFlow object, so the training callback runs it in a thread while the next training step
+runs (see `backends.keras.train.StreamState`, and `bench/designer_overhead.py` for the cost).
 """
 from __future__ import annotations
 
@@ -214,7 +215,16 @@ class LayerProbe:
     def feature_maps(self) -> dict:
         """Channel images of the probe's first sample for the layers whose outputs are images
         (height, width, channels), in inference mode (as the NumPy backend sends them)."""
+        return self.feature_images(self.feature_arrays())
+
+    @staticmethod
+    def feature_images(arrays: dict) -> dict:
+        """The protocol's images of `feature_arrays()` (NumPy only: may run in a thread)."""
         from backends import protocol
+        return {node: protocol.feature_map_images(a) for node, a in arrays.items()}
+
+    def feature_arrays(self) -> dict:
+        """node -> the probe's first sample's (height, width, channels) output (TensorFlow)."""
         if self._image_layers is None:
             import keras
             import tensorflow as tf
@@ -232,19 +242,25 @@ class LayerProbe:
             return {}
         outs = self._maps_fn()
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        return {self._first_index[i]: protocol.feature_map_images(np.asarray(o)[0])
-                for i, o in zip(self._image_layers, outs)}
+        return {self._first_index[i]: np.asarray(o)[0] for i, o in zip(self._image_layers, outs)}
 
     def report(self) -> tuple[dict, dict, dict]:
         """(activations, gradients, weights) summaries, as protocol.layer_stats takes them."""
+        return self.summarise(*self.fetch())
+
+    def fetch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The TensorFlow half of a report: run the probe, bring the values back."""
         if self._concrete is None:
             values, act_sizes = self._run()
             self._concrete = self._run.get_concrete_function()
         else:
             values, act_sizes = self._concrete()
-        act_sizes = act_sizes.numpy()
+        return values.numpy(), act_sizes.numpy()
+
+    def summarise(self, values: np.ndarray, act_sizes: np.ndarray) -> tuple[dict, dict, dict]:
+        """The NumPy half of a report (touches no TensorFlow object: may run in a thread)."""
         na, ng = len(act_sizes), len(self._sizes["grads"])
-        stats = segment_stats(values.numpy(), np.concatenate(
+        stats = segment_stats(values, np.concatenate(
             [act_sizes, self._sizes["grads"], self._sizes["weights"]]).astype(np.int64))
         summaries = []
         for i in range(len(stats["n"])):

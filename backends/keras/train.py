@@ -144,6 +144,9 @@ class StreamState:
         self.stats_seconds = 0.0
         self.stats_times: list[float] = []       # seconds of each report (the first traces)
         self._finite = None
+        self._pool = None                         # the thread that summarises reports
+        self._pending = None                      # the report it is summarising
+        self._pending_seconds = 0.0
 
     def weights_finite(self) -> bool:
         """Are all trainable weights finite? A NaN that reaches a ReLU can come out as 0 on
@@ -167,8 +170,46 @@ class StreamState:
     def batch_size_of(self, b: int) -> int:
         return min(self.batch_size, self.n - b * self.batch_size)
 
+    # -- layer statistics: TensorFlow now, NumPy in a thread during the next step ----------
+    def _start_report(self) -> None:
+        t0 = time.perf_counter()
+        fetched = self.probe.fetch()
+        arrays = self.probe.feature_arrays()
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="layer-stats")
+        self._pending = self._pool.submit(self._summarise, self.step, fetched, arrays)
+        self._pending_seconds = time.perf_counter() - t0
+
+    def _summarise(self, step: int, fetched: tuple, arrays: dict) -> list:
+        events = [protocol.layer_stats(step, *self.probe.summarise(*fetched))]
+        maps = self.probe.feature_images(arrays)
+        if maps:
+            events.append(protocol.feature_maps(step, maps))
+        return events
+
+    def flush_stats(self) -> None:
+        """Emit the report being summarised (waiting for it if need be): a report's events
+        always come before the next batch's."""
+        if self._pending is None:
+            return
+        t0 = time.perf_counter()
+        events = self._pending.result()
+        self._pending = None
+        self.stats_times.append(self._pending_seconds + time.perf_counter() - t0)
+        self.stats_seconds += self.stats_times[-1]
+        for event in events:
+            self.emit(event)
+
+    def close(self) -> None:
+        self.flush_stats()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
     def after_batch(self, epoch: int, b: int, loss: float, metrics: dict) -> bool:
         """Emit the batch (and stats) events; True when training must stop now."""
+        self.flush_stats()
         self.step += 1
         self.emit(protocol.batch(epoch, b, self.step, loss, metrics))
         if protocol.is_bad_loss(loss) or (self.step % WEIGHT_CHECK_EVERY == 0
@@ -177,13 +218,7 @@ class StreamState:
             return True
         if self.probe is not None and self.stats_every and (
                 self.step == 1 or self.step % self.stats_every == 0):
-            t0 = time.perf_counter()
-            self.emit(protocol.layer_stats(self.step, *self.probe.report()))
-            maps = self.probe.feature_maps()
-            if maps:
-                self.emit(protocol.feature_maps(self.step, maps))
-            self.stats_times.append(time.perf_counter() - t0)
-            self.stats_seconds += self.stats_times[-1]
+            self._start_report()
         if self.should_stop is not None and self.should_stop():
             self.reason = "stopped"
             return True
@@ -192,6 +227,7 @@ class StreamState:
     def after_epoch(self, epoch: int, loss: float, metrics: dict, val_loss, val_metrics: dict,
                     seconds: float) -> bool:
         """Emit the epoch event, track the best epoch; True when training must stop."""
+        self.flush_stats()
         if self.stopped:
             return True
         if not self.weights_finite():
@@ -341,21 +377,24 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
                               flat.topological_order()))
     perms = permutations(n, epochs, settings.get("seed", 0))
     started = time.perf_counter()
-    if loop == "fit":
-        with ctx.scope():
-            data = train_dataset(x_train, y_train, perms, batch_size)
-        validation = (_pack(x_val), _pack(y_val)) if has_val else None
-        if epochs > 0:
+    try:
+        if loop == "fit":
             with ctx.scope():
-                model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                          validation_data=validation,
-                          validation_batch_size=validation_batch_size or batch_size,
-                          callbacks=[_make_callback(state)], shuffle=False, verbose=0)
-    else:
-        from .loop import CustomLoop
-        runner = CustomLoop(model, ctx, settings, batch_size)
-        runner.run(state, x_train, y_train, perms, (x_val, y_val) if has_val else None)
-        _CUSTOM_LOOPS[model] = runner
+                data = train_dataset(x_train, y_train, perms, batch_size)
+            validation = (_pack(x_val), _pack(y_val)) if has_val else None
+            if epochs > 0:
+                with ctx.scope():
+                    model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                              validation_data=validation,
+                              validation_batch_size=validation_batch_size or batch_size,
+                              callbacks=[_make_callback(state)], shuffle=False, verbose=0)
+        else:
+            from .loop import CustomLoop
+            runner = CustomLoop(model, ctx, settings, batch_size)
+            runner.run(state, x_train, y_train, perms, (x_val, y_val) if has_val else None)
+            _CUSTOM_LOOPS[model] = runner
+    finally:
+        state.close()                  # the last report's events, before train_end
 
     if state.restore and state.best_weights is not None:
         model.set_weights(state.best_weights)
