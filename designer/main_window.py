@@ -11,8 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QPointF, QProcess, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QVBoxLayout)
+                               QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QScrollArea, QVBoxLayout)
 
 from graph import fileformat
 
@@ -59,12 +59,12 @@ class MainWindow(QMainWindow):
         docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
                  self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.BottomDockWidgetArea),
-                 self._dock("Training", self.training, Qt.BottomDockWidgetArea)]
+                 self._dock("Training", scrollable(self.training), Qt.BottomDockWidgetArea)]
         self.tabifyDockWidget(docks[2], docks[3])
         docks[2].raise_()
         self.training_dock = docks[3]
-        self.resizeDocks(docks[:2], [230, 300], Qt.Horizontal)
-        self.resizeDocks(docks[2:3], [150], Qt.Vertical)
+        self._docks = docks
+        self._default_docks_pending = True     # sized on the first show (see showEvent)
 
         self.status_params = QLabel()
         self.status_flops = QLabel()
@@ -406,6 +406,20 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, p=path: self.open_file(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._default_docks_pending:
+            self._default_docks_pending = False
+            # Qt ignores dock sizes asked for before the window is laid out; without a saved
+            # layout the canvas gets the room: narrow side docks, a short problems strip
+            QTimer.singleShot(0, self.default_dock_sizes)
+
+    def default_dock_sizes(self) -> None:
+        palette, properties, problems, _ = self._docks
+        self.resizeDocks([palette, properties], [220, 260], Qt.Horizontal)
+        self.resizeDocks([problems], [max(110, int(self.height() * 0.16))], Qt.Vertical)
+        self.view.show_network()          # the canvas changed size: frame the network again
+
     def _restore_settings(self) -> None:
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
@@ -414,7 +428,7 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self._default_docks_pending = not self.restoreState(state)
         self._fill_recent_menu()
         if self.theme.name == "dark":
             apply_palette(QApplication.instance(), self.theme)
@@ -496,6 +510,16 @@ def _process_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def scrollable(widget) -> QScrollArea:
+    """`widget` in a frameless scroll area: its dock can then be made short (the problems strip
+    shares the dock area) without squeezing the widget below its own minimum size."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
 
 
 def gallery_order(folder: Path):

@@ -323,3 +323,13 @@ def test_theme_and_geometry_persist(window, qtbot, tmp_path):
     assert again.theme.name == "dark" and again.dark_action.isChecked()
     assert (again.size().width(), again.size().height()) == (760, 540)
     again.set_theme("light")
+
+
+def test_the_first_layout_leaves_the_room_to_the_canvas(window, qtbot):
+    """Without a saved layout: a short problems strip, narrow side docks, and the training
+    panel still opens tall (it scrolls when its dock is short instead of holding it tall)."""
+    problems = window._docks[2]
+    qtbot.waitUntil(lambda: problems.height() < 0.25 * window.height(), timeout=3000)
+    assert window.view.width() > 0.55 * window.width()
+    assert window.show_training()
+    qtbot.waitUntil(lambda: window.training_dock.height() > 0.4 * window.height(), timeout=3000)
