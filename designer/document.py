@@ -27,12 +27,15 @@ class Document(QObject):
     validated = Signal()             # the analysis is up to date after a burst of edits
     fileChanged = Signal()           # path or modified state changed
 
-    def __init__(self, graph: Graph | None = None, path: str | None = None, parent=None):
+    def __init__(self, graph: Graph | None = None, path: str | None = None, parent=None,
+                 undo: QUndoStack | None = None):
+        """`undo`: share another document's history (a block's definition is edited within
+        its project's undo history: Ctrl+Z in either window undoes the last edit of both)."""
         super().__init__(parent)
         self.graph = graph if graph is not None else Graph()
         self.path = Path(path) if path else None
         self.analysis = Analysis(self.graph)
-        self.undo = QUndoStack(self)
+        self.undo = undo if undo is not None else QUndoStack(self)
         self.undo.cleanChanged.connect(lambda clean: self.fileChanged.emit())
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWid
 
 from graph import fileformat
 
-from .canvas.items import GRID, NODE_WIDTH
+from .canvas.editing import add_layer, delete_selection
 from .canvas.scene import NetworkScene
 from .canvas.view import NetworkView
 from .document import CLIPBOARD_MIME, Document
@@ -30,7 +30,6 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
 FILE_FILTER = "Network projects (*.graph);;All files (*)"
-DROP_OFFSET_Y = 30.0       # a dropped layer's header lands just above the cursor
 
 
 def recovery_dir() -> Path:
@@ -138,6 +137,8 @@ class MainWindow(QMainWindow):
         e.addSeparator()
         self._action("Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), e,
                      tip="Arrange the layers left to right by depth")
+        self._action("Edit &Block Definition…", self.edit_selected_block, QKeySequence("Ctrl+B"),
+                     e, tip="Open the sub-graph of the selected Block node (or double-click it)")
 
         t = m.addMenu("&Train")
         self._action("&Start Training", lambda: self.show_training() and self.training.start(),
@@ -162,6 +163,9 @@ class MainWindow(QMainWindow):
 
     # -- the document ---------------------------------------------------------------------------
     def set_document(self, document: Document) -> None:
+        for editor in list(getattr(self, "block_editors", {}).values()):
+            editor.close()                 # they edit the blocks of the document going away
+        self.block_editors: dict = {}
         old = self.document
         self.document = document
         self.scene = NetworkScene(document, self.theme, self)
@@ -169,6 +173,7 @@ class MainWindow(QMainWindow):
         self.scene.show_wire_labels = self.labels_action.isChecked()
         self.view.setScene(self.scene)
         self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.nodeOpened.connect(self.open_node)
         self.scene.wireRefused.connect(lambda reason: self.statusBar().showMessage(
             f"Wire refused: {reason}", 6000))
         self.properties.set_document(document)
@@ -231,30 +236,41 @@ class MainWindow(QMainWindow):
         process.start(exe, ["--query-gpu=name", "--format=csv,noheader"])
 
     # -- editing --------------------------------------------------------------------------------
+    # -- blocks -------------------------------------------------------------------------------
+    def open_node(self, node_id: str) -> None:
+        """A double-click on a layer: a Block opens its definition; others show properties."""
+        node = self.document.graph.node(node_id)
+        if node.type == "Block" and node.params.get("block") in self.document.graph.blocks:
+            self.open_block(node.params["block"])
+
+    def edit_selected_block(self) -> None:
+        ids = [n for n in self.scene.selected_node_ids()
+               if self.document.graph.node(n).type == "Block"]
+        if not ids:
+            self.statusBar().showMessage("Select a Block node to edit its definition.", 5000)
+            return
+        self.open_node(ids[0])
+
+    def open_block(self, name: str):
+        from .block_editor import BlockEditor
+        editor = self.block_editors.get(name)
+        if editor is None:
+            editor = self.block_editors[name] = BlockEditor(self, name)
+        editor.show()
+        editor.raise_()
+        editor.activateWindow()
+        return editor
+
     def add_layer(self, type_id: str, scene_pos: QPointF) -> str:
         """Add a layer centred where it was dropped."""
-        x, y = scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - DROP_OFFSET_Y
-        if self.scene.snap_to_grid:
-            x, y = round(x / GRID) * GRID, round(y / GRID) * GRID
-        node_id = self.document.add_node(type_id, (x, y))
-        self.scene.select_only([node_id])
-        return node_id
+        return add_layer(self.document, self.scene, type_id, scene_pos)
 
     def add_layer_at_centre(self, type_id: str) -> str:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
         return self.add_layer(type_id, centre)
 
     def delete_selection(self) -> None:
-        ids = self.scene.selected_node_ids()
-        edges = [e for e in self.scene.selected_edges()
-                 if e.source not in ids and e.target not in ids]
-        if not ids and not edges:
-            return
-        self.document.undo.beginMacro("Delete")
-        for edge in edges:
-            self.document.disconnect(edge)
-        self.document.remove_nodes(ids)
-        self.document.undo.endMacro()
+        delete_selection(self.document, self.scene)
 
     def copy(self) -> None:
         ids = self.scene.selected_node_ids()

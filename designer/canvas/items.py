@@ -87,6 +87,10 @@ class NodeItem(QGraphicsObject):
         self.rebuild_ports()
         self.setPos(QPointF(*self.model().position))
 
+    def mouseDoubleClickEvent(self, event):
+        self.canvas.nodeOpened.emit(self.node_id)       # a Block opens its definition
+        event.accept()
+
     # -- model ----------------------------------------------------------------------------------
     def model(self):
         return self.canvas.document.graph.node(self.node_id)

@@ -21,6 +21,7 @@ from .items import EdgeItem, HintItem, NodeItem, PortItem, wire_path
 
 class NetworkScene(QGraphicsScene):
     wireRefused = Signal(str)            # the reason, for the status bar too
+    nodeOpened = Signal(str)             # a node was double-clicked
 
     def __init__(self, document: Document, theme=LIGHT, parent=None):
         super().__init__(parent)
