@@ -221,11 +221,7 @@ def cmd_train(args) -> int:
     from pathlib import Path
 
     from graph import fileformat
-    try:
-        graph = fileformat.load(args.file)
-    except fileformat.GraphFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     backend = args.backend or graph.training.get("backend", "numpy")
     if args.epochs is not None:
         graph.training["epochs"] = args.epochs
@@ -298,11 +294,7 @@ def cmd_compare(args) -> int:
 
     from backends.comparison import VARIANTS, compare_optimizers
     from graph import fileformat
-    try:
-        graph = fileformat.load(args.file)
-    except fileformat.GraphFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown or not names:
@@ -355,11 +347,7 @@ def cmd_export(args) -> int:
     from pathlib import Path
 
     from graph import fileformat
-    try:
-        graph = fileformat.load(args.file)
-    except fileformat.GraphFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     from backends.runner import prepare_job, weights_path
     weights = None
     if not args.no_weights:
@@ -416,11 +404,7 @@ def cmd_check(args) -> int:
     from backends.runner import weights_path
     from graph import fileformat
     from graph.validation import Analysis
-    try:
-        graph = fileformat.load(args.file)
-    except fileformat.GraphFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     errors = Analysis(graph, live=False).errors()
     if errors:
         print("error: the network has problems; run `netdesigner validate` first:",
@@ -536,8 +520,12 @@ def main(argv=None) -> int:
         from .app import run
         return run(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    from graph.fileformat import GraphFileError
     try:
         return args.func(args)
+    except GraphFileError as e:              # a file that cannot be read: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNREADABLE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
