@@ -134,14 +134,14 @@ def vae_generated_event(backend: str, result, flat, split) -> dict:
     import numpy as np
 
     from .evaluation import picture_shape
-    from .vae_samples import decode
-    samples = np.asarray(decode(backend, result.model, flat))
+    from .vae_samples import GRID_SIDE, code_size, decode
+    latent = code_size(flat)
+    samples = np.asarray(decode(backend, result.model, flat, latent=latent))
     shape = picture_shape(split.dataset.sample_shape, int(np.prod(samples.shape[1:])))
     if shape:
         samples = samples.reshape((len(samples),) + shape)
-    from .vae_samples import GRID_SIDE
     event = protocol.generated(result.steps, max(0, result.epochs_run - 1), samples)
-    latent_grid = len(samples) == GRID_SIDE * GRID_SIDE and flat_code_size(flat) == 2
+    latent_grid = len(samples) == GRID_SIDE * GRID_SIDE and latent == 2
     event["columns"] = GRID_SIDE if latent_grid else None
     event["caption"] = (
         "What the trained decoder makes of new codes: a grid over the 2-D code space from "
@@ -149,15 +149,6 @@ def vae_generated_event(backend: str, result, flat, split) -> dict:
         "similar samples." if latent_grid else
         f"What the trained decoder makes of {len(samples)} random codes drawn from N(0, 1).")
     return event
-
-
-def flat_code_size(flat) -> int:
-    import numpy as np
-
-    from graph.validation import Analysis
-
-    from .vae_samples import sampling_node
-    return int(np.prod(Analysis(flat, live=False).output_shapes(sampling_node(flat))[0]))
 
 
 def run_job(job: Job, on_event, should_stop) -> None:

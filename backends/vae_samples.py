@@ -60,13 +60,18 @@ def _decode_keras(model, node: str, z: np.ndarray) -> np.ndarray:
     return np.asarray(decoder(z, training=False))
 
 
-def decode(backend: str, model, flat, n: int = GRID_SIDE * GRID_SIDE,
-           seed: int = 0) -> np.ndarray:
-    """Decoded samples for `n` codes (see `codes`), one row per code."""
+def code_size(flat) -> int:
+    """Values in the code the Sampling layer draws."""
     from graph.validation import Analysis
+    return int(np.prod(Analysis(flat, live=False).output_shapes(sampling_node(flat))[0]))
+
+
+def decode(backend: str, model, flat, n: int = GRID_SIDE * GRID_SIDE, seed: int = 0,
+           latent: int | None = None) -> np.ndarray:
+    """Decoded samples for `n` codes (see `codes`), one row per code; `latent`: the code
+    size, when the caller knows it (see `code_size`)."""
     node = sampling_node(flat)
-    latent = int(np.prod(Analysis(flat, live=False).output_shapes(node)[0]))
-    z = codes(latent, n, seed)
+    z = codes(code_size(flat) if latent is None else latent, n, seed)
     if backend == "numpy":
         return _decode_numpy(model, node, z)
     return _decode_keras(model, node, z)

@@ -104,6 +104,7 @@ class Model:
         self.activations: dict[str, list] = {}
         self.logits: dict[str, np.ndarray] = {}
         self.logsumexp: dict[str, np.ndarray] = {}      # of softmax heads' logits
+        self._added_grads: dict = {}                    # node -> gradient of its added loss
         self._float_input = {n: str(self.step[n].params.get("dtype", "float32")).startswith(
             "float") for n in inputs}
         self._allocate(np.random.default_rng(seed))
@@ -221,6 +222,7 @@ class Model:
         first layers then skip computing them).
         """
         xs = self._as_inputs(inputs)
+        self._added_grads.clear()            # they belong to the previous pass
         values = {}
         acts = self.activations
         feed = dict(zip(self.inputs, xs))
@@ -318,7 +320,7 @@ class Model:
                     dy = np.zeros_like(self.activations[n][0])
             dx, wgrads = s.kernel.backward(dy, s.cache)
             if added and s.kernel.added_loss is not None:
-                dx = _plus(dx, s.kernel.added_loss(s.cache, s.params)[1], s.kernel.many_inputs)
+                dx = _plus(dx, self._added_grad(s), s.kernel.many_inputs)
             mine = self.grads.get(n)
             if mine:
                 for k, g in wgrads.items():
@@ -351,8 +353,18 @@ class Model:
     def added_loss(self) -> float:
         """The sum of the loss terms the layers added on the last forward pass (Keras:
         `model.losses`, apart from the weight penalties)."""
-        return sum(s.kernel.added_loss(s.cache, s.params)[0] for s in self.steps
-                   if s.kernel is not None and s.kernel.added_loss is not None)
+        total = 0.0
+        for s in self.steps:
+            if s.kernel is not None and s.kernel.added_loss is not None:
+                value, grad = s.kernel.added_loss(s.cache, s.params)
+                self._added_grads[s.id] = grad      # kept for `backward`: computed once
+                total += value
+        return total
+
+    def _added_grad(self, s: Step):
+        if s.id in self._added_grads:
+            return self._added_grads.pop(s.id)
+        return s.kernel.added_loss(s.cache, s.params)[1]
 
     # -- regularisation ---------------------------------------------------------------------------
     def penalty(self) -> float:
