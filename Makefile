@@ -61,8 +61,8 @@ bench: install
 
 # Renders the designer with a sample open (offscreen) for the README.
 screenshot: install
-	$(PY) -m designer.screenshot samples/resnet_digits.graph docs/designer.png --select block_1
-	$(PY) -m designer.screenshot samples/cnn_digits.graph docs/designer-dark.png --theme dark --select conv2d_2
+	$(PY) -m netdesigner.designer.screenshot samples/resnet_digits.graph docs/designer.png --select block_1
+	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer-dark.png --theme dark --select conv2d_2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from graph.training import OPTIMIZERS
+from netdesigner.graph.training import OPTIMIZERS
 
 #: name shown -> (optimizer, parameters that differ from its declared defaults)
 VARIANTS: dict[str, tuple[str, dict]] = {

@@ -121,7 +121,7 @@ def run_loop(backend: str, device: str, schedule: Schedule, x_train: np.ndarray,
 
 def prepare_gan_job(graph, base_dir) -> tuple:
     """(GanParts with the global l1/l2 applied, the split of real samples)."""
-    from graph.gan import split_gan
+    from netdesigner.graph.gan import split_gan
 
     from . import data
     from .runner import with_global_penalties
@@ -144,8 +144,8 @@ def backend_fit_gan(backend: str):
     return fit_gan
 
 
-def run_gan_job(job, graph, on_event, should_stop) -> None:
-    """`backends.runner.run_job` for mode "gan" (errors are reported by the caller)."""
+def run_gan_job(job, graph, on_event, should_stop) -> tuple:
+    """`backends.runner.execute` for mode "gan": (FitResult, evaluation event or None)."""
     parts, split = prepare_gan_job(graph, job.base_dir)
     settings = dict(graph.training)
     if job.evaluate_only:
@@ -154,8 +154,11 @@ def run_gan_job(job, graph, on_event, should_stop) -> None:
     result = backend_fit_gan(job.backend)(
         parts, split, settings, on_event=on_event, should_stop=should_stop,
         weights_out=job.weights_out, weights_in=job.weights_in, **options)
+    evaluation = None
     if result.reason == "completed":
-        on_event(evaluation_event(result.model, split, settings, parts.noise_shape))
+        evaluation = evaluation_event(result.model, split, settings, parts.noise_shape)
+        on_event(evaluation)
+    return result, evaluation
 
 
 # -- evaluation ---------------------------------------------------------------------------------

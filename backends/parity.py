@@ -98,7 +98,7 @@ def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> P
     import keras
     import tensorflow as tf
 
-    from graph.expand import expand_blocks
+    from netdesigner.graph.expand import expand_blocks
 
     from .keras.compiler import build_model
     from .numpy.model import compile_graph

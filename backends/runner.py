@@ -47,8 +47,8 @@ def backend_fit(backend: str):
 
 def prepare_job(graph, base_dir) -> tuple:
     """The expanded graph and the prepared data split for a design (single input/output)."""
-    from graph.expand import expand_blocks
-    from graph.validation import Analysis
+    from netdesigner.graph.expand import expand_blocks
+    from netdesigner.graph.validation import Analysis
 
     from . import data
 
@@ -88,7 +88,7 @@ def reconstruction_mode_problem(graph, settings: dict) -> str:
                 f"the loss mse, mae or huber (or binary_crossentropy for values in [0, 1]), not "
                 f"{settings.get('loss')}")
     if mode == "vae":
-        from graph.expand import expand_blocks
+        from netdesigner.graph.expand import expand_blocks
         flat = expand_blocks(graph)
         if not any(flat.node(n).type == "Sampling" for n in flat.nodes()):
             return ("the vae mode needs a Sampling layer: the encoder ends in two Dense layers "
@@ -151,28 +151,45 @@ def vae_generated_event(backend: str, result, flat, split) -> dict:
     return event
 
 
+@dataclass
+class Outcome:
+    """What a finished job gives back: the backend's FitResult (its `model` is the trained
+    model) and the `evaluation` event on the test split (None when training did not end)."""
+    result: protocol.FitResult | None
+    evaluation: dict | None
+
+
+def execute(job: Job, on_event, should_stop=None) -> Outcome:
+    """Train (or only evaluate) a job in this process; errors are raised, not reported."""
+    from netdesigner.graph import fileformat
+    graph = fileformat.loads(job.graph_text, "<project>")
+    if graph.training.get("mode") == "gan":   # GAN mode: backends/gan_mode.py
+        from .gan_mode import run_gan_job
+        return Outcome(*run_gan_job(job, graph, on_event, should_stop))
+    flat, split = prepare_job(graph, job.base_dir)
+    fit = backend_fit(job.backend)
+    settings = dict(graph.training)
+    if job.evaluate_only:
+        settings["epochs"] = 0
+    options = {"device": settings.get("device", "auto"), **job.options}
+    result = fit(flat, split, settings, on_event=on_event, should_stop=should_stop,
+                 stats_every=job.stats_every, weights_out=job.weights_out,
+                 weights_in=job.weights_in, **options)
+    evaluation = None
+    if result is not None and getattr(result, "reason", "completed") in ("completed",
+                                                                        "early_stopping"):
+        if settings.get("mode") == "vae":
+            on_event(vae_generated_event(job.backend, result, flat, split))
+        evaluation = evaluate_test_split(job.backend, result, split, graph.training)
+        on_event(evaluation)
+    return Outcome(result, evaluation)
+
+
 def run_job(job: Job, on_event, should_stop) -> None:
-    """Train in this process (the worker's body; also used directly by tests and the CLI)."""
-    from graph import fileformat
+    """Train in this process and report every failure as an `error` event (the worker's body;
+    also used directly by tests)."""
     try:
-        graph = fileformat.loads(job.graph_text, "<project>")
-        if graph.training.get("mode") == "gan":   # GAN mode: backends/gan_mode.py
-            from .gan_mode import run_gan_job
-            return run_gan_job(job, graph, on_event, should_stop)
-        flat, split = prepare_job(graph, job.base_dir)
-        fit = backend_fit(job.backend)
-        settings = dict(graph.training)
-        if job.evaluate_only:
-            settings["epochs"] = 0
-        options = {"device": settings.get("device", "auto"), **job.options}
-        result = fit(flat, split, settings, on_event=on_event, should_stop=should_stop,
-                     stats_every=job.stats_every, weights_out=job.weights_out,
-                     weights_in=job.weights_in, **options)
-        if result is not None and getattr(result, "reason", "completed") in ("completed",
-                                                                            "early_stopping"):
-            if settings.get("mode") == "vae":
-                on_event(vae_generated_event(job.backend, result, flat, split))
-            on_event(evaluate_test_split(job.backend, result, split, graph.training))
+        execute(job, on_event, should_stop)
     except Exception as e:       # the worker must report, not die silently
         on_event(protocol.error(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError)
                                 else str(e)))

@@ -62,7 +62,7 @@ def _decode_keras(model, node: str, z: np.ndarray) -> np.ndarray:
 
 def code_size(flat) -> int:
     """Values in the code the Sampling layer draws."""
-    from graph.validation import Analysis
+    from netdesigner.graph.validation import Analysis
     return int(np.prod(Analysis(flat, live=False).output_shapes(sampling_node(flat))[0]))
 
 

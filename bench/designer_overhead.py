@@ -100,8 +100,8 @@ def run_hand_written(build, split, settings) -> tuple[float, float]:
 
 
 def run_designer(flat, split, settings, stats_every: int) -> tuple[float, float, dict]:
-    from backends import protocol
-    from backends.keras.train import fit
+    from netdesigner.backends import protocol
+    from netdesigner.backends.keras.train import fit
     recorder = protocol.Recorder()
     result = fit(flat, split, settings, on_event=recorder, should_stop=lambda: False,
                  stats_every=stats_every)
@@ -126,8 +126,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stats-every", type=int, default=20)
     args = parser.parse_args(argv)
 
-    from backends.runner import prepare_job
-    from graph import fileformat
+    from netdesigner.backends.runner import prepare_job
+    from netdesigner.graph import fileformat
     graph = fileformat.load(args.graph)
     name = os.path.splitext(os.path.basename(args.graph))[0]
     if name not in HAND_WRITTEN:

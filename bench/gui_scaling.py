@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from graph import Analysis, Graph, fileformat  # noqa: E402
-from graph.layout import layered_positions  # noqa: E402
+from netdesigner.graph import Analysis, Graph, fileformat  # noqa: E402
+from netdesigner.graph.layout import layered_positions  # noqa: E402
 
 NODES = 500
 
@@ -52,7 +52,7 @@ def build(n: int) -> Graph:
 
 def main() -> None:
     app = QApplication.instance() or QApplication([])
-    from designer.main_window import MainWindow
+    from netdesigner.designer.main_window import MainWindow
     folder = Path(tempfile.mkdtemp())
     path = folder / "big.graph"
     fileformat.save(build(NODES), path)

@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from backends import data  # noqa: E402
-from backends.numpy import registry  # noqa: E402
-from backends.numpy.model import compile_graph  # noqa: E402
-from backends.numpy.train import blas_threads, default_threads, fit  # noqa: E402
-from graph import Analysis, Graph, fileformat  # noqa: E402
+from netdesigner.backends import data  # noqa: E402
+from netdesigner.backends.numpy import registry  # noqa: E402
+from netdesigner.backends.numpy.model import compile_graph  # noqa: E402
+from netdesigner.backends.numpy.train import blas_threads, default_threads, fit  # noqa: E402
+from netdesigner.graph import Analysis, Graph, fileformat  # noqa: E402
 
 TARGETS = {"mlp": 10.0, "cnn8": 2.0, "cnn28": 0.5}
 CONV_TARGET = 0.25
@@ -214,7 +214,7 @@ class _nothing:
 def conv_flops(graph, x, y, batches=10, threads=None, rounds=8) -> tuple[float, float, float]:
     """(conv FLOP/s, share of the training step spent in convolutions, conv FLOPs per step)
     for NumPy training of `graph`, timing the Conv2D kernels inside the compiled model."""
-    from backends.numpy.train import Trainer
+    from netdesigner.backends.numpy.train import Trainer
     model = compile_graph(graph)
     trainer = Trainer(model)
     spent = [0.0]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph import Analysis, Graph  # noqa: E402
+from netdesigner.graph import Analysis, Graph  # noqa: E402
 
 
 def chain(n: int) -> tuple[Graph, list[str]]:

@@ -13,7 +13,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _shape_text(shapes) -> str:
-    from graph.shapes import fmt
+    from netdesigner.graph.shapes import fmt
     if shapes is None:
         return "?"
     return ", ".join(fmt(s) for s in shapes)
@@ -75,8 +75,8 @@ def _print_table(path, graph, analysis, out) -> None:
 
 
 def cmd_validate(args) -> int:
-    from graph import fileformat
-    from graph.validation import Analysis
+    from netdesigner.graph import fileformat
+    from netdesigner.graph.validation import Analysis
     try:
         graph = fileformat.load(args.file)
     except fileformat.GraphFileError as e:
@@ -96,7 +96,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    from graph import CATALOG
+    from netdesigner.graph import CATALOG
     if args.json:
         print(json.dumps([t.describe() for t in CATALOG], indent=2))
         return EXIT_OK
@@ -201,9 +201,9 @@ def metrics_table(rows: dict) -> str:
 
 def _evaluate_function(backend: str):
     if backend == "keras":
-        from backends.keras.train import evaluate
+        from netdesigner.backends.keras.train import evaluate
     else:
-        from backends.numpy.train import evaluate
+        from netdesigner.backends.numpy.train import evaluate
     return evaluate
 
 
@@ -220,14 +220,14 @@ def cmd_train(args) -> int:
     import signal
     from pathlib import Path
 
-    from graph import fileformat
+    from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     backend = args.backend or graph.training.get("backend", "numpy")
     if args.epochs is not None:
         graph.training["epochs"] = args.epochs
     if args.batch_size is not None:
         graph.training["batch_size"] = args.batch_size
-    from backends.runner import BACKENDS, backend_fit, prepare_job, weights_path
+    from netdesigner.backends.runner import BACKENDS, backend_fit, prepare_job, weights_path
     if backend not in BACKENDS:
         print(f"error: unknown backend {backend!r}: choose {' or '.join(BACKENDS)}",
               file=sys.stderr)
@@ -292,8 +292,8 @@ def cmd_compare(args) -> int:
     """Train the design with each optimizer in turn; a table, the curves as PNG / CSV."""
     from pathlib import Path
 
-    from backends.comparison import VARIANTS, compare_optimizers
-    from graph import fileformat
+    from netdesigner.backends.comparison import VARIANTS, compare_optimizers
+    from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
@@ -346,9 +346,9 @@ def cmd_compare(args) -> int:
 def cmd_export(args) -> int:
     from pathlib import Path
 
-    from graph import fileformat
+    from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
-    from backends.runner import prepare_job, weights_path
+    from netdesigner.backends.runner import prepare_job, weights_path
     weights = None
     if not args.no_weights:
         weights = args.weights or weights_path(args.file)
@@ -367,7 +367,7 @@ def cmd_export(args) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_PROBLEMS
-    from backends.export import export
+    from netdesigner.backends.export import export
     try:
         written = export(graph, args.to, args.out, weights=weights,
                          source_name=Path(args.file).name, split=split)
@@ -383,7 +383,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from backends.keras.importer import ImportProblem, import_file
+    from netdesigner.backends.keras.importer import ImportProblem, import_file
     try:
         graph, written = import_file(args.model, args.out, weights=not args.no_weights)
     except ImportProblem as e:
@@ -400,10 +400,10 @@ def cmd_import(args) -> int:
 
 def cmd_check(args) -> int:
     """The parity inspector: both backends, same weights, one batch, node by node."""
-    from backends import parity
-    from backends.runner import weights_path
-    from graph import fileformat
-    from graph.validation import Analysis
+    from netdesigner.backends import parity
+    from netdesigner.backends.runner import weights_path
+    from netdesigner.graph import fileformat
+    from netdesigner.graph.validation import Analysis
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     errors = Analysis(graph, live=False).errors()
     if errors:
@@ -520,7 +520,7 @@ def main(argv=None) -> int:
         from .app import run
         return run(argv[0] if argv else None)
     args = parser.parse_args(argv)
-    from graph.fileformat import GraphFileError
+    from netdesigner.graph.fileformat import GraphFileError
     try:
         return args.func(args)
     except GraphFileError as e:              # a file that cannot be read: one line, no traceback

@@ -9,7 +9,7 @@ import copy
 
 from PySide6.QtGui import QUndoCommand
 
-from graph import Edge, Graph
+from netdesigner.graph import Edge, Graph
 
 MERGE_PARAM = 1001        # QUndoCommand ids for merging consecutive edits
 MERGE_TRAINING = 1003

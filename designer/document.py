@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from graph import Analysis, Edge, Graph, fileformat
-from graph.layout import layered_positions
+from netdesigner.graph import Analysis, Edge, Graph, fileformat
+from netdesigner.graph.layout import layered_positions
 
 from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, InsertCommand,
                        MoveNodesCommand, RemoveNodesCommand, SetParamCommand,

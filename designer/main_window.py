@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWid
                                QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QScrollArea, QVBoxLayout)
 
-from graph import fileformat
+from netdesigner.graph import fileformat
 
 from .canvas.editing import add_layer, delete_selection
 from .canvas.scene import NetworkScene

@@ -5,7 +5,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from graph import CATALOG
+from netdesigner.graph import CATALOG
 
 from .canvas.view import LAYER_MIME
 

@@ -12,8 +12,8 @@ from typing import Callable
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE, Param
-from graph.shapes import fmt
+from netdesigner.graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE, Param
+from netdesigner.graph.shapes import fmt
 
 INT_LIMIT = 2**31 - 1
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from graph.events import ParamChanged
-from graph.params import TEXT
-from graph.shapes import fmt
+from netdesigner.graph.events import ParamChanged
+from netdesigner.graph.params import TEXT
+from netdesigner.graph.shapes import fmt
 
 from .param_form import ParamForm
 

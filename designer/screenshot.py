@@ -1,6 +1,6 @@
 """Render the designer with a file open to a PNG (for the README and for looking at the GUI).
 
-    python -m designer.screenshot samples/cnn_digits.graph docs/designer.png [--select NODE]
+    python -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer.png [--select NODE]
 """
 from __future__ import annotations
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from backends import protocol
-from backends.runner import Job, run_job
-from graph import fileformat, validate
+from netdesigner.backends import protocol
+from netdesigner.backends.runner import Job, run_job
+from netdesigner.graph import fileformat, validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -91,14 +91,14 @@ def test_sample_exports_to_a_standalone_script_that_trains(name, tmp_path):
     import subprocess
     import sys
 
-    from backends.export import export
-    from backends.runner import prepare_job
+    from netdesigner.backends.export import export
+    from netdesigner.backends.runner import prepare_job
     g = fileformat.load(SAMPLES / f"{name}.graph")
     flat, split = prepare_job(g, str(SAMPLES))
     written = export(g, "py", tmp_path / f"{name}.py", split=split)
     script = next(p for p in written if p.suffix == ".py")
     modules = _imported_modules(script.read_text())
-    assert not modules & {"graph", "backends", "designer"}, modules
+    assert not modules & {"netdesigner", "graph", "backends", "designer"}, modules
     done = subprocess.run([sys.executable, str(script), "--epochs", "1"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -39,8 +39,8 @@ class ExportError(ValueError):
 
 def compiled_model(graph, settings: dict | None = None, weights=None):
     """The design compiled for Keras (with its training set-up) and loaded with `weights`."""
-    from backends.keras.compiler import compile_graph
-    from backends.keras.weights import load_any
+    from netdesigner.backends.keras.compiler import compile_graph
+    from netdesigner.backends.keras.weights import load_any
     model = compile_graph(graph, settings)
     load_any(model, weights)
     return model

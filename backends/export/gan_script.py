@@ -14,8 +14,8 @@ script, imports only Keras, TensorFlow and NumPy. It holds:
 """
 from __future__ import annotations
 
-from backends.keras.compiler import build_model, flatten_design, model_name, output_refs
-from graph.gan import split_gan
+from netdesigner.backends.keras.compiler import build_model, flatten_design, model_name, output_refs
+from netdesigner.graph.gan import split_gan
 
 from . import ExportError
 from .script import (_IMPORTS, Names, _call_args, _check_layer, _optimizer_source, _paragraph,

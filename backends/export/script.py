@@ -26,11 +26,11 @@ import re
 
 import keras
 
-from backends.keras import layers as keras_layers
-from backends.keras.radial import RBF
-from backends.keras.compiler import (flatten_design, make_loss, make_metrics, make_optimizer,
+from netdesigner.backends.keras import layers as keras_layers
+from netdesigner.backends.keras.radial import RBF
+from netdesigner.backends.keras.compiler import (flatten_design, make_loss, make_metrics, make_optimizer,
                                      model_name, output_refs)
-from graph.catalog import CATALOG
+from netdesigner.graph.catalog import CATALOG
 
 from . import ExportError
 
@@ -237,7 +237,7 @@ def _statement(target: str, path: str, args: list[str], call: str, indent: int =
 
 def _optimizer_source(settings: dict) -> str:
     opt = make_optimizer(settings)
-    from graph.training import OPTIMIZERS
+    from netdesigner.graph.training import OPTIMIZERS
     name = settings.get("optimizer", "adam")
     params = {**OPTIMIZERS[name].params.defaults(), **(settings.get("optimizer_params") or {})}
     args = [f"{k}={render_value(v if isinstance(v, bool) else float(v))}"
@@ -281,7 +281,7 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     """The script's text for a design (blocks allowed). `weights_file` / `data_file`: names of
     files beside the script that it loads by default. `model`: the compiled model, when the
     caller has it already (else it is compiled here, without weights)."""
-    from backends.keras.compiler import build_model
+    from netdesigner.backends.keras.compiler import build_model
     settings = dict(graph.training if settings is None else settings)
     if settings.get("mode") == "gan":          # two networks and their loop: gan_script.py
         from .gan_script import gan_script_source

@@ -22,8 +22,8 @@ import re
 
 import keras
 
-from graph import Graph
-from graph.expand import DesignError, validated_flat
+from netdesigner.graph import Graph
+from netdesigner.graph.expand import DesignError, validated_flat
 
 from .layers import build_layer, call_layer
 
@@ -157,7 +157,7 @@ def make_loss(settings: dict, reduction: str | None = "sum_over_batch_size"):
 
 def make_optimizer(settings: dict):
     """The Keras optimizer of the training settings (with `clip_norm` as `clipnorm`)."""
-    from graph.training import OPTIMIZERS
+    from netdesigner.graph.training import OPTIMIZERS
     name = settings.get("optimizer", "adam")
     if name not in OPTIMIZERS:
         raise CompileError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")

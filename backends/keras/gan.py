@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import gan_mode, protocol
-from backends.data import split_arrays
+from netdesigner.backends import gan_mode, protocol
+from netdesigner.backends.data import split_arrays
 
 from . import devices as devices_module
 from .compiler import compile_graph, make_optimizer

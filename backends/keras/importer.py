@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graph import CATALOG, Graph
-from graph.layout import layered_positions
-from graph.params import ACTIVATIONS
+from netdesigner.graph import CATALOG, Graph
+from netdesigner.graph.layout import layered_positions
+from netdesigner.graph.params import ACTIVATIONS
 
 #: Keras's names of the catalog's activations (Keras 3 calls swish "silu")
 KERAS_ACTIVATIONS = {"silu": "swish", "swish": "swish", "linear": "linear", None: "linear"}
@@ -667,7 +667,7 @@ LOSS_NAMES = {
 
 def _training_settings(model, graph: Graph) -> None:
     """The loss and optimizer of a compiled model, where the catalog declares them."""
-    from graph.training import OPTIMIZERS
+    from netdesigner.graph.training import OPTIMIZERS
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and getattr(model, "compiled", False):
         name = type(optimizer).__name__.lower()
@@ -762,14 +762,14 @@ def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]
     """Import a `.keras` file (or keras.applications.NAME) into the design `out` (.graph); with
     `weights`, the model's weights go beside it as `<out stem>.weights.npz` (the file the
     designer's backends train from). Returns the graph and the paths written."""
-    from graph import fileformat
+    from netdesigner.graph import fileformat
     model = load_keras_model(source)
     graph, values = import_with_weights(model)
     out = Path(out)
     fileformat.save(graph, out)
     written = [out]
     if weights:
-        from backends.runner import weights_path
+        from netdesigner.backends.runner import weights_path
         if values:
             path = weights_path(out)
             np.savez(path, **values)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import keras
 
-from graph.catalog import CATALOG
+from netdesigner.graph.catalog import CATALOG
 
 from .radial import RBF
 

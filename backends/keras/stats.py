@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import protocol
+from netdesigner.backends import protocol
 
 from .weights import layer_weight_names
 
@@ -220,7 +220,7 @@ class LayerProbe:
     @staticmethod
     def feature_images(arrays: dict) -> dict:
         """The protocol's images of `feature_arrays()` (NumPy only: may run in a thread)."""
-        from backends import protocol
+        from netdesigner.backends import protocol
         return {node: protocol.feature_map_images(a) for node, a in arrays.items()}
 
     def feature_arrays(self) -> dict:

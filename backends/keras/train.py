@@ -39,8 +39,8 @@ import weakref
 
 import numpy as np
 
-from backends import protocol
-from backends.data import as_list, split_arrays
+from netdesigner.backends import protocol
+from netdesigner.backends.data import as_list, split_arrays
 
 from . import devices as devices_module
 from .compiler import compile_graph, compile_model, make_loss, metric_names

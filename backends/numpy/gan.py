@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends import gan_mode, protocol
-from backends.data import split_arrays
+from netdesigner.backends import gan_mode, protocol
+from netdesigner.backends.data import split_arrays
 
 from . import optimizers as optimizers_module
 from .model import compile_graph

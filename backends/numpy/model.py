@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graph import Analysis, Graph
-from graph.expand import DesignError, validated_flat
+from netdesigner.graph import Analysis, Graph
+from netdesigner.graph.expand import DesignError, validated_flat
 
 from . import registry
 from .layers.activations import activate, activate_grad

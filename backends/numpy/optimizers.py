@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graph.training import OPTIMIZERS
+from netdesigner.graph.training import OPTIMIZERS
 
 
 class Optimizer:

@@ -48,7 +48,7 @@ from typing import Callable
 
 import numpy as np
 
-from graph import CATALOG
+from netdesigner.graph import CATALOG
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ import time
 
 import numpy as np
 
-from backends import protocol
-from backends.data import as_list, split_arrays
+from netdesigner.backends import protocol
+from netdesigner.backends.data import as_list, split_arrays
 
 from . import losses as losses_module
 from . import optimizers as optimizers_module

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
 
-from graph.shapes import fmt
+from netdesigner.graph.shapes import fmt
 
 NODE_WIDTH = 184.0
 HEADER = 22.0

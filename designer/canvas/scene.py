@@ -9,10 +9,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
-from graph import Edge
-from graph.events import (BlockChanged, EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved,
+from netdesigner.graph import Edge
+from netdesigner.graph.events import (BlockChanged, EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved,
                           NodeRemoved, ParamChanged)
-from graph.shapes import fmt
+from netdesigner.graph.shapes import fmt
 
 from ..document import Document
 from ..theme import LIGHT

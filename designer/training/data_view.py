@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QLabel, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from backends.evaluation import class_ids
+from netdesigner.backends.evaluation import class_ids
 
 from .images import array_pixmap
 

@@ -15,13 +15,13 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from backends import data, diagnostics
-from backends.runner import Job, TrainingProcess, weights_path
-from graph import fileformat
-from graph.events import SettingsChanged
-from graph.expand import SEPARATOR, expand_blocks
-from graph.params import CHOICE, Param
-from graph.training import OPTIMIZERS, SETTINGS
+from netdesigner.backends import data, diagnostics
+from netdesigner.backends.runner import Job, TrainingProcess, weights_path
+from netdesigner.graph import fileformat
+from netdesigner.graph.events import SettingsChanged
+from netdesigner.graph.expand import SEPARATOR, expand_blocks
+from netdesigner.graph.params import CHOICE, Param
+from netdesigner.graph.training import OPTIMIZERS, SETTINGS
 
 from ..param_form import ParamForm
 from .plots import TrainingPlots
@@ -196,7 +196,7 @@ class TrainingPanel(QWidget):
 
     def check_data(self) -> bool:
         """Show the data's shapes and whether they fit the network."""
-        from backends.runner import prepare_job
+        from netdesigner.backends.runner import prepare_job
         graph = self.document.graph
         try:
             flat, split = prepare_job(graph, self._base_dir())

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from backends import data, protocol
-from backends.data import DataError
+from netdesigner.backends import data, protocol
+from netdesigner.backends.data import DataError
 
 
 @pytest.mark.parametrize("name", list(data.BUILTIN))

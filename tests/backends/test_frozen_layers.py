@@ -12,10 +12,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from backends.numpy.model import compile_graph  # noqa: E402
-from backends.numpy.train import Trainer  # noqa: E402
-from graph import CATALOG, Analysis, Graph, fileformat  # noqa: E402
-from graph.params import TRAINABLE_PARAM  # noqa: E402
+from netdesigner.backends.numpy.model import compile_graph  # noqa: E402
+from netdesigner.backends.numpy.train import Trainer  # noqa: E402
+from netdesigner.graph import CATALOG, Analysis, Graph, fileformat  # noqa: E402
+from netdesigner.graph.params import TRAINABLE_PARAM  # noqa: E402
 
 
 def test_every_type_with_weights_has_the_one_trainable_param():
@@ -74,7 +74,7 @@ def test_both_backends_train_a_partly_frozen_network_identically(optimizer, para
     """Three steps on the same batches: the same losses and weights on NumPy and Keras, and
     the frozen layers' weights (BatchNormalization's moving statistics too) as they were."""
     keras = pytest.importorskip("keras")
-    from backends.numpy.weights import to_keras
+    from netdesigner.backends.numpy.weights import to_keras
     from tests.backends.numpy.keras_graph import keras_model
     g = frozen_mlp(loss="categorical_crossentropy", optimizer=optimizer,
                    optimizer_params=params)
@@ -110,9 +110,9 @@ def test_both_backends_train_a_partly_frozen_network_identically(optimizer, para
 
 def test_export_writes_and_import_reads_trainable_false():
     pytest.importorskip("keras")
-    from backends.export.script import script_source
-    from backends.keras.compiler import compile_graph as keras_compile
-    from backends.keras.importer import import_model
+    from netdesigner.backends.export.script import script_source
+    from netdesigner.backends.keras.compiler import compile_graph as keras_compile
+    from netdesigner.backends.keras.importer import import_model
     g = frozen_mlp()
     text = script_source(g)
 
@@ -137,10 +137,10 @@ def test_the_echo_state_reservoir_keeps_its_weights_while_the_read_out_learns(ba
     it started; the Dense read-out changes."""
     if backend == "keras":
         pytest.importorskip("keras")
-        from backends.keras.train import fit
+        from netdesigner.backends.keras.train import fit
     else:
-        from backends.numpy.train import fit
-    from backends.runner import prepare_job
+        from netdesigner.backends.numpy.train import fit
+    from netdesigner.backends.runner import prepare_job
     g = fileformat.load(os.path.join(SAMPLES, "echo_state_sine.graph"))
     reservoir = g.node("reservoir")
     assert reservoir.type == "SimpleRNN" and reservoir.params["trainable"] is False
@@ -150,7 +150,7 @@ def test_the_echo_state_reservoir_keeps_its_weights_while_the_read_out_learns(ba
     settings = dict(g.training, epochs=2)
     result = fit(flat, split, settings, stats_every=0, initial_weights=start)
     if backend == "keras":                              # in the NumPy backend's names
-        from backends.numpy.weights import from_keras
+        from netdesigner.backends.numpy.weights import from_keras
         after = from_keras(result.model, compile_graph(flat))
     else:
         after = result.model.get_weights()

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import protocol
-from backends.runner import Job, prepare_job, run_job
-from graph import Graph, fileformat
-from graph.gan import split_gan
+from netdesigner.backends import protocol
+from netdesigner.backends.runner import Job, prepare_job, run_job
+from netdesigner.graph import Graph, fileformat
+from netdesigner.graph.gan import split_gan
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -120,9 +120,9 @@ def test_the_moons_sample_reaches_its_quality_target():
 @pytest.mark.parametrize("d_activation", ["sigmoid", "linear"])
 def test_one_numpy_step_matches_one_keras_step(d_activation):
     pytest.importorskip("tensorflow")
-    from backends.keras.gan import build_gan, make_step
-    from backends.numpy.gan import GanSteps, NumpyGan
-    from backends.numpy.model import compile_graph
+    from netdesigner.backends.keras.gan import build_gan, make_step
+    from netdesigner.backends.numpy.gan import GanSteps, NumpyGan
+    from netdesigner.backends.numpy.model import compile_graph
     g = tiny_gan(d_activation, optimizer="adam", seed=3, clip_norm=0.0)
     g.training["optimizer_params"] = {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.999,
                                       "epsilon": 1e-7}

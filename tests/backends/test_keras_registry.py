@@ -9,10 +9,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from backends.keras.layers import (KERAS_BUILDERS, NOT_BUILT, Sampling, build_layer,  # noqa: E402
+from netdesigner.backends.keras.layers import (KERAS_BUILDERS, NOT_BUILT, Sampling, build_layer,  # noqa: E402
                                    builds, call_layer, regularizer)
-from graph import CATALOG  # noqa: E402
-from graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE  # noqa: E402
+from netdesigner.graph import CATALOG  # noqa: E402
+from netdesigner.graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, SHAPE  # noqa: E402
 
 BUILT = sorted(KERAS_BUILDERS)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.comparison import VARIANTS, compare_optimizers, variant_settings
-from designer.cli import main
-from graph import fileformat
+from netdesigner.backends.comparison import VARIANTS, compare_optimizers, variant_settings
+from netdesigner.designer.cli import main
+from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

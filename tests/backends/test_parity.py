@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from backends import parity
-from backends.numpy import registry
-from graph import fileformat
+from netdesigner.backends import parity
+from netdesigner.backends.numpy import registry
+from netdesigner.graph import fileformat
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "samples").glob("*.graph"))
 
@@ -34,8 +34,8 @@ def test_a_perturbed_backward_function_is_flagged(monkeypatch):
 
 
 def test_trained_weights_are_checked_too(tmp_path):
-    from backends.numpy.model import compile_graph
-    from backends.numpy.weights import save_npz
+    from netdesigner.backends.numpy.model import compile_graph
+    from netdesigner.backends.numpy.weights import save_npz
     g = fileformat.load(SAMPLES[0].parent / "cnn_digits.graph")
     model = compile_graph(g, seed=7)
     for w in model.weights["conv2d_1"].values():
@@ -45,7 +45,7 @@ def test_trained_weights_are_checked_too(tmp_path):
 
 
 def test_check_command_passes_a_sample_and_fails_a_broken_layer(monkeypatch, capsys):
-    from designer.cli import main
+    from netdesigner.designer.cli import main
     sample = str(SAMPLES[0].parent / "cnn_digits.graph")
     assert main(["check", sample, "--random"]) == 0
     out = capsys.readouterr().out

@@ -9,9 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from backends import data, protocol  # noqa: E402
-from backends.runner import Job, backend_fit, prepare_job, run_job  # noqa: E402
-from graph import fileformat  # noqa: E402
+from netdesigner.backends import data, protocol  # noqa: E402
+from netdesigner.backends.runner import Job, backend_fit, prepare_job, run_job  # noqa: E402
+from netdesigner.graph import fileformat  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -102,10 +102,10 @@ def test_vae_loss_and_gradients_with_the_kl_term_match_keras():
     (reconstruction + KL) and every weight's gradient equal Keras's with model.losses."""
     import tensorflow as tf
 
-    from backends.keras.compiler import build_model
-    from backends.numpy.model import compile_graph
-    from backends.numpy.train import Trainer
-    from backends.numpy.weights import to_keras
+    from netdesigner.backends.keras.compiler import build_model
+    from netdesigner.backends.numpy.model import compile_graph
+    from netdesigner.backends.numpy.train import Trainer
+    from netdesigner.backends.numpy.weights import to_keras
 
     g = _sample("vae_digits")
     flat, split = prepare_job(g, str(SAMPLES))

@@ -1,8 +1,8 @@
 """The runner: preparing a job from a design, and the project-wide training options."""
 from pathlib import Path
 
-from backends.runner import prepare_job, weights_path
-from graph import fileformat
+from netdesigner.backends.runner import prepare_job, weights_path
+from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from backends import data
-from backends.data import DataError
-from backends.evaluation import classification_report
-from backends.numpy import losses
+from netdesigner.backends import data
+from netdesigner.backends.data import DataError
+from netdesigner.backends.evaluation import classification_report
+from netdesigner.backends.numpy import losses
 
 
 def test_reverse_targets_are_the_inputs_reversed():
@@ -48,7 +48,7 @@ def test_report_counts_every_step_and_whole_sequences():
 def test_loss_and_accuracy_on_sequences_match_keras(loss_name, sparse):
     import keras
 
-    from backends.keras.compiler import accuracy_metric, make_loss
+    from netdesigner.backends.keras.compiler import accuracy_metric, make_loss
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 5, (8, 4))
     y_true = ids if sparse else np.eye(5, dtype=np.float32)[ids]

@@ -6,9 +6,9 @@ from PySide6.QtCore import QSettings, QStandardPaths
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     QStandardPaths.setTestModeEnabled(True)
-    monkeypatch.setattr("designer.main_window.recovery_dir",
+    monkeypatch.setattr("netdesigner.designer.main_window.recovery_dir",
                         lambda: (tmp_path / "recovery").mkdir(exist_ok=True) or tmp_path / "recovery")
-    from designer.main_window import MainWindow
+    from netdesigner.designer.main_window import MainWindow
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = MainWindow(settings=settings)
     w.ask_save_changes = lambda: pytest.fail("unexpected unsaved-changes prompt")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from designer.cli import main
-from graph import fileformat
+from netdesigner.designer.cli import main
+from netdesigner.graph import fileformat
 from tests.graph.builders import chain
 
 ROOT = Path(__file__).resolve().parents[2]

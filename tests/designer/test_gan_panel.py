@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from graph import fileformat
+from netdesigner.graph import fileformat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_a_gan_run_shows_generated_points_over_the_real_ones(window, qtbot, tmp_
     assert panel.plots.epoch_loss and "d_accuracy" in panel.plots.metrics
     shot = os.environ.get("GAN_SCREENSHOT")
     if shot:                         # a bigger copy of the view, to look at
-        from designer.training.generated import GeneratedView
+        from netdesigner.designer.training.generated import GeneratedView
         big = GeneratedView()
         big.add_event({**view.latest, "real": view.real.tolist()})
         big.resize(800, 600)

@@ -7,9 +7,9 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEve
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from designer.canvas.view import LAYER_MIME
-from graph import fileformat
-from graph.fileformat import to_dict
+from netdesigner.designer.canvas.view import LAYER_MIME
+from netdesigner.graph import fileformat
+from netdesigner.graph.fileformat import to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -240,7 +240,7 @@ def test_save_then_open_gives_the_same_graph(window, qtbot, tmp_path, monkeypatc
     doc = window.document
     doc.set_param("dense_1", "units", 48)
     target = tmp_path / "mine.graph"
-    monkeypatch.setattr("designer.main_window.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("netdesigner.designer.main_window.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(target), ""))
     assert window.save_as()
     assert not doc.modified and "mine.graph" in window.windowTitle()
@@ -299,7 +299,7 @@ def test_autosave_writes_a_recovery_file_that_a_new_window_offers(window, qtbot,
     info.write_text(info.read_text().replace(f'"pid": {__import__("os").getpid()}', '"pid": 999999'))
     crashed = window.recovery_file.rename(window.recovery_file.with_name("session-999999.graph"))
     info.rename(crashed.with_suffix(".json"))
-    from designer.main_window import MainWindow
+    from netdesigner.designer.main_window import MainWindow
     from PySide6.QtCore import QSettings
     other = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.IniFormat))
     qtbot.addWidget(other)
@@ -317,7 +317,7 @@ def test_theme_and_geometry_persist(window, qtbot, tmp_path):
     window.resize(760, 540)         # the offscreen screen is 800 x 600
     window.document.undo.setClean()
     window.close()
-    from designer.main_window import MainWindow
+    from netdesigner.designer.main_window import MainWindow
     again = MainWindow(settings=window.settings)
     qtbot.addWidget(again)
     assert again.theme.name == "dark" and again.dark_action.isChecked()

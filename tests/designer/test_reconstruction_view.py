@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends import protocol
-from backends.runner import Job, run_job
-from designer.training.results import EvaluationView
-from graph import fileformat
+from netdesigner.backends import protocol
+from netdesigner.backends.runner import Job, run_job
+from netdesigner.designer.training.results import EvaluationView
+from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

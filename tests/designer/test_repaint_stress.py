@@ -47,9 +47,9 @@ def test_pyside_version_is_safe_for_this_python():
 def test_plot_and_canvas_survive_thousands_of_repaints(qtbot):
     from pathlib import Path
 
-    from designer.canvas.scene import NetworkScene
-    from designer.canvas.view import NetworkView
-    from designer.document import Document
+    from netdesigner.designer.canvas.scene import NetworkScene
+    from netdesigner.designer.canvas.view import NetworkView
+    from netdesigner.designer.document import Document
 
     plot = pg.PlotWidget()
     qtbot.addWidget(plot)

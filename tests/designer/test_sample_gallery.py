@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from designer.main_window import SAMPLES_DIR, SampleGallery
+from netdesigner.designer.main_window import SAMPLES_DIR, SampleGallery
 
 
 def _visible(gallery) -> list[str]:

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import QTimer, Qt
 from PySide6.QtTest import QTest
 
-from backends import diagnostics, protocol
-from backends.runner import Job, run_job, weights_path
-from graph import fileformat
+from netdesigner.backends import diagnostics, protocol
+from netdesigner.backends.runner import Job, run_job, weights_path
+from netdesigner.graph import fileformat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def run_to_end(qtbot, window, timeout=90_000):
 def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot, tmp_path,
                                                                    backend):
     if backend == "keras":
-        pytest.importorskip("backends.keras.train")
+        pytest.importorskip("netdesigner.backends.keras.train")
     path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)
     assert window.open_file(path, ask=False)
     panel = window.training

@@ -1,5 +1,5 @@
 """Small graphs that several tests share."""
-from graph import Graph
+from netdesigner.graph import Graph
 
 
 def chain(specs, graph=None, y=0.0) -> tuple[Graph, list[str]]:

@@ -1,9 +1,9 @@
 """The catalog is the single source of truth for layer types."""
 import pytest
 
-from graph import CATALOG
-from graph.catalog import Catalog, LayerType
-from graph.params import KINDS, Param, ParamSet
+from netdesigner.graph import CATALOG
+from netdesigner.graph.catalog import Catalog, LayerType
+from netdesigner.graph.params import KINDS, Param, ParamSet
 
 REQUIRED = """Input Dense Activation Dropout GaussianNoise BatchNormalization LayerNormalization
 Flatten Reshape Permute RepeatVector Conv1D Conv2D Conv2DTranspose DepthwiseConv2D

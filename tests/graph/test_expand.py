@@ -1,8 +1,8 @@
 """Block expansion gives the flat network the backends compile."""
 from pathlib import Path
 
-from graph import BlockDef, Graph, fileformat, validate
-from graph.expand import expand_blocks
+from netdesigner.graph import BlockDef, Graph, fileformat, validate
+from netdesigner.graph.expand import expand_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 

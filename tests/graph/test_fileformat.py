@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from graph import BlockDef, Graph, fileformat, validate
-from graph.fileformat import GraphFileError
-from graph.migrations import CURRENT_VERSION
+from netdesigner.graph import BlockDef, Graph, fileformat, validate
+from netdesigner.graph.fileformat import GraphFileError
+from netdesigner.graph.migrations import CURRENT_VERSION
 from tests.graph.builders import chain, mlp
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,8 @@
 """graph.gan.split_gan finds a GAN design's generator and discriminator, or says what is wrong."""
 import pytest
 
-from graph import BlockDef, Graph
-from graph.gan import GanError, split_gan
+from netdesigner.graph import BlockDef, Graph
+from netdesigner.graph.gan import GanError, split_gan
 
 
 def gan_graph(noise=4, sample=2, d_units=1, d_activation="sigmoid", noise_id="noise",

@@ -25,9 +25,9 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from backends.keras.layers import build_layer, call_layer  # noqa: E402
-from graph import CATALOG, ShapeError  # noqa: E402
-from graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, TEXT  # noqa: E402
+from netdesigner.backends.keras.layers import build_layer, call_layer  # noqa: E402
+from netdesigner.graph import CATALOG, ShapeError  # noqa: E402
+from netdesigner.graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, TEXT  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 

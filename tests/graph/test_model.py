@@ -1,8 +1,8 @@
 """The graph model: the one place a network changes, announcing every change."""
 import pytest
 
-from graph import Edge, Graph, WiringError
-from graph.events import (EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved, NodeRemoved,
+from netdesigner.graph import Edge, Graph, WiringError
+from netdesigner.graph.events import (EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved, NodeRemoved,
                           ParamChanged)
 from tests.graph.builders import chain
 

@@ -2,8 +2,8 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from graph import Analysis, BlockDef, Graph, validate
-from graph.events import Edge
+from netdesigner.graph import Analysis, BlockDef, Graph, validate
+from netdesigner.graph.events import Edge
 from tests.graph.builders import chain, mlp
 
 

@@ -13,14 +13,14 @@ SAMPLES = ROOT / "samples"
 
 
 def load_sample(name: str):
-    from graph import fileformat
+    from netdesigner.graph import fileformat
     return fileformat.load(SAMPLES / f"{name}.graph")
 
 
 @pytest.fixture(scope="session")
 def digits_mlp():
     """(design, flat design, prepared split) of samples/mlp_digits.graph."""
-    from backends.runner import prepare_job
+    from netdesigner.backends.runner import prepare_job
     graph = load_sample("mlp_digits")
     flat, split = prepare_job(graph, str(SAMPLES))
     return graph, flat, split
@@ -28,7 +28,7 @@ def digits_mlp():
 
 def two_heads():
     """Two inputs, a shared trunk, two outputs (a multi-input / multi-output design)."""
-    from graph import Graph
+    from netdesigner.graph import Graph
     g = Graph()
     a = g.add_node("Input", {"shape": (6,)}, node_id="features")
     b = g.add_node("Input", {"shape": (4,)}, node_id="extra")
@@ -47,7 +47,7 @@ def two_heads():
 def sequence_design():
     """Tokens -> Embedding -> LSTM (with its states) -> Bidirectional GRU -> attention ->
     pooling -> softmax: recurrent layers, several output ports and multi-input layers."""
-    from graph import Graph
+    from netdesigner.graph import Graph
     g = Graph()
     tok = g.add_node("Input", {"shape": (12,), "dtype": "int32"}, node_id="tokens")
     emb = g.add_node("Embedding", {"input_dim": 50, "output_dim": 8}, node_id="embed")

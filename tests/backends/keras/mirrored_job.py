@@ -15,10 +15,10 @@ def main():
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from backends import protocol
-    from backends.keras.train import fit
-    from backends.runner import prepare_job
-    from graph import fileformat
+    from netdesigner.backends import protocol
+    from netdesigner.backends.keras.train import fit
+    from netdesigner.backends.runner import prepare_job
+    from netdesigner.graph import fileformat
     graph_file, events_out, epochs = sys.argv[1:4]
     graph = fileformat.load(graph_file)
     graph.training["epochs"] = int(epochs)

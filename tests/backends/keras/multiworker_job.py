@@ -10,9 +10,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
 
-from backends import protocol  # noqa: E402
-from backends.runner import prepare_job  # noqa: E402
-from graph import fileformat  # noqa: E402
+from netdesigner.backends import protocol  # noqa: E402
+from netdesigner.backends.runner import prepare_job  # noqa: E402
+from netdesigner.graph import fileformat  # noqa: E402
 
 
 def main():
@@ -20,7 +20,7 @@ def main():
     graph = fileformat.load(graph_file)
     graph.training["epochs"] = int(epochs)
     flat, split = prepare_job(graph, os.path.dirname(os.path.abspath(graph_file)))
-    from backends.keras.train import evaluate, fit, predict
+    from netdesigner.backends.keras.train import evaluate, fit, predict
     recorder = protocol.Recorder()
     result = fit(flat, split, graph.training, on_event=recorder, strategy="multi-worker",
                  weights_out=weights_out, stats_every=10)

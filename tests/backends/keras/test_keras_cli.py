@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from designer.cli import main
+from netdesigner.designer.cli import main
 
 from .conftest import ROOT, SAMPLES
 
@@ -39,7 +39,7 @@ def test_train_the_digits_mlp_on_keras(project, capsys):
 
 
 def test_train_on_numpy_and_export_what_it_learned(project, tmp_path, capsys):
-    pytest.importorskip("backends.numpy.train")
+    pytest.importorskip("netdesigner.backends.numpy.train")
     assert main(["train", str(project), "--backend", "numpy", "--epochs", "2",
                  "--quiet"]) == 0
     out, err = capsys.readouterr()
@@ -92,7 +92,7 @@ def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
 
 
 def test_validate_stays_free_of_tensorflow():
-    code = ("import sys; from designer.cli import main; "
+    code = ("import sys; from netdesigner.designer.cli import main; "
             f"rc = main(['validate', {str(SAMPLES / 'mlp_digits.graph')!r}]); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
             "sys.exit(rc)")
@@ -104,8 +104,8 @@ def test_validate_stays_free_of_tensorflow():
 def test_the_progress_bar_on_a_terminal():
     import io
 
-    from backends import protocol
-    from designer.cli import Progress, metrics_table
+    from netdesigner.backends import protocol
+    from netdesigner.designer.cli import Progress, metrics_table
 
     class Terminal(io.StringIO):
         def isatty(self):

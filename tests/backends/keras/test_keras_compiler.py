@@ -6,9 +6,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from backends.keras.compiler import CompileError, compile_graph, output_refs  # noqa: E402
-from graph import Analysis  # noqa: E402
-from graph.expand import expand_blocks  # noqa: E402
+from netdesigner.backends.keras.compiler import CompileError, compile_graph, output_refs  # noqa: E402
+from netdesigner.graph import Analysis  # noqa: E402
+from netdesigner.graph.expand import expand_blocks  # noqa: E402
 
 from .conftest import SAMPLES, load_sample, sequence_design, two_heads  # noqa: E402
 
@@ -53,7 +53,7 @@ def test_layers_with_several_ports_and_inputs():
 
 
 def test_outputs_are_every_port_of_the_output_nodes():
-    from graph import Graph
+    from netdesigner.graph import Graph
     g = Graph()
     i = g.add_node("Input", {"shape": (5, 3)})
     lstm = g.add_node("LSTM", {"units": 4, "return_state": True})
@@ -91,7 +91,7 @@ def test_training_set_up_follows_the_settings():
 
 
 def test_a_design_with_problems_is_refused_with_every_problem():
-    from graph import Graph
+    from netdesigner.graph import Graph
     g = Graph()
     i = g.add_node("Input", {"shape": (28, 28, 1)})
     d = g.add_node("Dense", {"units": 10})

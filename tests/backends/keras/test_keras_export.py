@@ -13,9 +13,9 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from backends.export import ExportError, export, weights_file_for  # noqa: E402
-from backends.keras.compiler import compile_graph  # noqa: E402
-from backends.keras.weights import get_weights  # noqa: E402
+from netdesigner.backends.export import ExportError, export, weights_file_for  # noqa: E402
+from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
+from netdesigner.backends.keras.weights import get_weights  # noqa: E402
 
 from .conftest import ROOT, load_sample, sequence_design, two_heads  # noqa: E402
 
@@ -67,8 +67,8 @@ def exported_scripts(tmp_path_factory):
         args = [sys.executable, str(HERE / "check_exported.py"), str(root / f"{name}.py"),
                 str(root / f"{name}_in.npz"), str(root / f"{name}_out")]
         if name == "resnet_digits":
-            from backends.export import write_data
-            from backends.runner import prepare_job
+            from netdesigner.backends.export import write_data
+            from netdesigner.backends.runner import prepare_job
             split = prepare_job(graph, str(ROOT / "samples"))[1]
             write_data(split, root / "digits.npz")
             args.append(str(root / "digits.npz"))

@@ -6,10 +6,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from backends.keras.compiler import compile_graph  # noqa: E402
-from backends.keras.importer import (ImportProblem, import_file, import_model,  # noqa: E402
+from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
+from netdesigner.backends.keras.importer import (ImportProblem, import_file, import_model,  # noqa: E402
                                      import_with_weights)
-from graph import Analysis, fileformat  # noqa: E402
+from netdesigner.graph import Analysis, fileformat  # noqa: E402
 
 from .conftest import load_sample, sequence_design, two_heads  # noqa: E402
 
@@ -36,7 +36,7 @@ def test_resnet50_round_trip():
     assert graph.node(image).position[0] < graph.node("conv1_conv").position[0] < \
         graph.node("predictions").position[0]
     # and it exports: every layer written as code builds the same layer
-    from backends.export.script import script_source
+    from netdesigner.backends.export.script import script_source
     text = script_source(graph, model=compiled)
     assert "conv5_block3_out = keras.layers.Activation(" in text
 
@@ -63,7 +63,7 @@ def test_efficientnet_b0_lists_what_the_catalog_lacks():
 @pytest.mark.parametrize("make", [lambda: load_sample("resnet_digits"), two_heads,
                                   sequence_design], ids=["blocks", "two_heads", "sequence"])
 def test_designs_survive_compile_and_import(make):
-    from graph.expand import expand_blocks
+    from netdesigner.graph.expand import expand_blocks
     design = expand_blocks(make())
     model = compile_graph(design)
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def test_designs_survive_compile_and_import(make):
     assert sorted((e.source, e.source_port, e.target, e.target_port) for e in graph.edges()) == \
         sorted((e.source, e.source_port, e.target, e.target_port) for e in design.edges())
     again = compile_graph(graph)
-    from backends.keras.weights import set_weights
+    from netdesigner.backends.keras.weights import set_weights
     set_weights(again, weights)
     xs = [rng.integers(0, 50, (3,) + tuple(t.shape[1:])) if "int" in t.dtype
           else rng.normal(size=(3,) + tuple(t.shape[1:])).astype("float32")
@@ -89,8 +89,8 @@ def test_designs_survive_compile_and_import(make):
 
 
 def test_a_keras_file_becomes_a_design_with_its_weights(tmp_path):
-    from backends.export import export
-    from backends.keras.weights import get_weights, read_npz
+    from netdesigner.backends.export import export
+    from netdesigner.backends.keras.weights import get_weights, read_npz
     design = load_sample("cnn_digits")
     model = compile_graph(design)
     path = export(design, "keras", tmp_path / "cnn.keras", model=model)[0]

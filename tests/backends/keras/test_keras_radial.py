@@ -6,10 +6,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from backends.keras.compiler import compile_graph  # noqa: E402
-from backends.keras.importer import import_with_weights  # noqa: E402
-from backends.keras.radial import RBF  # noqa: E402
-from graph import Graph  # noqa: E402
+from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
+from netdesigner.backends.keras.importer import import_with_weights  # noqa: E402
+from netdesigner.backends.keras.radial import RBF  # noqa: E402
+from netdesigner.graph import Graph  # noqa: E402
 
 
 def rbf_design():
@@ -55,13 +55,13 @@ def test_a_saved_rbf_model_loads_and_imports_back(tmp_path):
     assert graph.node("bumps").type == "RBF"
     assert graph.node("bumps").params == design.node("bumps").params
     again = compile_graph(graph)
-    from backends.keras.weights import set_weights
+    from netdesigner.backends.keras.weights import set_weights
     set_weights(again, weights)
     np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-6)
 
 
 def test_the_exported_script_carries_the_rbf_class():
-    from backends.export.script import script_source
+    from netdesigner.backends.export.script import script_source
     design = rbf_design()
     text = script_source(design)
     assert "class RBF(keras.layers.Layer):" in text

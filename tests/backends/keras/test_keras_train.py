@@ -6,10 +6,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from backends import protocol  # noqa: E402
-from backends.keras import train as keras_train  # noqa: E402
-from backends.keras.stats import segment_stats  # noqa: E402
-from backends.keras.weights import get_weights, read_npz  # noqa: E402
+from netdesigner.backends import protocol  # noqa: E402
+from netdesigner.backends.keras import train as keras_train  # noqa: E402
+from netdesigner.backends.keras.stats import segment_stats  # noqa: E402
+from netdesigner.backends.keras.weights import get_weights, read_npz  # noqa: E402
 
 from .conftest import SAMPLES, load_sample, two_heads  # noqa: E402
 
@@ -63,8 +63,8 @@ def test_events_follow_the_protocol(digits_mlp):
 def test_layer_stats_are_those_of_the_protocol_functions(digits_mlp):
     """The probe's numbers and histograms equal protocol.activation_stats / gradient_stats /
     weight_stats of the same tensors."""
-    from backends.keras.compiler import compile_graph
-    from backends.keras.stats import LayerProbe
+    from netdesigner.backends.keras.compiler import compile_graph
+    from netdesigner.backends.keras.stats import LayerProbe
     graph, flat, split = digits_mlp
     model = compile_graph(flat, graph.training)
     x, y = split.x_train[:16], split.y_train[:16]
@@ -205,7 +205,7 @@ def test_the_custom_loop_matches_model_fit(digits_mlp):
 
 
 def test_devices_strategies_and_mixed_precision(digits_mlp):
-    from backends.keras.devices import DeviceError
+    from netdesigner.backends.keras.devices import DeviceError
     graph, flat, split = digits_mlp
     for options, device in (({"device": "cpu"}, "CPU"),
                             ({"strategy": "mirrored"}, "MirroredStrategy over 1 replica(s): CPU"),
@@ -225,8 +225,8 @@ def test_devices_strategies_and_mixed_precision(digits_mlp):
 def test_numpy_and_keras_agree_after_the_first_batch(digits_mlp):
     """From the same weights, on the same first batch, both backends give the same loss, and
     the same weights after one update."""
-    numpy_train = pytest.importorskip("backends.numpy.train")
-    from backends.numpy.model import compile_graph as numpy_compile
+    numpy_train = pytest.importorskip("netdesigner.backends.numpy.train")
+    from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     graph, flat, split = digits_mlp
     settings = {**graph.training, "epochs": 1}
     start = numpy_compile(flat, settings).get_weights()
@@ -255,10 +255,10 @@ def test_weights_files_go_between_the_backends(digits_mlp, tmp_path):
     graph, flat, split = digits_mlp
     out = tmp_path / "net.weights.npz"
     _, result = _fit(digits_mlp, stats_every=0)
-    from backends.keras.weights import save_npz
+    from netdesigner.backends.keras.weights import save_npz
     save_npz(result.model, out)
-    numpy_weights = pytest.importorskip("backends.numpy.weights")
-    from backends.numpy.model import compile_graph as numpy_compile
+    numpy_weights = pytest.importorskip("netdesigner.backends.numpy.weights")
+    from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     model = numpy_weights.load_npz(numpy_compile(flat, graph.training), out)
     expected = keras_train.predict(result.model, split.x_val)
     np.testing.assert_allclose(model.predict(split.x_val)[0], expected, atol=1e-5)
@@ -273,8 +273,8 @@ def test_weights_files_go_between_the_backends(digits_mlp, tmp_path):
 
 
 def test_the_runner_trains_with_the_keras_backend(tmp_path):
-    from backends.runner import Job, run_job, weights_path
-    from graph import fileformat
+    from netdesigner.backends.runner import Job, run_job, weights_path
+    from netdesigner.graph import fileformat
     graph = load_sample("xor_mlp")
     graph.training["epochs"] = 20
     text = fileformat.dumps(graph)
@@ -289,7 +289,7 @@ def test_the_runner_trains_with_the_keras_backend(tmp_path):
 
 
 def test_a_design_with_blocks_trains():
-    from backends.runner import prepare_job
+    from netdesigner.backends.runner import prepare_job
     graph = load_sample("resnet_digits")
     flat, split = prepare_job(graph, str(SAMPLES))
     rec = protocol.Recorder()

@@ -12,7 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-from backends.keras.layers import build_layer, call_layer  # noqa: E402
+from netdesigner.backends.keras.layers import build_layer, call_layer  # noqa: E402
 
 
 def keras_model(model) -> keras.Model:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backends.numpy import registry
-from graph.params import ACTIVATIONS
+from netdesigner.backends.numpy import registry
+from netdesigner.graph.params import ACTIVATIONS
 
 
 @dataclass

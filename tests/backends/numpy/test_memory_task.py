@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import protocol
-from backends.data import marked_recall
-from backends.runner import Job, run_job
-from graph import fileformat
+from netdesigner.backends import protocol
+from netdesigner.backends.data import marked_recall
+from netdesigner.backends.runner import Job, run_job
+from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 CELLS = {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}

@@ -15,8 +15,8 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from backends.numpy import registry  # noqa: E402
-from backends.numpy.im2col import pad  # noqa: E402
+from netdesigner.backends.numpy import registry  # noqa: E402
+from netdesigner.backends.numpy.im2col import pad  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", ["Max", "Average"])

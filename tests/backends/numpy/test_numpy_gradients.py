@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends.numpy import registry
+from netdesigner.backends.numpy import registry
 from tests.backends.numpy.numpy_backend_cases import CASES, TRAINING_CASES, Case
 
 EPS = 1e-6

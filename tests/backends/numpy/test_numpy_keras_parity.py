@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from backends.numpy import registry  # noqa: E402
+from netdesigner.backends.numpy import registry  # noqa: E402
 from tests.backends.numpy.numpy_backend_cases import CASES, Case  # noqa: E402
 
 OUT_RTOL, OUT_ATOL = 1e-5, 1e-5
@@ -70,7 +70,7 @@ def keras_layer(case: Case, p: dict, seed: int):
     if t == "ActivityRegularization":         # its l1/l2 are not weight penalties
         return L.ActivityRegularization(l1=p["l1"], l2=p["l2"])
     if t == "RBF":                            # this project's own Keras layer
-        from backends.keras.radial import RBF
+        from netdesigner.backends.keras.radial import RBF
         return RBF(**kw)
     if t == "Sampling":
         rng = np.random.default_rng(seed)     # the noise our kernel draws from this seed

@@ -11,9 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from backends.numpy import registry  # noqa: E402
-from backends.numpy.layers import activations as A  # noqa: E402
-from graph.params import ACTIVATIONS  # noqa: E402
+from netdesigner.backends.numpy import registry  # noqa: E402
+from netdesigner.backends.numpy.layers import activations as A  # noqa: E402
+from netdesigner.graph.params import ACTIVATIONS  # noqa: E402
 
 
 def run(type_id, xs, params, weights=None, training=False, rng=0):

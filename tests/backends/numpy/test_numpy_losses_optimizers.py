@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from backends.numpy import losses, optimizers  # noqa: E402
-from backends.numpy.model import REGULARIZED, compile_graph  # noqa: E402
-from backends.numpy.weights import to_keras  # noqa: E402
-from graph import CATALOG, Graph  # noqa: E402
+from netdesigner.backends.numpy import losses, optimizers  # noqa: E402
+from netdesigner.backends.numpy.model import REGULARIZED, compile_graph  # noqa: E402
+from netdesigner.backends.numpy.weights import to_keras  # noqa: E402
+from netdesigner.graph import CATALOG, Graph  # noqa: E402
 from tests.backends.numpy.keras_graph import keras_model  # noqa: E402
 
 VALUE_TOL, GRAD_TOL = 1e-5, 1e-4
@@ -161,7 +161,7 @@ OPTIMIZER_CASES = [
 def _default_lr(name, keras_cls, keras_params):
     """Our defaults are the training settings' (graph.training.OPTIMIZERS); give Keras the
     same learning rate when the case relies on defaults."""
-    from graph.training import OPTIMIZERS
+    from netdesigner.graph.training import OPTIMIZERS
     params = dict(keras_params)
     params.setdefault("learning_rate", OPTIMIZERS[name].params["learning_rate"].default)
     return params

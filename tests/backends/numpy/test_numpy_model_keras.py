@@ -14,10 +14,10 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from backends.numpy.model import compile_graph  # noqa: E402
-from backends.numpy.train import Trainer  # noqa: E402
-from backends.numpy.weights import from_keras, to_keras  # noqa: E402
-from graph import Graph, fileformat  # noqa: E402
+from netdesigner.backends.numpy.model import compile_graph  # noqa: E402
+from netdesigner.backends.numpy.train import Trainer  # noqa: E402
+from netdesigner.backends.numpy.weights import from_keras, to_keras  # noqa: E402
+from netdesigner.graph import Graph, fileformat  # noqa: E402
 from tests.backends.numpy.keras_graph import keras_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -216,7 +216,7 @@ def test_saturated_softmax_loss_is_computed_from_logits_like_keras():
     x = np.zeros((1, 6), np.float32)
     x[0, 0] = 1.0
     y = np.array([[0, 0, 1.0]], np.float32)
-    from backends.numpy.train import evaluate
+    from netdesigner.backends.numpy.train import evaluate
     ours = evaluate(model, x, y)["loss"]
     assert ours == pytest.approx(120.0, rel=1e-5)          # not clipped at -log(1e-7) = 16.1
     assert ours == pytest.approx(float(km.evaluate(x, y, verbose=0)), rel=1e-5)

@@ -9,8 +9,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pytest  # noqa: E402
 from hypothesis import assume, given, settings, strategies as st  # noqa: E402
 
-from backends.numpy.im2col import span  # noqa: E402
-from graph import CATALOG, ShapeError  # noqa: E402
+from netdesigner.backends.numpy.im2col import span  # noqa: E402
+from netdesigner.graph import CATALOG, ShapeError  # noqa: E402
 from tests.backends.numpy.numpy_backend_cases import C  # noqa: E402
 from tests.backends.numpy.test_numpy_gradients import gradient_check  # noqa: E402
 

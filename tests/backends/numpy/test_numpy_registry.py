@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-import backends.numpy as nb
-from backends.numpy import initializers as init
-from backends.numpy import registry
-from graph import CATALOG
+import netdesigner.backends.numpy as nb
+from netdesigner.backends.numpy import initializers as init
+from netdesigner.backends.numpy import registry
+from netdesigner.graph import CATALOG
 from tests.backends.numpy.numpy_backend_cases import CASES, TRAINING_CASES
 
 
@@ -163,8 +163,8 @@ def test_normalization_and_embedding_weights():
 
 
 def test_mask_zero_is_refused_by_name_rather_than_ignored():
-    from backends.numpy.model import CompileError, compile_graph
-    from graph.model import Graph
+    from netdesigner.backends.numpy.model import CompileError, compile_graph
+    from netdesigner.graph.model import Graph
     g = Graph()
     i = g.add_node("Input", {"shape": (5,), "dtype": "int32"})
     e = g.add_node("Embedding", {"input_dim": 10, "output_dim": 3, "mask_zero": True})

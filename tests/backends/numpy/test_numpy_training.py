@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pytest
 
-from backends import data, protocol
-from backends.numpy.model import CompileError, compile_graph
-from backends.numpy.train import DEVICE, evaluate, fit, predict
-from backends.numpy.weights import load_npz, save_npz
-from graph import Analysis, Graph, fileformat
+from netdesigner.backends import data, protocol
+from netdesigner.backends.numpy.model import CompileError, compile_graph
+from netdesigner.backends.numpy.train import DEVICE, evaluate, fit, predict
+from netdesigner.backends.numpy.weights import load_npz, save_npz
+from netdesigner.graph import Analysis, Graph, fileformat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
@@ -279,7 +279,7 @@ def _two_headed() -> Graph:
 
 
 def test_training_gradient_of_the_whole_model_matches_finite_differences():
-    from backends.numpy.train import Trainer
+    from netdesigner.backends.numpy.train import Trainer
     model = compile_graph(_two_headed(), dtype=np.float64)
     trainer = Trainer(model)
     assert trainer.fused == [True, False]
@@ -359,7 +359,7 @@ def test_optimizer_params_of_another_optimizer_are_refused_clearly():
 
 
 def test_blas_threads_default_leaves_a_core_free():
-    from backends.numpy.train import blas_threads, default_threads
+    from netdesigner.backends.numpy.train import blas_threads, default_threads
     assert default_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
     with blas_threads(1):
         pass
