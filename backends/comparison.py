@@ -4,7 +4,8 @@
     runs["adam"].history["loss"]          # one value per epoch
 
 Every run starts from the same initial weights and sees the same batches in the same order (the
-design's seed fixes both), so the curves differ by the update rule alone. Each optimizer keeps
+design's seed fixes both), so the curves differ by the update rule alone. Every training mode
+can be compared (a GAN's two networks both take the optimizer; its `loss` is the generator's). Each optimizer keeps
 its own declared defaults (learning rate included): that is how a student would first meet it.
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from netdesigner.graph.training import OPTIMIZERS
+
+from . import jobs
 
 #: name shown -> (optimizer, parameters that differ from its declared defaults)
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -59,26 +62,20 @@ def compare_optimizers(graph, base_dir: str, names=DEFAULT, backend: str | None 
                        epochs: int | None = None, on_event=None) -> dict[str, ComparedRun]:
     """Train `graph` once per optimizer name; {name: ComparedRun}. `on_event(name, event)`
     sees every protocol event of every run."""
-    from .runner import backend_fit, evaluate_test_split, prepare_job
-
     settings = dict(graph.training)
     if epochs is not None:
         settings["epochs"] = int(epochs)
     backend = backend or settings.get("backend", "numpy")
-    if settings.get("mode") == "gan":
-        raise ValueError("the optimizer comparison trains one network on a data set; a GAN "
-                         "trains two against each other: compare its optimizers by hand")
-    flat, split = prepare_job(graph, base_dir)
-    fit = backend_fit(backend)
+    prepared = jobs.prepare(graph, base_dir)
     runs = {}
     for name in names:
         run_settings = variant_settings(settings, name)
-        emit = (lambda e, _n=name: on_event(_n, e)) if on_event else None
+        emit = (lambda e, _n=name: on_event(_n, e)) if on_event else (lambda e: None)
         started = time.perf_counter()
-        result = fit(flat, split, run_settings, on_event=emit, stats_every=0)
+        outcome = jobs.train(prepared, backend, emit, settings=run_settings, stats_every=0)
+        result, event = outcome.result, outcome.evaluation
         test = {}
-        if result.reason in ("completed", "early_stopping") and len(split.x_test):
-            event = evaluate_test_split(backend, result, split, run_settings)
+        if event is not None and len(prepared.split.x_test):
             test = {"loss": event["loss"], **event["metrics"]}
         runs[name] = ComparedRun(name, run_settings["optimizer"],
                                  run_settings["optimizer_params"], result.history,

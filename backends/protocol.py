@@ -17,7 +17,7 @@ Events, in order:
                  best_val_loss, history (and `message`, with what to try, when reason is nan)
     evaluation   (after a finished run) loss, metrics and a report on the test split
                  (backends/evaluation.py)
-    generated    GAN mode only (backends/gan_mode.py): step, epoch, samples (the generator's
+    generated    GAN mode only (backends/gan_loop.py): step, epoch, samples (the generator's
                  outputs for one fixed noise batch, as lists) and, in the first one, `real`
                  (real training samples to compare with); at the start, then after every epoch.
                  GAN batch and epoch events carry the generator's loss as `loss` and the
@@ -163,6 +163,7 @@ class FitResult:
     device: str = ""
     strategy: str = "none"
     extra: dict = field(default_factory=dict)   # backend-specific measurements
+    loop: object = None              # Keras: the custom loop that trained `model`, if one did
 
 
 class Recorder:

@@ -27,3 +27,9 @@ def read_npz(path) -> dict:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: cannot read weights ({e})") from None
+
+
+def weights_path(project: str | Path) -> Path:
+    """Trained weights live beside the project: net.graph -> net.weights.npz."""
+    project = Path(project)
+    return project.with_name(project.stem + ".weights.npz")

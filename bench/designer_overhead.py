@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stats-every", type=int, default=20)
     args = parser.parse_args(argv)
 
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.graph)
     name = os.path.splitext(os.path.basename(args.graph))[0]
@@ -134,7 +134,8 @@ def main(argv=None) -> int:
         print(f"no hand-written twin for {name}: choose one of {', '.join(HAND_WRITTEN)}")
         return 2
     graph.training["epochs"] = args.epochs
-    flat, split = prepare_job(graph, os.path.dirname(os.path.abspath(args.graph)))
+    prepared = prepare(graph, os.path.dirname(os.path.abspath(args.graph)))
+    flat, split = prepared.network, prepared.split
     settings = dict(graph.training)
 
     import tensorflow as tf

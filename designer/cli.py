@@ -199,14 +199,6 @@ def metrics_table(rows: dict) -> str:
     return "\n".join(out)
 
 
-def _evaluate_function(backend: str):
-    if backend == "keras":
-        from netdesigner.backends.keras.train import evaluate
-    else:
-        from netdesigner.backends.numpy.train import evaluate
-    return evaluate
-
-
 def _is_chief() -> bool:
     import os
     try:
@@ -227,20 +219,11 @@ def cmd_train(args) -> int:
         graph.training["epochs"] = args.epochs
     if args.batch_size is not None:
         graph.training["batch_size"] = args.batch_size
-    from netdesigner.backends.runner import BACKENDS, backend_fit, prepare_job, weights_path
-    if backend not in BACKENDS:
-        print(f"error: unknown backend {backend!r}: choose {' or '.join(BACKENDS)}",
+    from netdesigner.backends import jobs
+    from netdesigner.backends.weights_file import weights_path
+    if backend not in jobs.BACKENDS:
+        print(f"error: unknown backend {backend!r}: choose {' or '.join(jobs.BACKENDS)}",
               file=sys.stderr)
-        return EXIT_PROBLEMS
-    try:
-        fit = backend_fit(backend)
-    except ImportError as e:
-        print(f"error: the {backend} backend is not available here ({e})", file=sys.stderr)
-        return EXIT_PROBLEMS
-    try:
-        flat, split = prepare_job(graph, str(Path(args.file).resolve().parent))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
     options = {}
     if backend == "keras":
@@ -250,6 +233,12 @@ def cmd_train(args) -> int:
             args.device not in (None, "auto", "cpu"):
         print("error: --device gpu, --strategy and --mixed-precision need --backend keras",
               file=sys.stderr)
+        return EXIT_PROBLEMS
+    base_dir = str(Path(args.file).resolve().parent)
+    try:
+        prepared = jobs.prepare(graph, base_dir)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
     out = None if args.no_save else weights_path(args.file)
     if args.strategy == "multi-worker" and not _is_chief():
@@ -265,26 +254,23 @@ def cmd_train(args) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = fit(flat, split, graph.training, on_event=progress,
-                     should_stop=lambda: stop["asked"], stats_every=args.stats_every,
-                     weights_out=out, **options)
+        outcome = jobs.train(prepared, backend, progress, should_stop=lambda: stop["asked"],
+                             stats_every=args.stats_every, weights_out=out,
+                             options={k: v for k, v in options.items() if v is not None})
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
     finally:
         signal.signal(signal.SIGINT, previous)
-    evaluate = _evaluate_function(backend)
-    rows = {}
-    for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_val, split.y_val),
-                       ("test", split.x_test, split.y_test)):
-        if x is not None and len(x):
-            rows[name] = evaluate(result.model, x, y, graph.training)
+    result = outcome.result
+    rows = prepared.mode.scores(backend, result, prepared, prepared.settings)
     print(metrics_table(rows))
     if out is not None and Path(out).exists():
         print(f"weights saved to {out}")
     if args.json:
         print(json.dumps({"reason": result.reason, "epochs_run": result.epochs_run,
-                          "metrics": rows, "weights": None if out is None else str(out)}))
+                          "mode": prepared.mode.name, "metrics": rows,
+                          "weights": None if out is None else str(out)}))
     return EXIT_PROBLEMS if result.reason == "nan" else EXIT_OK
 
 
@@ -348,7 +334,8 @@ def cmd_export(args) -> int:
 
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
-    from netdesigner.backends.runner import prepare_job, weights_path
+    from netdesigner.backends.jobs import prepare
+    from netdesigner.backends.weights_file import weights_path
     weights = None
     if not args.no_weights:
         weights = args.weights or weights_path(args.file)
@@ -363,7 +350,7 @@ def cmd_export(args) -> int:
             print("error: --with-data goes with --to py", file=sys.stderr)
             return EXIT_PROBLEMS
         try:
-            split = prepare_job(graph, str(Path(args.file).resolve().parent))[1]
+            split = prepare(graph, str(Path(args.file).resolve().parent)).split
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_PROBLEMS
@@ -401,7 +388,7 @@ def cmd_import(args) -> int:
 def cmd_check(args) -> int:
     """The parity inspector: both backends, same weights, one batch, node by node."""
     from netdesigner.backends import parity
-    from netdesigner.backends.runner import weights_path
+    from netdesigner.backends.weights_file import weights_path
     from netdesigner.graph import fileformat
     from netdesigner.graph.validation import Analysis
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)

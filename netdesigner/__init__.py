@@ -87,7 +87,7 @@ def train(graph: Graph | str | Path, *, backend: str = "numpy", base_dir=None,
     one). `epochs` / `batch_size` override the project's settings for this run. `on_event`
     gets every progress event (dicts, see `netdesigner.backends.protocol`)."""
     from netdesigner.backends import protocol
-    from netdesigner.backends.runner import Job, execute
+    from netdesigner.backends.jobs import Job, execute
     if not isinstance(graph, Graph):
         path = Path(graph)
         graph = load(path)

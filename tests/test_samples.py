@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from netdesigner.backends import protocol
-from netdesigner.backends.runner import Job, run_job
+from netdesigner.backends.jobs import Job, run_job
 from netdesigner.graph import fileformat, validate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -92,9 +92,10 @@ def test_sample_exports_to_a_standalone_script_that_trains(name, tmp_path):
     import sys
 
     from netdesigner.backends.export import export
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     g = fileformat.load(SAMPLES / f"{name}.graph")
-    flat, split = prepare_job(g, str(SAMPLES))
+    prepared = prepare(g, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     written = export(g, "py", tmp_path / f"{name}.py", split=split)
     script = next(p for p in written if p.suffix == ".py")
     modules = _imported_modules(script.read_text())

@@ -9,7 +9,7 @@ own optimizer made from the same settings) and one `tf.function` step with two G
 2. the generator: new noise -> generator -> discriminator towards label 1 (the non-saturating
    loss); only the generator's variables are updated.
 
-Batches and noise come from `backends.gan_mode.run_loop`, exactly as for the NumPy backend
+Batches and noise come from `backends.gan_loop.run_loop`, exactly as for the NumPy backend
 (`backends.numpy.gan`), so the two can be compared step by step. One difference: a
 BatchNormalization layer inside the discriminator updates its moving statistics in the
 generator's step here (Keras has no "training without updating" call), not in NumPy.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netdesigner.backends import gan_mode, protocol
+from netdesigner.backends import gan_loop, protocol
 from netdesigner.backends.data import split_arrays
 
 from . import devices as devices_module
@@ -98,7 +98,7 @@ def build_gan(parts, settings: dict) -> KerasGan:
 
 def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
             stats_every: int = 0, initial_weights=None, *, weights_in=None, weights_out=None,
-            device: str | None = "auto", **options) -> protocol.FitResult:
+            device: str | None = "auto") -> protocol.FitResult:
     """Train a GAN (`graph.gan.GanParts`) on the real samples of `split` (labels ignored); the
     arguments are those of `backends.numpy.gan.fit_gan`, plus the device."""
     emit = on_event if on_event is not None else (lambda e: None)
@@ -111,14 +111,14 @@ def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
             gan.set_weights(initial_weights)
         step = make_step(gan, settings)
     x_train = np.asarray(split_arrays(split)[0][0], np.float32)
-    schedule = gan_mode.Schedule(settings, len(x_train), parts.noise_shape)
+    schedule = gan_loop.Schedule(settings, len(x_train), parts.noise_shape)
 
     def run_step(real, noise_d, noise_g):
         with ctx.scope():
             return [float(v) for v in step(real, noise_d, noise_g)]
 
     layers = [layer.name for m in (gan.generator, gan.discriminator) for layer in m.layers]
-    result = gan_mode.run_loop(BACKEND, ctx.description, schedule, x_train, gan, emit,
+    result = gan_loop.run_loop(BACKEND, ctx.description, schedule, x_train, gan, emit,
                                should_stop, run_step, layers)
     weights = gan.get_weights()
     if weights_out and (result.reason != "nan" or all(np.isfinite(w).all()

@@ -769,7 +769,7 @@ def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]
     fileformat.save(graph, out)
     written = [out]
     if weights:
-        from netdesigner.backends.runner import weights_path
+        from netdesigner.backends.weights_file import weights_path
         if values:
             path = weights_path(out)
             np.savez(path, **values)

@@ -13,7 +13,7 @@ PerReplica conversion error). This loop does what fit does, the tf.distribute wa
   numbers and takes the same decisions (NaN, early stopping). The stop flag of `should_stop()`
   is all-reduced too (any worker stopping stops all, one batch later).
 
-Events, history and early stopping are those of `train.StreamState`, as with `model.fit`.
+Events, history and early stopping are those of `stream.StreamState`, as with `model.fit`.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from .compiler import make_loss, make_metrics, make_optimizer
+from .data import pack
 
 
 def _metric_fns(settings: dict, output_shape) -> list:
@@ -146,8 +147,7 @@ class CustomLoop:
 
     def evaluate(self, xs, ys, batch_size: int = 1024) -> tuple[float, dict]:
         import tensorflow as tf
-        from .train import _pack
-        data = tf.data.Dataset.from_tensor_slices((_pack(xs), _pack(ys))).batch(batch_size)
+        data = tf.data.Dataset.from_tensor_slices((pack(xs), pack(ys))).batch(batch_size)
         totals = None
         for batch in self._distribute(data):
             r = [float(t) for t in self._eval(batch)]
@@ -171,9 +171,8 @@ class CustomLoop:
         return sync
 
     def run(self, state, x_train, y_train, perms, validation) -> None:
-        """Train for the epochs of `perms`, streaming through `state` (a train.StreamState)."""
+        """Train for the epochs of `perms`, streaming through `state` (a stream.StreamState)."""
         import tensorflow as tf
-        from .train import _pack
         should_stop, state.should_stop = state.should_stop, None   # polled here, in step
         together = self.ctx.workers > 1         # decisions must be taken by all workers
         sync = self._make_sync() if together else None
@@ -185,8 +184,8 @@ class CustomLoop:
             for epoch, perm in enumerate(perms):
                 t0 = time.perf_counter()
                 order = tf.data.Dataset.from_tensor_slices(perm.astype(np.int64)).batch(bs)
-                data = order.map(lambda idx: (_pack([tf.gather(t, idx) for t in xs_t]),
-                                              _pack([tf.gather(t, idx) for t in ys_t])))
+                data = order.map(lambda idx: (pack([tf.gather(t, idx) for t in xs_t]),
+                                              pack([tf.gather(t, idx) for t in ys_t])))
                 loss_total, count, sums = 0.0, 0, {}
                 finished = False
                 for b, batch in enumerate(self._distribute(data.prefetch(2))):

@@ -19,7 +19,7 @@ gradients and weights are summarised in full.
 Costs one forward and backward pass on the probe batch (`PROBE_SIZE` samples, half a default
 batch) per report (`fetch`); the NumPy half (`summarise`, `feature_images`) touches no
 TensorFlow object, so the training callback runs it in a thread while the next training step
-runs (see `backends.keras.train.StreamState`, and `bench/designer_overhead.py` for the cost).
+runs (see `backends.keras.stream.StreamState`, and `bench/designer_overhead.py` for the cost).
 """
 from __future__ import annotations
 

@@ -15,18 +15,18 @@ Per batch of real samples (shuffled as the supervised loop shuffles, seeded):
    same settings) takes the step.
 
 The noise is standard normal, drawn from a generator seeded by the settings' seed, so the Keras
-backend (`backends.keras.gan`) draws the very same noise. Events: see `backends.gan_mode`.
+backend (`backends.keras.gan`) draws the very same noise. Events: see `backends.gan_loop`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from netdesigner.backends import gan_mode, protocol
+from netdesigner.backends import gan_loop, protocol
 from netdesigner.backends.data import split_arrays
 
 from . import optimizers as optimizers_module
 from .model import compile_graph
-from .train import DEVICE, Trainer, blas_threads
+from .train import DEVICE, Trainer, blas_threads, check_device
 from ..weights_file import read_npz, write_npz
 
 BACKEND = "numpy"
@@ -102,10 +102,12 @@ class GanSteps:
 
 def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
             stats_every: int = 0, initial_weights=None, *, weights_in=None, weights_out=None,
-            dtype=np.float32, threads: int | None = None, **options) -> protocol.FitResult:
+            dtype=np.float32, threads: int | None = None,
+            device: str = "auto") -> protocol.FitResult:
     """Train a GAN (`graph.gan.GanParts`) on the real samples of `split` (labels ignored).
     `initial_weights` ({"node/name": array}) or `weights_in` (.npz) start from given weights
-    of both networks; `weights_out` saves both in one .npz. Unknown options are ignored."""
+    of both networks; `weights_out` saves both in one .npz. `device`: auto or cpu."""
+    check_device(device)
     emit = on_event if on_event is not None else (lambda e: None)
     gan = NumpyGan(compile_graph(parts.generator, settings, dtype=dtype),
                    compile_graph(parts.discriminator, settings, dtype=dtype), parts.logits)
@@ -115,9 +117,9 @@ def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
         gan.set_weights(initial_weights)
     steps = GanSteps(gan, settings)
     x_train = np.asarray(split_arrays(split)[0][0], dtype=dtype)
-    schedule = gan_mode.Schedule(settings, len(x_train), parts.noise_shape)
+    schedule = gan_loop.Schedule(settings, len(x_train), parts.noise_shape)
     with np.errstate(all="ignore"), blas_threads(threads):
-        result = gan_mode.run_loop(
+        result = gan_loop.run_loop(
             BACKEND, DEVICE, schedule, x_train, gan, emit, should_stop,
             lambda real, zd, zg: steps.step(real, zd.astype(dtype), zg.astype(dtype)),
             [s.id for m in (gan.generator, gan.discriminator) for s in m.steps])

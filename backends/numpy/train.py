@@ -198,15 +198,16 @@ class Trainer:
 def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=None,
         stats_every: int = protocol.STATS_EVERY, initial_weights=None, *,
         weights_in=None, weights_out=None, dtype=np.float32, model: Model | None = None,
-        threads: int | None = None, **options) -> protocol.FitResult:
+        threads: int | None = None, device: str = "auto") -> protocol.FitResult:
     """Train `graph` on `split` (a `backends.data.Split`, or a dict / tuple of x_train,
     y_train[, x_val, y_val]; lists of arrays for several inputs or outputs).
 
     `settings` default to `graph.training`. `initial_weights` ({"node/name": array}) or
     `weights_in` (an `.npz` path) start from given weights; `weights_out` saves the final ones.
     `model` reuses an already compiled model. `threads`: BLAS threads while training (default:
-    all cores but one, see `default_threads`). Unknown `options` (meant for other backends) are
-    ignored."""
+    all cores but one, see `default_threads`). `device`: auto or cpu (this backend runs on the
+    CPU only)."""
+    check_device(device)
     settings = dict(graph.training if settings is None else settings)
     if model is None:
         model = compile_graph(graph, settings, dtype=dtype)
@@ -223,6 +224,12 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         save_npz(model, weights_out)
     run.emit(result.end)
     return result
+
+
+def check_device(device: str | None) -> None:
+    if device not in (None, "auto", "cpu"):
+        raise ValueError(f"the NumPy backend runs on the CPU only, not on {device!r}: choose "
+                         f"the keras backend for a GPU")
 
 
 class _Run:

@@ -1,6 +1,6 @@
 """GAN mode, live: what the generator makes from one fixed noise batch, after every epoch.
 
-Fed with the run's `generated` events (`backends.gan_mode`): 2-D points are drawn as a scatter
+Fed with the run's `generated` events (`backends.gan_loop`): 2-D points are drawn as a scatter
 over the real training points, images as a grid, anything else as the first two values of each
 sample. Events only store the newest samples; the drawing happens once per burst of events
 (a zero-delay timer), so a fast run cannot flood the GUI.
@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from .images import array_pixmap
-from .plots import PENS, _plot
+from .plots import PENS, make_plot
 
 GRID_COLUMNS = 12
 
@@ -28,7 +28,7 @@ class GeneratedView(QWidget):
         self.caption = QLabel("In training mode gan, the generator's samples appear here after "
                               "every epoch; in mode vae, what the decoder makes of new codes.")
         self.caption.setWordWrap(True)
-        self.plot = _plot("Generated (orange) over real (grey) samples", "value 1", "value 2",
+        self.plot = make_plot("Generated (orange) over real (grey) samples", "value 1", "value 2",
                           long_series=False)
         self.real_points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(120, 120, 120,
                                                                                  110),

@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPus
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from netdesigner.backends import data, diagnostics
-from netdesigner.backends.runner import Job, TrainingProcess, weights_path
+from netdesigner.backends.jobs import Job, prepare
+from netdesigner.backends.runner import TrainingProcess
+from netdesigner.backends.weights_file import weights_path
 from netdesigner.graph import fileformat
 from netdesigner.graph.events import SettingsChanged
 from netdesigner.graph.expand import SEPARATOR, expand_blocks
@@ -196,10 +198,9 @@ class TrainingPanel(QWidget):
 
     def check_data(self) -> bool:
         """Show the data's shapes and whether they fit the network."""
-        from netdesigner.backends.runner import prepare_job
         graph = self.document.graph
         try:
-            flat, split = prepare_job(graph, self._base_dir())
+            split = prepare(graph, self._base_dir()).split
         except (ValueError, data.DataError) as e:
             self.data_label.setText(f"<span style='color:#d32f2f'>{e}</span>")
             return False

@@ -19,7 +19,7 @@ PENS = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c
         "#3949ab", "#c0ca33", "#d81b60"]
 
 
-def _plot(title: str, x: str, y: str, log_y: bool = False,
+def make_plot(title: str, x: str, y: str, log_y: bool = False,
           long_series: bool = True) -> pg.PlotWidget:
     w = pg.PlotWidget(title=title)
     w.setBackground(None)
@@ -41,7 +41,7 @@ class HistogramView(QWidget):
         super().__init__(parent)
         self.layer = QComboBox()
         self.layer.setMinimumContentsLength(18)
-        self.plot = _plot(title, x_label, "count", long_series=False)
+        self.plot = make_plot(title, x_label, "count", long_series=False)
         self.curve = self.plot.plot(stepMode="center", fillLevel=0, brush=(30, 136, 229, 90),
                                     pen=PENS[0])
         self.caption = QLabel()
@@ -81,8 +81,8 @@ class TrainingPlots(QTabWidget):
         # loss
         loss_tab = QWidget()
         box = QVBoxLayout(loss_tab)
-        self.batch_plot = _plot("Loss per batch", "batch", "loss")
-        self.epoch_plot = _plot("Loss per epoch", "epoch", "loss")
+        self.batch_plot = make_plot("Loss per batch", "batch", "loss")
+        self.epoch_plot = make_plot("Loss per epoch", "epoch", "loss")
         self.batch_curve = self.batch_plot.plot(pen=pg.mkPen(PENS[0], width=1), name="train")
         self.train_curve = self.epoch_plot.plot(pen=pg.mkPen(PENS[0], width=2), symbol="o",
                                                 symbolSize=5, name="train")
@@ -92,7 +92,7 @@ class TrainingPlots(QTabWidget):
         box.addWidget(self.epoch_plot)
         self.addTab(loss_tab, "Loss")
         # metrics
-        self.metric_plot = _plot("Metrics per epoch", "epoch", "value")
+        self.metric_plot = make_plot("Metrics per epoch", "epoch", "value")
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.addTab(self.metric_plot, "Metrics")
         # activations, gradients, weights
@@ -100,7 +100,7 @@ class TrainingPlots(QTabWidget):
         self.addTab(self.activations, "Activations")
         grads = QWidget()
         box = QVBoxLayout(grads)
-        self.grad_plot = _plot("Gradient size per layer (mean |g|)", "batch", "mean |g|",
+        self.grad_plot = make_plot("Gradient size per layer (mean |g|)", "batch", "mean |g|",
                                log_y=True)
         self.gradient_hist = HistogramView("Gradients (latest)", "gradient")
         box.addWidget(self.grad_plot, 3)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from .images import array_pixmap
-from .plots import PENS, _plot
+from .plots import PENS, make_plot
 
 
 class EvaluationView(QWidget):
@@ -59,7 +59,7 @@ class EvaluationView(QWidget):
                          f" · F1 {report['macro_f1']:.3f}")
             self._fill_classes(report)
             self._fill_examples(event.get("examples") or {}, report["classes"])
-        elif event["task"] == "gan":         # backends/gan_mode.py: the discriminator's view
+        elif event["task"] == "gan":         # backends/modes/gan.py: the discriminator's view
             lines.append(", ".join(f"{k} {v:.3g}" for k, v in report.items()))
         else:
             lines.append(f"MSE {report['mse']:.4g} · MAE {report['mae']:.4g}")
@@ -148,9 +148,9 @@ class RunsView(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.itemChanged.connect(lambda _: self.redraw())
-        self.loss = _plot("Validation (dashed) and training loss per epoch", "epoch", "loss",
+        self.loss = make_plot("Validation (dashed) and training loss per epoch", "epoch", "loss",
                           long_series=False)
-        self.accuracy = _plot("Validation accuracy per epoch", "epoch", "accuracy",
+        self.accuracy = make_plot("Validation accuracy per epoch", "epoch", "accuracy",
                               long_series=False)
         plots = QVBoxLayout()
         plots.addWidget(self.loss)

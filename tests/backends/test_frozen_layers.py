@@ -140,12 +140,13 @@ def test_the_echo_state_reservoir_keeps_its_weights_while_the_read_out_learns(ba
         from netdesigner.backends.keras.train import fit
     else:
         from netdesigner.backends.numpy.train import fit
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     g = fileformat.load(os.path.join(SAMPLES, "echo_state_sine.graph"))
     reservoir = g.node("reservoir")
     assert reservoir.type == "SimpleRNN" and reservoir.params["trainable"] is False
     assert Analysis(g, live=False).report("reservoir").trainable == 0
-    flat, split = prepare_job(g, SAMPLES)
+    prepared = prepare(g, SAMPLES)
+    flat, split = prepared.network, prepared.split
     start = compile_graph(flat).get_weights()          # the seeded random reservoir
     settings = dict(g.training, epochs=2)
     result = fit(flat, split, settings, stats_every=0, initial_weights=start)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from netdesigner.backends import protocol
-from netdesigner.backends.runner import Job, prepare_job, run_job
+from netdesigner.backends.jobs import Job, prepare, run_job
 from netdesigner.graph import Graph, fileformat
 from netdesigner.graph.gan import split_gan
 
@@ -100,7 +100,8 @@ def test_a_design_that_is_not_a_gan_is_refused_naming_the_problem():
 
 
 def test_prepare_job_gives_the_parts_and_the_real_samples():
-    parts, split = prepare_job(tiny_gan(), str(SAMPLES))
+    prepared = prepare(tiny_gan(), str(SAMPLES))
+    parts, split = prepared.network, prepared.split
     assert parts.noise_input == "noise" and split.x_train.shape == (350, 2)
     assert abs(split.x_train.mean()) < 0.1, "standardised (normalize)"
     assert split.y_train.ndim == 1, "labels kept as they are (ignored)"

@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from netdesigner.backends import data, protocol  # noqa: E402
-from netdesigner.backends.runner import Job, backend_fit, prepare_job, run_job  # noqa: E402
+from netdesigner.backends.jobs import Job, prepare, run_job
+from netdesigner.backends.modes.base import training_module  # noqa: E402
 from netdesigner.graph import fileformat  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -21,7 +22,8 @@ def _sample(name: str):
 
 
 def test_the_target_of_every_sample_is_the_sample_itself():
-    flat, split = prepare_job(_sample("autoencoder_digits"), str(SAMPLES))
+    prepared = prepare(_sample("autoencoder_digits"), str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     assert split.dataset.task == data.RECONSTRUCTION
     for x, y in ((split.x_train, split.y_train), (split.x_val, split.y_val),
                  (split.x_test, split.y_test)):
@@ -32,13 +34,13 @@ def test_the_target_of_every_sample_is_the_sample_itself():
 
 def test_input_noise_corrupts_the_inputs_only_and_is_seeded():
     g = _sample("denoising_autoencoder")
-    _, split = prepare_job(g, str(SAMPLES))
-    _, clean = prepare_job(_sample("autoencoder_digits"), str(SAMPLES))
+    split = prepare(g, str(SAMPLES)).split
+    clean = prepare(_sample("autoencoder_digits"), str(SAMPLES)).split
     np.testing.assert_array_equal(split.y_test, clean.y_test)          # clean targets
     noise = split.x_test - split.y_test
     assert abs(noise.std() - g.training["input_noise"]) < 0.01
     assert abs(noise.mean()) < 0.01
-    _, again = prepare_job(g, str(SAMPLES))
+    again = prepare(g, str(SAMPLES)).split
     np.testing.assert_array_equal(again.x_train, split.x_train)
 
 
@@ -47,25 +49,26 @@ def test_an_output_of_the_wrong_size_is_named():
     last = g.outputs()[0]
     g.set_param(last, "units", 10)
     with pytest.raises(data.DataError, match=rf"{last} gives \(10,\).*64 units"):
-        prepare_job(g, str(SAMPLES))
+        prepare(g, str(SAMPLES))
 
 
 def test_the_vae_mode_needs_a_sampling_layer_and_a_reconstruction_loss():
     g = _sample("autoencoder_digits")
     g.set_training("mode", "vae")
     with pytest.raises(ValueError, match="needs a Sampling layer"):
-        prepare_job(g, str(SAMPLES))
+        prepare(g, str(SAMPLES))
     g.set_training("mode", "autoencoder")
     g.set_training("loss", "categorical_crossentropy")
     with pytest.raises(ValueError, match="choose the loss mse"):
-        prepare_job(g, str(SAMPLES))
+        prepare(g, str(SAMPLES))
 
 
 def _trained_code_activity(name: str) -> float:
     """Mean fraction of the 32 code units that are active (> 0.01) on the test images."""
     g = _sample(name)
-    flat, split = prepare_job(g, str(SAMPLES))
-    result = backend_fit("numpy")(flat, split, g.training, stats_every=0)
+    prepared = prepare(g, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
+    result = training_module("numpy").fit(flat, split, g.training, stats_every=0)
     model = result.model
     model.forward(split.x_test, training=False)
     code = next(s.id for s in model.steps if s.type == "Dense"
@@ -108,7 +111,8 @@ def test_vae_loss_and_gradients_with_the_kl_term_match_keras():
     from netdesigner.backends.numpy.weights import to_keras
 
     g = _sample("vae_digits")
-    flat, split = prepare_job(g, str(SAMPLES))
+    prepared = prepare(g, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     model = compile_graph(flat, g.training, seed=3)
     x, y = split.x_train[:16], split.y_train[:16]
     trainer = Trainer(model, g.training)
@@ -159,7 +163,7 @@ def test_new_codes_decode_to_new_digits():
     (event,) = rec.of("generated")
     images = np.asarray(event["samples"], dtype=np.float32)
     assert images.shape == (36, 8, 8, 1)
-    _, split = prepare_job(_sample("vae_digits"), str(SAMPLES))
+    split = prepare(_sample("vae_digits"), str(SAMPLES)).split
     train = split.y_train.reshape(len(split.y_train), 64)
     flat_images = images.reshape(36, 64)
 
@@ -169,7 +173,8 @@ def test_new_codes_decode_to_new_digits():
     assert nearest(flat_images) < 0.03
     assert nearest(flat_images) < nearest(train.mean(0, keepdims=True))
     g = _sample("mlp_digits")
-    flat, digits = prepare_job(g, str(SAMPLES))
-    classifier = backend_fit("numpy")(flat, digits, g.training, stats_every=0).model
+    prepared = prepare(g, str(SAMPLES))
+    flat, digits = prepared.network, prepared.split
+    classifier = training_module("numpy").fit(flat, digits, g.training, stats_every=0).model
     named = classifier.predict(flat_images)[0].argmax(1)
     assert len(set(named.tolist())) >= 6, named              # measured: 8 of 10 classes

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netdesigner.backends import protocol
-from netdesigner.backends.runner import Job, run_job
+from netdesigner.backends.jobs import Job, run_job
 from netdesigner.designer.training.results import EvaluationView
 from netdesigner.graph import fileformat
 

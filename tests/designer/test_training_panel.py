@@ -7,7 +7,8 @@ from PySide6.QtCore import QTimer, Qt
 from PySide6.QtTest import QTest
 
 from netdesigner.backends import diagnostics, protocol
-from netdesigner.backends.runner import Job, run_job, weights_path
+from netdesigner.backends.jobs import Job, run_job
+from netdesigner.backends.weights_file import weights_path
 from netdesigner.graph import fileformat
 
 ROOT = Path(__file__).resolve().parents[2]

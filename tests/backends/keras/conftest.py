@@ -20,9 +20,10 @@ def load_sample(name: str):
 @pytest.fixture(scope="session")
 def digits_mlp():
     """(design, flat design, prepared split) of samples/mlp_digits.graph."""
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     graph = load_sample("mlp_digits")
-    flat, split = prepare_job(graph, str(SAMPLES))
+    prepared = prepare(graph, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     return graph, flat, split
 
 

@@ -17,12 +17,13 @@ def main():
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     from netdesigner.backends import protocol
     from netdesigner.backends.keras.train import fit
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     from netdesigner.graph import fileformat
     graph_file, events_out, epochs = sys.argv[1:4]
     graph = fileformat.load(graph_file)
     graph.training["epochs"] = int(epochs)
-    flat, split = prepare_job(graph, os.path.dirname(os.path.abspath(graph_file)))
+    prepared = prepare(graph, os.path.dirname(os.path.abspath(graph_file)))
+    flat, split = prepared.network, prepared.split
     out = {}
     for name, options in (("none", {}),
                           ("mirrored", {"strategy": "mirrored",

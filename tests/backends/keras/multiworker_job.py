@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
 
 from netdesigner.backends import protocol  # noqa: E402
-from netdesigner.backends.runner import prepare_job  # noqa: E402
+from netdesigner.backends.jobs import prepare  # noqa: E402
 from netdesigner.graph import fileformat  # noqa: E402
 
 
@@ -19,14 +19,15 @@ def main():
     graph_file, weights_out, events_out, epochs = sys.argv[1:5]
     graph = fileformat.load(graph_file)
     graph.training["epochs"] = int(epochs)
-    flat, split = prepare_job(graph, os.path.dirname(os.path.abspath(graph_file)))
+    prepared = prepare(graph, os.path.dirname(os.path.abspath(graph_file)))
+    flat, split = prepared.network, prepared.split
     from netdesigner.backends.keras.train import evaluate, fit, predict
     recorder = protocol.Recorder()
     result = fit(flat, split, graph.training, on_event=recorder, strategy="multi-worker",
                  weights_out=weights_out, stats_every=10)
     # Keras's evaluate / predict fail under this strategy too: these go around them
-    test = evaluate(result.model, split.x_test, split.y_test, graph.training)
-    outputs = predict(result.model, split.x_test)
+    test = evaluate(result.model, split.x_test, split.y_test, graph.training, loop=result.loop)
+    outputs = predict(result.model, split.x_test, loop=result.loop)
     with open(events_out, "w") as f:
         json.dump({"events": [e for e in recorder.events if e["event"] != "layer_stats"],
                    "stats": len(recorder.of("layer_stats")), "reason": result.reason,

@@ -68,8 +68,8 @@ def exported_scripts(tmp_path_factory):
                 str(root / f"{name}_in.npz"), str(root / f"{name}_out")]
         if name == "resnet_digits":
             from netdesigner.backends.export import write_data
-            from netdesigner.backends.runner import prepare_job
-            split = prepare_job(graph, str(ROOT / "samples"))[1]
+            from netdesigner.backends.jobs import prepare
+            split = prepare(graph, str(ROOT / "samples")).split
             write_data(split, root / "digits.npz")
             args.append(str(root / "digits.npz"))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",

@@ -8,6 +8,7 @@ keras = pytest.importorskip("keras")
 
 from netdesigner.backends import protocol  # noqa: E402
 from netdesigner.backends.keras import train as keras_train  # noqa: E402
+from netdesigner.backends.keras import stream as keras_stream  # noqa: E402
 from netdesigner.backends.keras.stats import segment_stats  # noqa: E402
 from netdesigner.backends.keras.weights import get_weights, read_npz  # noqa: E402
 
@@ -68,7 +69,7 @@ def test_layer_stats_are_those_of_the_protocol_functions(digits_mlp):
     graph, flat, split = digits_mlp
     model = compile_graph(flat, graph.training)
     x, y = split.x_train[:16], split.y_train[:16]
-    probe = LayerProbe(model, keras_train._probe_loss(graph.training), [x], [y])
+    probe = LayerProbe(model, keras_train.probe_loss(graph.training), [x], [y])
     acts, grads, weights = probe.report()
     hidden = keras.Model(model.inputs[0], model.get_layer("dense_1").output)(x).numpy()
     ref = protocol.activation_stats(hidden)
@@ -170,7 +171,7 @@ def test_a_nan_loss_ends_the_run_with_advice(digits_mlp):
     # can turn the NaN into 0, so the loss may stay finite while the weights are NaN already
     order = keras_train.permutations(len(x), 2, graph.training["seed"])[0]
     nan_batch = int(np.where(order == 5)[0][0]) // graph.training["batch_size"]
-    assert nan_batch < len(losses) <= nan_batch + keras_train.WEIGHT_CHECK_EVERY
+    assert nan_batch < len(losses) <= nan_batch + keras_stream.WEIGHT_CHECK_EVERY
     assert np.isfinite(losses[:nan_batch]).all()
     assert recorder.of("epoch") == []          # the run ends in the epoch of the NaN sample
 
@@ -273,7 +274,8 @@ def test_weights_files_go_between_the_backends(digits_mlp, tmp_path):
 
 
 def test_the_runner_trains_with_the_keras_backend(tmp_path):
-    from netdesigner.backends.runner import Job, run_job, weights_path
+    from netdesigner.backends.jobs import Job, run_job
+    from netdesigner.backends.weights_file import weights_path
     from netdesigner.graph import fileformat
     graph = load_sample("xor_mlp")
     graph.training["epochs"] = 20
@@ -289,9 +291,10 @@ def test_the_runner_trains_with_the_keras_backend(tmp_path):
 
 
 def test_a_design_with_blocks_trains():
-    from netdesigner.backends.runner import prepare_job
+    from netdesigner.backends.jobs import prepare
     graph = load_sample("resnet_digits")
-    flat, split = prepare_job(graph, str(SAMPLES))
+    prepared = prepare(graph, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     rec = protocol.Recorder()
     steps = []
     keras_train.fit(flat, split, {**graph.training, "epochs": 1}, on_event=rec, stats_every=4,

@@ -12,7 +12,7 @@ import pytest
 
 from netdesigner.backends import protocol
 from netdesigner.backends.data import marked_recall
-from netdesigner.backends.runner import Job, run_job
+from netdesigner.backends.jobs import Job, run_job
 from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"

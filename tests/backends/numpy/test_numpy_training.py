@@ -245,12 +245,23 @@ def test_weights_round_trip_through_npz(tmp_path):
         load_npz(bad, path)
 
 
+def test_fit_options_are_explicit():
+    """An option fit does not know is an error, not silently swallowed; a GPU is refused by
+    name (this backend runs on the CPU)."""
+    g = small_mlp(epochs=1, batch_size=32)
+    split = iris_split(g)
+    with pytest.raises(TypeError, match="strategy"):
+        fit(g, split, g.training, stats_every=0, strategy="mirrored")
+    with pytest.raises(ValueError, match="CPU only"):
+        fit(g, split, g.training, stats_every=0, device="gpu")
+
+
 def test_fit_reads_and_writes_weight_files(tmp_path):
     g = small_mlp(epochs=2, batch_size=32)
     split = iris_split(g)
     first = fit(g, split, g.training, weights_out=tmp_path / "a.npz", stats_every=0)
     again = fit(g, split, dict(g.training, epochs=1), weights_in=tmp_path / "a.npz",
-                stats_every=0, device="ignored")
+                stats_every=0, device="cpu")
     before = first.model.get_weights()
     with np.load(tmp_path / "a.npz") as f:
         for k in f.files:

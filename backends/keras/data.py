@@ -1,0 +1,54 @@
+"""The Keras backend's data: arrays in the model's dtypes and the shuffled tf.data pipeline.
+
+The data are shuffled every epoch with the NumPy backend's generator (seeded by the settings'
+seed), so both backends see the same batches in the same order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+def inputs_for(model, xs: list) -> list:
+    """Arrays in the dtypes of the model's inputs (float32 features, int32 token ids)."""
+    out = []
+    for t, x in zip(model.inputs, xs):
+        x = np.asarray(x)
+        want = np.dtype(t.dtype)
+        if x.dtype != want:
+            x = x.astype(want)
+        out.append(x)
+    return out
+
+
+def targets(ys: list) -> list:
+    return [np.asarray(y) if np.asarray(y).dtype.kind in "iu" else
+            np.asarray(y, dtype=np.float32) for y in ys]
+
+
+def pack(values: list):
+    """One array as itself, several as a tuple (how Keras takes inputs and targets)."""
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def permutations(n: int, epochs: int, seed: int) -> np.ndarray:
+    """The shuffled order of every epoch: the NumPy backend's generator, so both backends see
+    the same batches."""
+    rng = np.random.default_rng([int(seed), 2])
+    return np.stack([rng.permutation(n) for _ in range(epochs)]) if epochs else \
+        np.zeros((0, n), np.int64)
+
+
+def train_dataset(xs: list, ys: list, perms: np.ndarray, batch_size: int):
+    """A tf.data pipeline: for each epoch in turn, its permutation cut into batches."""
+    import tensorflow as tf
+    xs_t = [tf.constant(x) for x in xs]
+    ys_t = [tf.constant(y) for y in ys]
+    order = tf.data.Dataset.from_tensor_slices(perms.astype(np.int64))
+    batches = order.flat_map(lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch_size))
+
+    def gather(idx):
+        x = [tf.gather(t, idx) for t in xs_t]
+        y = [tf.gather(t, idx) for t in ys_t]
+        return pack(x), pack(y)
+
+    return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,141 @@
+"""What every training mode provides, and the supervised behaviour the others build on.
+
+A mode turns a validated design and its data set into something a backend trains
+(`prepare`), trains it (`fit`), and says how well it did (`evaluate` for the test split's
+`evaluation` event, `scores` for the table of the command line). `backends.jobs` picks the mode
+from the training settings and calls these; no front end calls a backend's `fit` itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netdesigner.graph.expand import expand_blocks
+from netdesigner.graph.validation import Analysis
+
+from .. import data, protocol
+from ..evaluation import evaluation_event
+
+BACKENDS = ("numpy", "keras")
+
+
+@dataclass
+class Prepared:
+    """A design made ready to train: `network` is what the backend trains (a flat Graph, with
+    the global penalties applied; GAN mode: the `GanParts`), `split` the prepared data."""
+    mode: "Mode"
+    network: object
+    split: data.Split
+    settings: dict
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose {' or '.join(BACKENDS)}")
+
+
+def training_module(backend: str):
+    """The backend's supervised training module (`fit`, `evaluate`, `predict`), imported only
+    when needed (the Keras one imports TensorFlow)."""
+    check_backend(backend)
+    if backend == "numpy":
+        from ..numpy import train
+    else:
+        from ..keras import train
+    return train
+
+
+def evaluate_result(backend: str, result, x, y, settings: dict) -> dict:
+    """{"loss":, metric:} of a run's model on (x, y); a model the Keras custom loop trained
+    is evaluated by that loop."""
+    extra = {"loop": result.loop} if result.loop is not None else {}
+    return training_module(backend).evaluate(result.model, x, y, settings, **extra)
+
+
+def predict_result(backend: str, result, x):
+    extra = {"loop": result.loop} if result.loop is not None else {}
+    return training_module(backend).predict(result.model, x, **extra)
+
+
+def with_global_penalties(flat, settings: dict):
+    """Apply the training settings' l1 / l2 to every layer that takes them (a layer's own,
+    larger value wins), so both backends regularise the same weights the same way."""
+    for key in ("l1", "l2"):
+        value = float(settings.get(key, 0.0) or 0.0)
+        if value <= 0:
+            continue
+        for n in flat.nodes():
+            node = flat.node(n)
+            if key in node.layer_type.params and node.params[key] < value:
+                flat.set_param(n, key, value)
+    return flat
+
+
+def refuse_problems(graph) -> Analysis:
+    """The design's analysis; a ValueError listing its errors when it has any."""
+    analysis = Analysis(graph, live=False)
+    errors = analysis.errors()
+    if errors:
+        raise ValueError("the network has problems; fix them first:\n"
+                         + "\n".join(f"  {p}" for p in errors[:10]))
+    return analysis
+
+
+class Mode:
+    """Supervised training: one Input, one output, targets from the data set. The other modes
+    override what differs."""
+    name = "supervised"
+    #: per epoch, the history key the optimizer comparison plots
+    compared_loss = "loss"
+
+    # -- preparing ---------------------------------------------------------------------------
+    def problem(self, graph, settings: dict) -> str:
+        """Why this mode cannot train the design ('' when it can)."""
+        return ""
+
+    def prepare(self, graph, base_dir) -> Prepared:
+        analysis = refuse_problems(graph)
+        inputs, outputs = graph.inputs(), graph.outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ValueError(
+                f"training from a data set needs one Input and one output layer; this network "
+                f"has {len(inputs)} inputs ({', '.join(inputs)}) and {len(outputs)} outputs "
+                f"({', '.join(outputs)})")
+        settings = dict(graph.training)
+        problem = self.problem(graph, settings)
+        if problem:
+            raise ValueError(problem)
+        dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
+        split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
+                             analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
+        return Prepared(self, with_global_penalties(expand_blocks(graph), settings), split,
+                        settings)
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(self, backend: str, prepared: Prepared, settings: dict, **run) -> protocol.FitResult:
+        """Train on either backend; `run`: on_event, should_stop, stats_every, weights_in,
+        weights_out and the backend's own options (device, strategy, ...)."""
+        return training_module(backend).fit(prepared.network, prepared.split, settings, **run)
+
+    def after_fit(self, backend: str, result, prepared: Prepared) -> list[dict]:
+        """Events to send after a finished run, before the evaluation."""
+        return []
+
+    # -- evaluating --------------------------------------------------------------------------
+    def evaluate(self, backend: str, result, prepared: Prepared, settings: dict) -> dict:
+        """The `evaluation` event: loss, metrics and a report on the test split."""
+        split = prepared.split
+        scores = evaluate_result(backend, result, split.x_test, split.y_test, settings)
+        y_pred = predict_result(backend, result, split.x_test)
+        loss = scores.pop("loss", None)
+        return evaluation_event(split, y_pred, loss, scores)
+
+    def scores(self, backend: str, result, prepared: Prepared, settings: dict) -> dict:
+        """{split name: {"loss": .., metric: ..}} for train, val and test (those with data)."""
+        split = prepared.split
+        rows = {}
+        for name, x, y in (("train", split.x_train, split.y_train),
+                           ("val", split.x_val, split.y_val),
+                           ("test", split.x_test, split.y_test)):
+            if x is not None and len(x):
+                rows[name] = evaluate_result(backend, result, x, y, settings)
+        return rows
