@@ -112,14 +112,14 @@ def paragraph(text: str, width: int = 95) -> str:
 
 
 def docstring(text: str) -> str:
-    """A triple-quoted literal whose value is `text`, readable as it is: only backslashes and
-    quotes get escaped, so no title or description can end the string early. Checked by
-    parsing it back."""
-    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """A triple-quoted literal whose value is `text`, readable as it is: backslashes and control
+    characters are escaped, and quotes too when they could end the string early, so no title or
+    description can. Checked by parsing it back."""
+    body = text.replace("\\", "\\\\")
+    if '"""' in body or body.endswith('"'):      # would end the string early: escape quotes
+        body = body.replace('"', '\\"')
     # control characters other than newlines as escapes (a raw \r would become a newline)
     body = "".join(c if c == "\n" or c >= " " else f"\\x{ord(c):02x}" for c in body)
-    if body.endswith('"'):
-        body = body[:-1] + '\\"'
     literal = f'"""{body}"""'
     if ast.literal_eval(literal) != text:          # a bug here, never the user's text
         raise ExportError("the script's docstring could not be written")
