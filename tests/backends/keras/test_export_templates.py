@@ -334,3 +334,19 @@ def test_a_config_key_that_is_not_a_name_is_refused():
     with pytest.raises(ExportError, match="as a Python name"):
         render_value({"class_name": "L2", "module": "keras.regularizers",
                       "config": {"l2); import os; (x": 0.1}})
+
+
+def test_a_hinge_design_gets_the_sign_accuracy_metric_copied_in():
+    from netdesigner.backends.keras.compiler import sign_accuracy
+    g = load_sample("perceptron_and")
+    g.training["loss"] = "hinge"
+    text = script_source(g)
+    assert inspect.getsource(sign_accuracy) in text
+    namespace = {"__name__": "exported"}          # not __main__: define, do not run main()
+    exec(compile(text, "perceptron_and.py", "exec"), namespace)
+    model = namespace["train"]()
+    assert type(model.loss).__name__ == "Hinge"
+    x, y = np.array([[0, 0], [1, 1]], "float32"), np.array([[-1], [1]], "float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    scores = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert 0 <= scores["accuracy"] <= 1, scores
