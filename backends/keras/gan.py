@@ -1,7 +1,8 @@
 """GAN training with the Keras backend: `fit_gan`, the NumPy backend's alternating steps.
 
 Two `keras.Model`s (the generator and the discriminator of `graph.gan.split_gan`, each with its
-own optimizer made from the same settings) and one `tf.function` step with two GradientTapes:
+own optimizer made from the same settings) and one `tf.function` step with two GradientTapes,
+written once in `backends/export/templates/gan_runtime.py` (exported GAN scripts copy it):
 
 1. the discriminator on the real samples (label 1) followed by as many generated ones (label 0),
    binary cross-entropy (from the logits when its output is linear; a sigmoid output gives Keras
@@ -20,6 +21,7 @@ import numpy as np
 
 from netdesigner.backends import gan_loop, protocol
 from netdesigner.backends.data import split_arrays
+from netdesigner.backends.export.templates import gan_runtime
 
 from . import devices as devices_module
 from .compiler import compile_graph, make_optimizer
@@ -55,38 +57,11 @@ class KerasGan:
 
 
 def make_step(gan: KerasGan, settings: dict):
-    """The alternating step: (real, noise_d, noise_g) -> (g_loss, d_loss, d_accuracy)."""
-    import keras
-    import tensorflow as tf
-    g, d = gan.generator, gan.discriminator
-    g_opt, d_opt = make_optimizer(settings), make_optimizer(settings)
-    g_opt.build(g.trainable_variables)
-    d_opt.build(d.trainable_variables)
-    bce = keras.losses.BinaryCrossentropy(from_logits=gan.logits)
-    threshold = 0.0 if gan.logits else 0.5
-
-    @tf.function
-    def step(real, noise_d, noise_g):
-        fake = g(noise_d, training=True)
-        x = tf.concat([real, tf.cast(fake, real.dtype)], axis=0)
-        labels = tf.concat([tf.ones((tf.shape(real)[0], 1)), tf.zeros((tf.shape(fake)[0], 1))],
-                           axis=0)
-        with tf.GradientTape() as tape:
-            pred = d(x, training=True)
-            d_loss = bce(labels, pred)
-            if d.losses:
-                d_loss += tf.add_n(d.losses)
-        d_opt.apply(tape.gradient(d_loss, d.trainable_variables), d.trainable_variables)
-        right = tf.cast(tf.cast(pred > threshold, tf.float32) == labels, tf.float32)
-        with tf.GradientTape() as tape:
-            pred_fake = d(g(noise_g, training=True), training=True)
-            g_loss = bce(tf.ones_like(pred_fake), pred_fake)
-            if g.losses:
-                g_loss += tf.add_n(g.losses)
-        g_opt.apply(tape.gradient(g_loss, g.trainable_variables), g.trainable_variables)
-        return g_loss, d_loss, tf.reduce_mean(right)
-
-    return step
+    """The alternating step: (real, noise_d, noise_g) -> (g_loss, d_loss, d_accuracy). It is
+    the exported GAN script's step (`backends.export.templates.gan_runtime.make_step`), so the
+    designer and the script train alike; each network gets its own optimizer."""
+    return gan_runtime.make_step(gan.generator, gan.discriminator, make_optimizer(settings),
+                                 make_optimizer(settings), gan.logits)
 
 
 def build_gan(parts, settings: dict) -> KerasGan:

@@ -39,7 +39,7 @@ def main():
         "optimizer": type(model.optimizer).__name__,
     }
     if data:
-        x, y, validation = module._load_data(data, len(model.inputs), len(model.outputs))
+        x, y, validation = module.load_data(data, len(model.inputs), len(model.outputs))
         trained = module.train("none", x, y, validation, epochs=1, weights=weights)
         report["trained_loss"] = float(trained.evaluate(x, y, verbose=0, return_dict=True)["loss"])
     with open(prefix + ".json", "w") as f:

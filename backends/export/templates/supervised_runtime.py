@@ -1,0 +1,137 @@
+"""Training and command line of an exported script (supervised, autoencoder and VAE modes).
+
+The exporter (`backends.export.script`) copies this module's imports and its functions, as they
+are, into every such script, after the part it writes for the design.
+"""
+import argparse
+import os
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+# -- written by the exporter for each design (not copied) ----------------------------------------
+# The script defines these above the copied functions. Here they hold the values of a script
+# exported without weights or data; the functions are None until a caller binds them (the tests
+# bind small models), so that running this module's code unbound fails at once.
+GENERATED = ("WEIGHTS", "DATA", "BATCH_SIZE", "EPOCHS", "SEED", "build_model", "make_loss",
+             "compile_model")
+WEIGHTS = None              # the .weights.h5 file beside the script
+DATA = None                 # the .npz data file beside the script
+BATCH_SIZE = 32
+EPOCHS = 10
+SEED = 0
+build_model = None          # () -> keras.Model: the design
+make_loss = None            # (reduction) -> keras.losses.Loss: the design's loss
+compile_model = None        # (model) -> model, compiled with loss, optimizer and metrics
+
+
+# -- copied into the script ----------------------------------------------------------------------
+
+def make_strategy(name):
+    """none: one device; mirrored: every GPU of this machine; multi-worker: TF_CONFIG's cluster."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def custom_train(strategy, model, x, y, epochs, batch_size):
+    """The training loop for the multi-worker strategy, where Keras 3's model.fit fails
+    (keras-team/keras#20585): strategy.run of a GradientTape step with the Keras optimizer."""
+    n_out = len(model.outputs)
+    losses = [make_loss(reduction=None) for _ in range(n_out)]   # per-sample values
+    optimizer = model.optimizer
+    with strategy.scope():
+        optimizer.build(model.trainable_variables)
+
+    def replica_step(xb, yb):
+        with tf.GradientTape() as tape:
+            preds = model(xb, training=True)
+            preds = list(preds) if n_out > 1 else [preds]
+            ys = list(yb) if n_out > 1 else [yb]
+            per_sample = tf.add_n([tf.reduce_sum(tf.cast(fn(t, p), tf.float32))
+                                   for fn, t, p in zip(losses, ys, preds)])
+            count = tf.cast(tf.shape(preds[0])[0], tf.float32)
+            total = tf.distribute.get_replica_context().all_reduce("sum", count)
+            loss = per_sample / tf.maximum(total, 1.0)
+            if model.losses:
+                loss += tf.add_n(model.losses) / strategy.num_replicas_in_sync
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    @tf.function
+    def step(batch):
+        per_replica = strategy.run(replica_step, args=batch)
+        return strategy.reduce("sum", per_replica, axis=None)
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    for epoch in range(epochs):
+        data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=SEED + epoch)
+        data = strategy.experimental_distribute_dataset(
+            data.batch(batch_size).with_options(options))
+        total, steps = 0.0, 0
+        for batch in data:
+            total += float(step(batch))
+            steps += 1
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / max(steps, 1):.4f}")
+
+
+def train(strategy_name="none", x=None, y=None, validation=None, epochs=EPOCHS,
+          batch_size=BATCH_SIZE, weights=WEIGHTS):
+    """The compiled model, with the weights when the file exists, trained on (x, y) if given:
+    model.fit, or custom_train under the multi-worker strategy."""
+    strategy = make_strategy(strategy_name)
+    with strategy.scope():
+        model = compile_model(build_model())
+    if weights and os.path.exists(weights):
+        model.load_weights(weights)
+    if x is not None:
+        if strategy_name == "multi-worker":
+            custom_train(strategy, model, x, y, epochs, batch_size)
+        else:
+            model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation)
+    return model
+
+
+def load_data(path, n_inputs, n_outputs):
+    """(x, y, validation) from an .npz: x_train, y_train, x_val, y_val (x_train_0, x_train_1,
+    ... for several inputs); validation is None without x_val."""
+    with np.load(path) as d:
+        def get(prefix, n):
+            if n == 1:
+                return d[prefix] if prefix in d else None
+            found = [d[f"{prefix}_{i}"] for i in range(n) if f"{prefix}_{i}" in d]
+            return tuple(found) if found else None
+        x, y = get("x_train", n_inputs), get("y_train", n_outputs)
+        xv, yv = get("x_val", n_inputs), get("y_val", n_outputs)
+    return x, y, ((xv, yv) if xv is not None else None)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=os.path.join(here, WEIGHTS) if WEIGHTS else None,
+                        help="start from these weights (a .weights.h5 file)")
+    parser.add_argument("--data", default=os.path.join(here, DATA) if DATA else None,
+                        help="an .npz with x_train, y_train[, x_val, y_val]")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--strategy", choices=("none", "mirrored", "multi-worker"),
+                        default="none")
+    parser.add_argument("--save", help="write the trained weights here (.weights.h5)")
+    parser.add_argument("--summary", action="store_true", help="only build and summarise")
+    args = parser.parse_args(argv)
+    keras.utils.set_random_seed(SEED)
+    if args.summary or not args.data or not os.path.exists(args.data):
+        model = train(weights=args.weights)
+        model.summary()
+        return
+    layout = build_model()          # only for its numbers of inputs and outputs
+    x, y, validation = load_data(args.data, len(layout.inputs), len(layout.outputs))
+    model = train(args.strategy, x, y, validation, args.epochs, args.batch_size, args.weights)
+    if args.save:
+        model.save_weights(args.save)
