@@ -118,3 +118,13 @@ def test_the_import_check_sees_loops_and_private_names(tmp_path, monkeypatch):
     graph, private = import_graph()
     assert list(nx.simple_cycles(graph)) and private == [
         "netdesigner.graph.a takes _hidden from netdesigner.graph.b"]
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages (the package-dir mapping needs them named): a package
+    left out would be missing from an installed (non-editable) netdesigner."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    packages = {name for name, path in project_modules().items() if path.name == "__init__.py"}
+    assert packages == listed, (sorted(packages - listed), sorted(listed - packages))

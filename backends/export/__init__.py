@@ -30,11 +30,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import ExportError
+
 FORMATS = ("py", "savedmodel", "keras", "onnx")
 
 
-class ExportError(ValueError):
-    """An export that cannot be done; the message says why."""
 
 
 def compiled_model(graph, settings: dict | None = None, weights=None):

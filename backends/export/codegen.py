@@ -16,7 +16,7 @@ import keyword
 import re
 import types
 
-from . import ExportError
+from .errors import ExportError
 from .templates import gan_runtime, supervised_runtime
 
 TEMPLATES = (supervised_runtime, gan_runtime)

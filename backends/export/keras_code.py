@@ -17,7 +17,7 @@ from netdesigner.backends.keras.radial import RBF
 from netdesigner.graph.catalog import CATALOG
 from netdesigner.graph.training import OPTIMIZERS
 
-from . import ExportError
+from .errors import ExportError
 from .codegen import identifier, render_value, statement
 
 #: constructor arguments every layer takes besides its own
