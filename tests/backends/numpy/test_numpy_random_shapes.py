@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
 from hypothesis import assume, given, settings, strategies as st  # noqa: E402
 
 from netdesigner.backends.numpy.im2col import span  # noqa: E402
@@ -14,7 +13,6 @@ from netdesigner.graph import CATALOG, ShapeError  # noqa: E402
 from tests.backends.numpy.numpy_backend_cases import C  # noqa: E402
 from tests.backends.numpy.test_numpy_gradients import gradient_check  # noqa: E402
 
-pytest.importorskip("keras")
 from tests.backends.numpy.test_numpy_keras_parity import check_parity  # noqa: E402
 
 small = st.integers(1, 3)
