@@ -20,10 +20,12 @@ run: install
 	$(VENV)/bin/netdesigner $(SAMPLE)
 
 test: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not long"
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -m "not long"
 
+# The slow checks, and the property-based (Hypothesis) tests again with fresh random examples
+# (`make test` runs them derandomised: the same examples every time; see tests/conftest.py).
 test-long: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m long
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "long or hypothesis"
 
 install: $(VENV)/.installed $(VENV)/.system-deps
 
