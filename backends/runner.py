@@ -197,6 +197,8 @@ def run_job(job: Job, on_event, should_stop) -> None:
 
 
 def _worker(job: Job, events, stop, pause) -> None:
+    from .quiet_tf import quiet_if_inherited
+    quiet_if_inherited()            # before this fresh process imports TensorFlow
     def should_stop() -> bool:
         while pause.is_set() and not stop.is_set():
             time.sleep(0.05)
