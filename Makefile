@@ -57,9 +57,14 @@ $(VENV)/.system-deps: $(VENV)/.installed
 	  fi; \
 	fi; touch $@
 
+# Every script in bench/ (tests/test_bench_target.py checks none is left out). The long-memory
+# one trains 30 networks (about 10-15 minutes on 2 cores) and comes last.
 bench: install
 	$(PY) bench/validate_scaling.py
 	$(PY) bench/gui_scaling.py
+	$(PY) bench/numpy_vs_keras.py
+	$(PY) bench/designer_overhead.py
+	$(PY) bench/long_memory.py
 
 # Renders the designer with a sample open (offscreen) for the README.
 screenshot: install
