@@ -20,10 +20,12 @@ run: install
 	$(VENV)/bin/netdesigner $(SAMPLE)
 
 test: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not long"
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -m "not long"
 
+# The slow checks, and the property-based (Hypothesis) tests again with fresh random examples
+# (`make test` runs them derandomised: the same examples every time; see tests/conftest.py).
 test-long: install
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m long
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=random $(PY) -m pytest -q -m "long or hypothesis"
 
 install: $(VENV)/.installed $(VENV)/.system-deps
 
@@ -55,9 +57,14 @@ $(VENV)/.system-deps: $(VENV)/.installed
 	  fi; \
 	fi; touch $@
 
+# Every script in bench/ (tests/test_bench_target.py checks none is left out). The long-memory
+# one trains 30 networks (about 10-15 minutes on 2 cores) and comes last.
 bench: install
 	$(PY) bench/validate_scaling.py
 	$(PY) bench/gui_scaling.py
+	$(PY) bench/numpy_vs_keras.py
+	$(PY) bench/designer_overhead.py
+	$(PY) bench/long_memory.py
 
 # Renders the designer with a sample open (offscreen) for the README.
 screenshot: install

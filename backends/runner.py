@@ -18,6 +18,8 @@ from .jobs import Job, run_job
 
 
 def _worker(job: Job, events, stop, pause) -> None:
+    from .quiet_tf import quiet_if_inherited
+    quiet_if_inherited()            # before this fresh process imports TensorFlow
     def should_stop() -> bool:
         while pause.is_set() and not stop.is_set():
             time.sleep(0.05)

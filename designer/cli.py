@@ -420,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="netdesigner",
         description="Design, check, train and export neural networks. "
                     "`netdesigner` alone opens the designer; `netdesigner FILE` opens a file in it.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let TensorFlow's start-up messages through (CUDA, oneDNN, absl); "
+                             "anywhere on the command line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("validate", help="check a .graph file: every layer's output shape, "
                                         "parameter count and problems (exit 1 on problems)")
@@ -498,6 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # --verbose is global and may stand anywhere (`netdesigner train F --verbose` too), so it
+    # is taken out before the command is dispatched; without it TensorFlow, imported later by
+    # whichever command needs it (and by the training workers), keeps its start-up noise.
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    if not verbose:
+        from netdesigner.backends import quiet_tf
+        quiet_tf.quiet()
     parser = build_parser()
     commands = set(parser.commands)
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):

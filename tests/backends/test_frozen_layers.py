@@ -73,7 +73,7 @@ def test_a_file_without_the_key_loads_as_trainable():
 def test_both_backends_train_a_partly_frozen_network_identically(optimizer, params):
     """Three steps on the same batches: the same losses and weights on NumPy and Keras, and
     the frozen layers' weights (BatchNormalization's moving statistics too) as they were."""
-    keras = pytest.importorskip("keras")
+    import keras
     from netdesigner.backends.numpy.weights import to_keras
     from tests.backends.numpy.keras_graph import keras_model
     g = frozen_mlp(loss="categorical_crossentropy", optimizer=optimizer,
@@ -109,7 +109,6 @@ def test_both_backends_train_a_partly_frozen_network_identically(optimizer, para
 
 
 def test_export_writes_and_import_reads_trainable_false():
-    pytest.importorskip("keras")
     from netdesigner.backends.export.script import script_source
     from netdesigner.backends.keras.compiler import compile_graph as keras_compile
     from netdesigner.backends.keras.importer import import_model
@@ -136,7 +135,6 @@ def test_the_echo_state_reservoir_keeps_its_weights_while_the_read_out_learns(ba
     """samples/echo_state_sine.graph: the frozen SimpleRNN reservoir ends training exactly as
     it started; the Dense read-out changes."""
     if backend == "keras":
-        pytest.importorskip("keras")
         from netdesigner.backends.keras.train import fit
     else:
         from netdesigner.backends.numpy.train import fit

@@ -120,7 +120,6 @@ def test_the_moons_sample_reaches_its_quality_target():
 
 @pytest.mark.parametrize("d_activation", ["sigmoid", "linear"])
 def test_one_numpy_step_matches_one_keras_step(d_activation):
-    pytest.importorskip("tensorflow")
     from netdesigner.backends.keras.gan import build_gan, make_step
     from netdesigner.backends.numpy.gan import GanSteps, NumpyGan
     from netdesigner.backends.numpy.model import compile_graph
@@ -151,7 +150,6 @@ def test_one_numpy_step_matches_one_keras_step(d_activation):
 
 @pytest.mark.long
 def test_the_moons_sample_trains_on_keras():
-    pytest.importorskip("tensorflow")
     rec = run(fileformat.load(SAMPLES / "gan_moons.graph"), "keras")
     report = rec.of("evaluation")[0]["report"]
     assert 0.35 <= report["d_accuracy"] <= 0.65, report

@@ -49,8 +49,6 @@ def run_to_end(qtbot, window, timeout=90_000):
 @pytest.mark.parametrize("backend", ["numpy", "keras"])
 def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot, tmp_path,
                                                                    backend):
-    if backend == "keras":
-        pytest.importorskip("netdesigner.backends.keras.train")
     path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)
     assert window.open_file(path, ask=False)
     panel = window.training

@@ -466,6 +466,9 @@ MANY_CASES = {"Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "Separab
               "Attention", "AdditiveAttention", "MultiHeadAttention", "Bidirectional"}
 
 
+# Hypothesis marks the tests that @given decorates; this one calls its @given function inside,
+# so it carries the mark itself (`make test-long` selects property tests by it).
+@pytest.mark.hypothesis
 @pytest.mark.parametrize("type_id", sorted(CASES))
 def test_catalog_agrees_with_keras(type_id):
     @settings(max_examples=_examples(type_id), deadline=None,

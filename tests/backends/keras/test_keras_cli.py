@@ -39,7 +39,6 @@ def test_train_the_digits_mlp_on_keras(project, capsys):
 
 
 def test_train_on_numpy_and_export_what_it_learned(project, tmp_path, capsys):
-    pytest.importorskip("netdesigner.backends.numpy.train")
     assert main(["train", str(project), "--backend", "numpy", "--epochs", "2",
                  "--quiet"]) == 0
     out, err = capsys.readouterr()

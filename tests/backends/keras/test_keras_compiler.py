@@ -1,16 +1,15 @@
 """A design compiles into the Keras functional model it describes."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+from netdesigner.backends.keras.compiler import CompileError, compile_graph, output_refs
+from netdesigner.graph import Analysis
+from netdesigner.graph.expand import expand_blocks
 
-from netdesigner.backends.keras.compiler import CompileError, compile_graph, output_refs  # noqa: E402
-from netdesigner.graph import Analysis  # noqa: E402
-from netdesigner.graph.expand import expand_blocks  # noqa: E402
-
-from .conftest import SAMPLES, load_sample, sequence_design, two_heads  # noqa: E402
+from .conftest import SAMPLES, load_sample, sequence_design, two_heads
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.graph"))
 

@@ -7,17 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
+import onnxruntime as ort
 import pytest
+import tensorflow as tf
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+from netdesigner.backends.export import ExportError, export, weights_file_for
+from netdesigner.backends.keras.compiler import compile_graph
+from netdesigner.backends.keras.weights import get_weights
 
-from netdesigner.backends.export import ExportError, export, weights_file_for  # noqa: E402
-from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
-from netdesigner.backends.keras.weights import get_weights  # noqa: E402
-
-from .conftest import ROOT, load_sample, sequence_design, two_heads  # noqa: E402
+from .conftest import ROOT, load_sample, sequence_design, two_heads
 
 HERE = Path(__file__).parent
 
@@ -139,8 +139,6 @@ def test_keras_file_reloads_in_safe_mode(tmp_path):
 
 
 def test_onnx_gives_the_same_outputs(tmp_path):
-    pytest.importorskip("tf2onnx")
-    ort = pytest.importorskip("onnxruntime")
     graph = load_sample("cnn_digits")
     model, xs = _trained(graph)
     path = export(graph, "onnx", tmp_path / "net.onnx", weights=get_weights(model))[0]

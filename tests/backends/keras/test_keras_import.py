@@ -1,17 +1,16 @@
 """Import: Keras models (keras.applications among them) become .graph designs."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
-from netdesigner.backends.keras.importer import (ImportProblem, import_file, import_model,  # noqa: E402
+from netdesigner.backends.keras.compiler import compile_graph
+from netdesigner.backends.keras.importer import (ImportProblem, import_file, import_model,
                                      import_with_weights)
-from netdesigner.graph import Analysis, fileformat  # noqa: E402
+from netdesigner.graph import Analysis, fileformat
 
-from .conftest import load_sample, sequence_design, two_heads  # noqa: E402
+from .conftest import load_sample, sequence_design, two_heads
 
 
 def _round_trip(model):

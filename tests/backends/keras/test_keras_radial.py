@@ -1,15 +1,14 @@
 """The custom RBF layer on the Keras side: saved and loaded, imported back, written as code."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from netdesigner.backends.keras.compiler import compile_graph  # noqa: E402
-from netdesigner.backends.keras.importer import import_with_weights  # noqa: E402
-from netdesigner.backends.keras.radial import RBF  # noqa: E402
-from netdesigner.graph import Graph  # noqa: E402
+from netdesigner.backends.keras.compiler import compile_graph
+from netdesigner.backends.keras.importer import import_with_weights
+from netdesigner.backends.keras.radial import RBF
+from netdesigner.graph import Graph
 
 
 def rbf_design():

@@ -1,18 +1,17 @@
 """Training with the Keras backend streams the protocol of backends.protocol."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+from netdesigner.backends import protocol
+from netdesigner.backends.keras import stream as keras_stream
+from netdesigner.backends.keras import train as keras_train
+from netdesigner.backends.keras.stats import segment_stats
+from netdesigner.backends.keras.weights import get_weights, read_npz
 
-from netdesigner.backends import protocol  # noqa: E402
-from netdesigner.backends.keras import train as keras_train  # noqa: E402
-from netdesigner.backends.keras import stream as keras_stream  # noqa: E402
-from netdesigner.backends.keras.stats import segment_stats  # noqa: E402
-from netdesigner.backends.keras.weights import get_weights, read_npz  # noqa: E402
-
-from .conftest import SAMPLES, load_sample, two_heads  # noqa: E402
+from .conftest import SAMPLES, load_sample, two_heads
 
 
 def _fit(digits_mlp, stats_every=protocol.STATS_EVERY, should_stop=None, **settings):
@@ -226,7 +225,7 @@ def test_devices_strategies_and_mixed_precision(digits_mlp):
 def test_numpy_and_keras_agree_after_the_first_batch(digits_mlp):
     """From the same weights, on the same first batch, both backends give the same loss, and
     the same weights after one update."""
-    numpy_train = pytest.importorskip("netdesigner.backends.numpy.train")
+    from netdesigner.backends.numpy import train as numpy_train
     from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     graph, flat, split = digits_mlp
     settings = {**graph.training, "epochs": 1}
@@ -258,7 +257,7 @@ def test_weights_files_go_between_the_backends(digits_mlp, tmp_path):
     _, result = _fit(digits_mlp, stats_every=0)
     from netdesigner.backends.keras.weights import save_npz
     save_npz(result.model, out)
-    numpy_weights = pytest.importorskip("netdesigner.backends.numpy.weights")
+    from netdesigner.backends.numpy import weights as numpy_weights
     from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     model = numpy_weights.load_npz(numpy_compile(flat, graph.training), out)
     expected = keras_train.predict(result.model, split.x_val)

@@ -12,8 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from netdesigner.backends.numpy import registry  # noqa: E402
 from netdesigner.backends.numpy.im2col import pad  # noqa: E402

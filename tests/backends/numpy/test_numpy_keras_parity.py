@@ -14,8 +14,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from netdesigner.backends.numpy import registry  # noqa: E402
 from tests.backends.numpy.numpy_backend_cases import CASES, Case  # noqa: E402

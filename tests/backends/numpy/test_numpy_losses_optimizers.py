@@ -9,8 +9,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from netdesigner.backends.numpy import losses, optimizers  # noqa: E402
 from netdesigner.backends.numpy.model import REGULARIZED, compile_graph  # noqa: E402

@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
 from hypothesis import assume, given, settings, strategies as st  # noqa: E402
 
 from netdesigner.backends.numpy.im2col import span  # noqa: E402
@@ -14,7 +13,6 @@ from netdesigner.graph import CATALOG, ShapeError  # noqa: E402
 from tests.backends.numpy.numpy_backend_cases import C  # noqa: E402
 from tests.backends.numpy.test_numpy_gradients import gradient_check  # noqa: E402
 
-pytest.importorskip("keras")
 from tests.backends.numpy.test_numpy_keras_parity import check_parity  # noqa: E402
 
 small = st.integers(1, 3)
@@ -46,8 +44,29 @@ def image(b, k, d, extra, c):
        padding=st.sampled_from(["valid", "same"]))
 def test_conv2d(b, extra, c, f, k, s, d, padding):
     d = d if max(s) == 1 else (1, 1)              # TensorFlow cannot do both at once
-    check(C("Conv2D", [image(b, k, d, extra, c)], filters=f, kernel_size=k, strides=s,
-            dilation_rate=d, padding=padding))
+    case = C("Conv2D", [image(b, k, d, extra, c)], filters=f, kernel_size=k, strides=s,
+             dilation_rate=d, padding=padding)
+    if tensorflow_gets_it_wrong(case):
+        assume(valid(case))
+        gradient_check(case)                       # still checked, by finite differences
+    else:
+        check(case)
+
+
+def tensorflow_gets_it_wrong(case) -> bool:
+    """TensorFlow 2.21's oneDNN Conv2D on CPU (TF_ENABLE_ONEDNN_OPTS, on by default) returns
+    zeros or garbage for the output rows after the first in some geometries, all of them with
+    one input channel, an output one column wide and several rows high, a kernel more than one
+    column wide and strides (1, >1); with oneDNN off TensorFlow agrees with a plain loop. Over
+    every geometry up to 4x5 inputs and 3x3 kernels each wrong answer is in that class (not
+    every member of it is wrong: the exact rule is oneDNN's). Keras cannot be the oracle there;
+    the fresh examples of `make test-long` found it."""
+    if not valid(case):
+        return False
+    params = case.full_params()
+    (rows, cols, _), = CATALOG["Conv2D"].infer(params, [s[1:] for s in case.shapes]).outputs
+    (kh, kw), (sh, sw) = params["kernel_size"], params["strides"]
+    return case.shapes[0][-1] == 1 and cols == 1 and rows > 1 and kw > 1 and sh == 1 and sw > 1
 
 
 @EXAMPLES
