@@ -10,16 +10,16 @@ import symtable
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras
+import tensorflow as tf
 
-from netdesigner.backends.export import ExportError  # noqa: E402
-from netdesigner.backends.export.codegen import (Names, docstring, render_value,  # noqa: E402
+from netdesigner.backends.export import ExportError
+from netdesigner.backends.export.codegen import (Names, docstring, render_value,
                                                  script_header, string_literal)
-from netdesigner.backends.export.script import script_source  # noqa: E402
-from netdesigner.backends.export.templates import gan_runtime, supervised_runtime  # noqa: E402
+from netdesigner.backends.export.script import script_source
+from netdesigner.backends.export.templates import gan_runtime, supervised_runtime
 
-from .conftest import load_sample, two_heads  # noqa: E402
+from .conftest import load_sample, two_heads
 
 TEMPLATES = (supervised_runtime, gan_runtime)
 
