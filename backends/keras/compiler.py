@@ -25,7 +25,9 @@ import keras
 from graph import Graph
 from graph.expand import DesignError, validated_flat
 
+from ..initial_weights import initial_weights
 from .layers import build_layer, call_layer
+from .weights import set_weights
 
 
 class CompileError(ValueError):
@@ -107,9 +109,11 @@ def compile_graph(graph: Graph, settings: dict | None = None, *, name: str | Non
                   jit_compile="auto") -> keras.Model:
     """Compile a design (blocks allowed) into a `keras.Model`.
 
-    `settings` default to `graph.training`; the weights are initialised from their `seed`
-    (Keras's global seed is set, as `keras.utils.set_random_seed` does) unless `seed` is given
-    (`seed=False`: leave the random state alone). `compile=False` skips `model.compile`.
+    `settings` default to `graph.training`. The weights are those `backends.initial_weights`
+    draws from the seed (`seed`, else the settings' seed): the NumPy backend's starting
+    weights. Keras's global seed is set to it too, as `keras.utils.set_random_seed` does, for
+    dropout, noise and sampling. `seed=False` leaves the weights to Keras's initialisers and
+    the random state alone. `compile=False` skips `model.compile`.
     `dtype_policy` ("mixed_float16", "mixed_bfloat16") builds a mixed-precision model whose
     output layers stay in float32. Build it inside a `tf.distribute` strategy's scope to
     distribute it.
@@ -119,8 +123,12 @@ def compile_graph(graph: Graph, settings: dict | None = None, *, name: str | Non
     if seed is None:
         seed = int(settings.get("seed", 0))
     if seed is not False:
+        # Keras's generator still drives dropout, noise and Sampling during training
         keras.utils.set_random_seed(int(seed))
     model = build_model(flat, name=name or model_name(graph), dtype_policy=dtype_policy)
+    if seed is not False:
+        # the NumPy backend's draw, so that both backends start from the same weights
+        set_weights(model, initial_weights(flat, int(seed)))
     if compile:
         compile_model(model, settings, jit_compile=jit_compile)
     return model
