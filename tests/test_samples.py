@@ -56,7 +56,7 @@ def test_every_sample_has_a_target_and_a_description():
 
 def _params():
     """Every sample on NumPy (quick ones in `make test`) and on Keras (all in test-long: the
-    same settings, batches in the same order, its own initial weights)."""
+    same settings, the same initial weights, batches in the same order)."""
     for backend in ("numpy", "keras"):
         for name, (key, check, quick) in TARGETS.items():
             marks = [] if quick and backend == "numpy" else [pytest.mark.long]

@@ -18,8 +18,12 @@ Formats:
                 `from_keras` does not handle Keras 3 models)
 
 `weights`: an `.npz` written by either backend (`backends.runner.weights_path`), a Keras
-`.weights.h5`, or a dict {"node/name": array}; without it the freshly initialised (seeded)
-weights are exported.
+`.weights.h5`, or a dict {"node/name": array}; without it the freshly initialised weights are
+exported (the seeded draw both backends start from, `backends.initial_weights`), except by a
+`py` script, which then writes no weights file and, run, starts from Keras's own initialisers
+seeded with the design's seed (deterministic, but not the designer's starting point). The
+script's optimizer is a plain Keras one: on an Embedding it takes Keras's own steps, not the
+designer's (`backends.keras.compiler.dense_gradients`).
 """
 from __future__ import annotations
 

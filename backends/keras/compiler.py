@@ -25,7 +25,9 @@ import keras
 from netdesigner.graph import Graph
 from netdesigner.graph.expand import DesignError, validated_flat
 
+from ..initial_weights import initial_weights
 from .layers import build_layer, call_layer
+from .weights import set_weights
 
 
 class CompileError(ValueError):
@@ -107,9 +109,11 @@ def compile_graph(graph: Graph, settings: dict | None = None, *, name: str | Non
                   jit_compile="auto") -> keras.Model:
     """Compile a design (blocks allowed) into a `keras.Model`.
 
-    `settings` default to `graph.training`; the weights are initialised from their `seed`
-    (Keras's global seed is set, as `keras.utils.set_random_seed` does) unless `seed` is given
-    (`seed=False`: leave the random state alone). `compile=False` skips `model.compile`.
+    `settings` default to `graph.training`. The weights are those `backends.initial_weights`
+    draws from the seed (`seed`, else the settings' seed): the NumPy backend's starting
+    weights. Keras's global seed is set to it too, as `keras.utils.set_random_seed` does, for
+    dropout, noise and sampling. `seed=False` leaves the weights to Keras's initialisers and
+    the random state alone. `compile=False` skips `model.compile`.
     `dtype_policy` ("mixed_float16", "mixed_bfloat16") builds a mixed-precision model whose
     output layers stay in float32. Build it inside a `tf.distribute` strategy's scope to
     distribute it.
@@ -119,8 +123,12 @@ def compile_graph(graph: Graph, settings: dict | None = None, *, name: str | Non
     if seed is None:
         seed = int(settings.get("seed", 0))
     if seed is not False:
+        # Keras's generator still drives dropout, noise and Sampling during training
         keras.utils.set_random_seed(int(seed))
     model = build_model(flat, name=name or model_name(graph), dtype_policy=dtype_policy)
+    if seed is not False:
+        # the NumPy backend's draw, so that both backends start from the same weights
+        set_weights(model, initial_weights(flat, int(seed)))
     if compile:
         compile_model(model, settings, jit_compile=jit_compile)
     return model
@@ -167,8 +175,39 @@ def make_optimizer(settings: dict):
     O = keras.optimizers
     cls = {"sgd": O.SGD, "adagrad": O.Adagrad, "rmsprop": O.RMSprop, "adam": O.Adam,
            "adamw": O.AdamW}[name]
-    return cls(**{k: (float(v) if not isinstance(v, bool) else v) for k, v in params.items()},
-               **extra)
+    return dense_gradients(cls(**{k: (float(v) if not isinstance(v, bool) else v)
+                                  for k, v in params.items()}, **extra))
+
+
+def dense_gradients(optimizer):
+    """Make `optimizer` sum sparse gradients into dense ones before it uses them.
+
+    An Embedding's gradient comes from TensorFlow as `tf.IndexedSlices` with one row per token
+    of the batch, repeated tokens repeated. Keras 3's optimizers apply their element-wise ops
+    to those rows one by one: Adam's and RMSprop's `square(gradient)` (and Adagrad's) add up
+    the squares of the rows instead of squaring their sum, and `clipnorm` measures the rows'
+    norm, not the gradient's. So on the TensorFlow backend an Embedding does not get the Adam
+    step of its gradient: on samples/seq2seq_reverse.graph, from the same weights and batch,
+    one Adam step (learning rate 0.01, so at most 0.01 per value) left embedding values up to
+    0.033 away from the NumPy backend's, every other weight within 2e-7. Summed first, the
+    gradient is the true one, the one `backends.numpy.optimizers` steps with; Keras 3's Adam
+    updates every row of its slots (dense `m` and `v`) anyway (keras-team/keras#19992), so
+    a dense gradient costs little.
+
+    The optimizer stays a plain Keras optimizer (only this instance's `apply` is wrapped), so
+    `.keras` files saved with it load without this project. `apply_gradients`, `model.fit`
+    and a LossScaleOptimizer (mixed precision) all go through `apply`."""
+    import tensorflow as tf
+
+    apply = optimizer.apply
+
+    def apply_dense(grads, trainable_variables=None):
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                 for g in grads]
+        return apply(grads, trainable_variables)
+
+    optimizer.apply = apply_dense
+    return optimizer
 
 
 @keras.saving.register_keras_serializable(package="netdesigner")

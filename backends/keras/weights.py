@@ -32,8 +32,12 @@ def _short_name(layer, variable) -> str:
         prefix = "backward"
     elif first == "attention_output":
         prefix = "output"
-    else:
+    elif first in ("query", "key", "value"):
         prefix = first
+    else:
+        # the one inner layer of a plain layer (an RNN's `lstm_cell`, the Dense inside
+        # TimeDistributed): the NumPy backend names its weights without a prefix
+        return parts[-1]
     return f"{prefix}_{parts[-1]}"
 
 

@@ -8,7 +8,8 @@
   several layers (a skip connection) receives the sum of their gradients.
 * Inputs are taken in `graph.inputs()` order. Outputs are the output ports of
   `graph.outputs()`, in that order (a Block output contributes each of its output ports).
-* Weights are made once, seeded (`settings["seed"]`), in float32 (or float64). All trainable
+* Weights are made once, seeded (`settings["seed"]`), in float32 (or float64), by
+  `backends.initial_weights` (the Keras backend starts from the same ones). All trainable
   weights live in one flat array (`model.flat`), each layer's weights being views into it, and
   their gradients in a second one (`model.flat_grad`): the optimizer updates every weight with
   a handful of NumPy calls. State weights (BatchNormalization's moving statistics) live in
@@ -32,6 +33,7 @@ import numpy as np
 from netdesigner.graph import Analysis, Graph
 from netdesigner.graph.expand import DesignError, validated_flat
 
+from ..initial_weights import initial_weights
 from . import registry
 from .layers.activations import activate, activate_grad
 
@@ -107,16 +109,15 @@ class Model:
         self._added_grads: dict = {}                    # node -> gradient of its added loss
         self._float_input = {n: str(self.step[n].params.get("dtype", "float32")).startswith(
             "float") for n in inputs}
-        self._allocate(np.random.default_rng(seed))
+        # the Keras backend starts from the same draw (backends/initial_weights.py)
+        self._allocate(initial_weights(graph, seed, self.dtype))
 
     # -- weights ----------------------------------------------------------------------------------
-    def _allocate(self, rng):
-        made = {}
-        for s in self.steps:
-            if s.kernel is not None and s.kernel.weights is not None:
-                w = registry.make_weights(s.type, s.params, s.input_shapes, rng, self.dtype)
-                if w:
-                    made[s.id] = w
+    def _allocate(self, initial: dict):
+        made: dict[str, dict] = {}
+        for key, w in initial.items():
+            node, _, name = key.rpartition("/")
+            made.setdefault(node, {})[name] = w
         sizes = [(n, k, w) for n, ws in made.items() for k, w in ws.items()]
         def held(n, k):
             return self.step[n].frozen or k in self.step[n].state
