@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graph import Analysis, Graph
+from netdesigner.graph import Analysis, Graph
 
 from .numpy import registry
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from netdesigner.backends import protocol  # noqa: E402
-from netdesigner.backends.runner import Job, run_job  # noqa: E402
+from netdesigner.backends.jobs import Job, run_job  # noqa: E402
 from netdesigner.graph import fileformat  # noqa: E402
 
 SAMPLES = ROOT / "samples"

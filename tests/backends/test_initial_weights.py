@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.initial_weights import initial_weights
-from backends.runner import prepare_job
-from graph import fileformat
+from netdesigner.backends.initial_weights import initial_weights
+from netdesigner.backends.jobs import prepare
+from netdesigner.graph import fileformat
 
 keras = pytest.importorskip("keras")
 
@@ -18,7 +18,7 @@ def assert_same_start(numpy_model, keras_model):
     """Every weight equal, bit for bit, under the names both backends write to `.npz` files;
     no Keras layer holds a weight of its own (one that the shared draw missed would keep
     Keras's initialiser)."""
-    from backends.keras.weights import get_weights
+    from netdesigner.backends.keras.weights import get_weights
     ours, theirs = numpy_model.get_weights(), get_weights(keras_model)
     assert sorted(theirs) == sorted(ours)
     for key, value in ours.items():
@@ -29,18 +29,18 @@ def assert_same_start(numpy_model, keras_model):
 def test_both_backends_start_every_sample_from_the_same_weights(name):
     """What each backend's `fit` compiles: NumPy's Model and Keras's model (both networks of a
     GAN) hold the weights of `initial_weights` for the sample's seed."""
-    from backends.keras.compiler import compile_graph as keras_compile
-    from backends.numpy.model import compile_graph as numpy_compile
+    from netdesigner.backends.keras.compiler import compile_graph as keras_compile
+    from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     graph = fileformat.load(SAMPLES / f"{name}.graph")
     settings = dict(graph.training)
     if settings.get("mode") == "gan":
-        from backends.keras.gan import build_gan
-        parts, _ = prepare_job(graph, str(SAMPLES))
+        from netdesigner.backends.keras.gan import build_gan
+        parts = prepare(graph, str(SAMPLES)).network
         networks = [parts.generator, parts.discriminator]
         gan = build_gan(parts, settings)
         keras_models = [gan.generator, gan.discriminator]
     else:
-        flat, _ = prepare_job(graph, str(SAMPLES))
+        flat = prepare(graph, str(SAMPLES)).network
         networks = [flat]
         keras_models = [keras_compile(flat, settings, compile=False)]
     for flat, keras_model in zip(networks, keras_models):
@@ -55,7 +55,7 @@ def test_both_backends_start_every_sample_from_the_same_weights(name):
 
 
 def test_the_seed_changes_the_draw_and_only_the_seed():
-    from graph.expand import expand_blocks
+    from netdesigner.graph.expand import expand_blocks
     flat = expand_blocks(fileformat.load(SAMPLES / "seq2seq_reverse.graph"))
     a, again, other = (initial_weights(flat, s) for s in (0, 0, 1))
     assert all(np.array_equal(a[k], again[k]) for k in a)
@@ -71,8 +71,8 @@ def test_the_seed_changes_the_draw_and_only_the_seed():
 
 def test_keras_without_a_seed_keeps_its_own_initialisers():
     """seed=False leaves the weights to Keras's initialisers (the random state alone)."""
-    from backends.keras.compiler import compile_graph as keras_compile
-    from backends.numpy.model import compile_graph as numpy_compile
+    from netdesigner.backends.keras.compiler import compile_graph as keras_compile
+    from netdesigner.backends.numpy.model import compile_graph as numpy_compile
     graph = fileformat.load(SAMPLES / "mlp_digits.graph")
     keras.utils.set_random_seed(0)
     theirs = keras_compile(graph, seed=False, compile=False)

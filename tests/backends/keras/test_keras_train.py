@@ -258,12 +258,13 @@ def test_an_embedding_takes_the_same_steps_on_both_backends(optimizer, params, c
     the rows, not the gradient (compiler.dense_gradients). From the same start, on the same
     batches, both backends now hold the same weights after five steps, the embedding table
     included; before, its values were up to 0.13 apart (Adam)."""
-    from backends.numpy import train as numpy_train
-    from backends.numpy.model import compile_graph as numpy_compile
-    from backends.numpy.weights import from_keras
-    from backends.runner import prepare_job
+    from netdesigner.backends.numpy import train as numpy_train
+    from netdesigner.backends.numpy.model import compile_graph as numpy_compile
+    from netdesigner.backends.numpy.weights import from_keras
+    from netdesigner.backends.jobs import prepare
     graph = load_sample("seq2seq_reverse")
-    flat, split = prepare_job(graph, str(SAMPLES))
+    prepared = prepare(graph, str(SAMPLES))
+    flat, split = prepared.network, prepared.split
     settings = {**graph.training, "epochs": 1, "optimizer": optimizer,
                 "optimizer_params": params, "clip_norm": clip_norm}
     models = {}
