@@ -48,6 +48,9 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.scene: NetworkScene | None = None
         self.recovery_file = recovery_dir() / f"session-{os.getpid()}.graph"
+        # recovery files of crashed sessions that this one was offered and did not take in:
+        # kept (offered again if this session crashes too) until this session closes cleanly
+        self.kept_recovery: list[Path] = []
 
         self.view = NetworkView()
         self.setCentralWidget(self.view)
@@ -69,7 +72,13 @@ class MainWindow(QMainWindow):
         self.status_flops = QLabel()
         self.status_valid = QLabel()
         self.status_device = QLabel("Device: CPU")
-        for w in (self.status_valid, self.status_params, self.status_flops, self.status_device):
+        # shown while the last autosave failed: the unsaved work is not protected against a crash
+        self.status_autosave = QLabel()
+        self.status_autosave.setStyleSheet("color: #d32f2f")
+        self.status_autosave.hide()
+        self.autosave_error: str | None = None
+        for w in (self.status_autosave, self.status_valid, self.status_params, self.status_flops,
+                  self.status_device):
             self.statusBar().addPermanentWidget(w)
 
         self._make_actions()
@@ -187,6 +196,7 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.close()
             old.deleteLater()
+            self._show_autosave_failure(None)      # it was about the document going away
         self._validated()
         self._update_title()
         QTimer.singleShot(0, self.view.show_network)
@@ -401,6 +411,7 @@ class MainWindow(QMainWindow):
             return False
         self._add_recent(str(path.resolve()))
         self.statusBar().showMessage(f"Saved {path}", 4000)
+        self._show_autosave_failure(None)          # the work is on disk now
         return True
 
     # -- recent files and settings --------------------------------------------------------------
@@ -462,22 +473,51 @@ class MainWindow(QMainWindow):
         event.accept()
 
     # -- autosave and crash recovery ------------------------------------------------------------
-    def autosave(self) -> None:
+    def autosave(self) -> bool:
         """Every minute, a modified document is written to a recovery file (never over the
-        user's own file); a clean exit removes it, a crash leaves it for the next start."""
+        user's own file); a clean exit removes it, a crash leaves it for the next start.
+
+        A failure stays in the status bar until an autosave or a save succeeds: work that is
+        not autosaved is lost in a crash, and the user must know. Whether the document is now
+        in the recovery file is returned."""
         if self.document is None or not self.document.modified:
-            return
+            self._show_autosave_failure(None)      # nothing unsaved to protect
+            return False
         try:
             fileformat.save(self.document.graph, self.recovery_file)
             info = {"original": str(self.document.path) if self.document.path else None,
                     "saved_at": time.time(), "pid": os.getpid()}
             self.recovery_file.with_suffix(".json").write_text(json.dumps(info))
-        except (OSError, ValueError) as e:
-            self.statusBar().showMessage(f"Autosave failed: {e}", 6000)
+        # any failure at all: this runs from a timer, where an exception would only reach stderr
+        except Exception as e:
+            self._show_autosave_failure(str(e) if isinstance(e, (OSError, ValueError))
+                                        else f"{type(e).__name__}: {e}")
+            return False
+        self._show_autosave_failure(None)
+        return True
+
+    def _show_autosave_failure(self, reason: str | None) -> None:
+        self.autosave_error = reason
+        if reason is None:
+            self.status_autosave.hide()
+            return
+        text = (f"Autosave failed: {reason}. Unsaved changes would be lost in a crash; "
+                f"save the project to keep them.")
+        self.status_autosave.setText("⚠ Autosave failed")
+        self.status_autosave.setToolTip(text)
+        self.status_autosave.show()
+        self.statusBar().showMessage(text, 15000)
 
     def discard_recovery(self) -> None:
-        for path in (self.recovery_file, self.recovery_file.with_suffix(".json")):
-            path.unlink(missing_ok=True)
+        """A clean exit: this session's recovery file goes, and so do the crashed sessions'
+        files it was offered and declined."""
+        for graph in [self.recovery_file, *self.kept_recovery]:
+            for path in (graph, graph.with_suffix(".json")):
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass              # the folder went away: the window must still close
+        self.kept_recovery.clear()
 
     def offer_recovery(self, ask=None) -> bool:
         """After a crash: offer the newest recovery file left by a session that is gone."""
@@ -513,8 +553,13 @@ class MainWindow(QMainWindow):
                 recovered = True
             except fileformat.GraphFileError as e:
                 QMessageBox.critical(self, "Cannot recover", str(e))
-        for p in (path, path.with_suffix(".json")):
-            p.unlink(missing_ok=True)
+        if recovered and self.autosave():
+            # the recovered work is in this session's own recovery file now
+            for p in (path, path.with_suffix(".json")):
+                p.unlink(missing_ok=True)
+        else:
+            # declined (or unreadable, or not yet autosaved): a second crash must not lose it
+            self.kept_recovery.append(path)
         return recovered
 
 
