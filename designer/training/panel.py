@@ -6,12 +6,17 @@ from the worker ever touches a widget.
 
 The data set is read and checked in a thread (`check_data`), never in the GUI thread: a slow
 disk or a file that never ends must not freeze the window. The thread works on a copy of the
-project (its .graph text) and signals its result back; a result for an earlier project or
-setting is dropped.
+project (its .graph text), touches no Qt object and puts its result on a queue that a timer in
+the GUI thread empties; a result for an earlier project or setting is dropped. While a check
+runs, Python's cycle collector is paused: run in that thread, it could free Qt objects there
+while the GUI thread deletes others, and the two deadlock (seen: shiboken's deletion in the
+main thread against a QObject destructor in the reader thread).
 """
 from __future__ import annotations
 
+import gc
 import html
+import queue
 import shutil
 import tempfile
 import threading
@@ -63,10 +68,20 @@ def mapping_text(dataset) -> str:
     return f"Classes (label in the data → class): {shown}" + (", …" if len(pairs) > 20 else "")
 
 
+def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue) -> None:
+    """A data check's thread: prepares a copy of the project and puts (number, Split or None,
+    what is wrong) on `results`; touches no Qt object."""
+    try:
+        split, message = prepare(fileformat.loads(text, "<project>"), base_dir).split, ""
+    except ValueError as e:                              # DataError included
+        split, message = None, str(e)
+    except Exception as e:           # shown in the panel: the project stays open and usable
+        split, message = None, f"cannot read the data set ({type(e).__name__}: {e})"
+    results.put((number, split, message))
+
+
 class TrainingPanel(QWidget):
     runFinished = Signal(dict)          # the train_end event (or an error event)
-    # (check number, prepared Split or None, error message): from the data-check thread
-    dataChecked = Signal(int, object, str)
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -87,6 +102,9 @@ class TrainingPanel(QWidget):
         self.data_split = None              # what the newest check prepared
         self._checked = None                # (project text, base dir) of the newest check
         self._start_after_check: bool | None = None   # evaluate_only of a waiting Start
+        self._results: queue.SimpleQueue = queue.SimpleQueue()   # from the check threads
+        self._checks_running = 0
+        self._gc_was_enabled = True
 
         self.settings_box = QWidget()
         self.settings_layout = QVBoxLayout(self.settings_box)
@@ -147,7 +165,9 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
-        self.dataChecked.connect(self._data_checked)
+        self.check_timer = QTimer(self)          # collects the data checks' results
+        self.check_timer.setInterval(20)
+        self.check_timer.timeout.connect(self._collect_checks)
         self._update_buttons()
 
     # -- settings -------------------------------------------------------------------------------
@@ -229,7 +249,7 @@ class TrainingPanel(QWidget):
 
     def check_data(self) -> None:
         """Read the data set and check it against the network, in a thread: the result
-        (shapes and whether they fit, or what is wrong) comes back through `dataChecked`."""
+        (shapes and whether they fit, or what is wrong) comes back through `_collect_checks`."""
         self.data_check += 1
         self.data_state, self.data_message, self.data_split = "checking", "", None
         try:
@@ -240,22 +260,28 @@ class TrainingPanel(QWidget):
             return
         self._checked = (text, self._base_dir())
         self.data_label.setText("Reading the data set…")
-        threading.Thread(target=self._check_in_thread, args=(self.data_check, *self._checked),
-                         name="netdesigner-data-check", daemon=True).start()
+        if self._checks_running == 0:
+            self._gc_was_enabled = gc.isenabled()
+            gc.disable()
+        self._checks_running += 1
+        # a daemon: a thread stuck on a dead network disk must not keep the program from
+        # quitting
+        threading.Thread(target=read_data, name="netdesigner-data-check", daemon=True,
+                         args=(self.data_check, *self._checked, self._results)).start()
+        self.check_timer.start()
 
-    def _check_in_thread(self, number: int, text: str, base_dir: str) -> None:
-        """The data check's thread: prepares a copy of the project; touches no widget. It is a
-        daemon: one stuck on a dead network disk must not keep the program from quitting."""
-        try:
-            split, message = prepare(fileformat.loads(text, "<project>"), base_dir).split, ""
-        except ValueError as e:                          # DataError included
-            split, message = None, str(e)
-        except Exception as e:       # shown in the panel: the project stays open and usable
-            split, message = None, f"cannot read the data set ({type(e).__name__}: {e})"
-        try:
-            self.dataChecked.emit(number, split, message)
-        except RuntimeError:         # the panel was deleted while the thread read
-            pass
+    def _collect_checks(self) -> None:
+        while True:
+            try:
+                number, split, message = self._results.get_nowait()
+            except queue.Empty:
+                break
+            self._checks_running -= 1
+            if self._checks_running == 0:
+                self.check_timer.stop()
+                if self._gc_was_enabled:
+                    gc.enable()
+            self._data_checked(number, split, message)
 
     def _data_checked(self, number: int, split, message: str) -> None:
         if number != self.data_check:
@@ -482,6 +508,10 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         self.data_check += 1             # a data check still reading is ignored
+        self.check_timer.stop()
+        if self._checks_running and self._gc_was_enabled:
+            gc.enable()                  # this panel will not collect its checks any more
+        self._checks_running = 0
         if self.process is not None and self.process.running:
             self.process.stop()
         self.timer.stop()

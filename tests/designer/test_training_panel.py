@@ -57,6 +57,9 @@ def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot,
     path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)
     assert window.open_file(path, ask=False)
     panel = window.training
+    # the data check (a thread) ends with drawing the preview in the GUI thread; this test
+    # measures the run, from the click on
+    data_checked(qtbot, panel)
     meter = GapMeter()
     QTest.mouseClick(panel.start_button, Qt.LeftButton)
     run_to_end(qtbot, window)
