@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +40,28 @@ def image_folder(folder: Path, extra: str, content: bytes | None) -> None:
     target = folder / "dogs" / extra
     if content is None:
         os.mkfifo(target)
+        unblock_fifo_later(target, after_s=3.0, until_s=30.0)
     else:
         target.write_bytes(content)
+
+
+def unblock_fifo_later(fifo: Path, after_s: float, until_s: float) -> None:
+    """If the designer opens the FIFO for reading (the old behaviour), feed it a small CSV
+    after `after_s` so that the test ends with a measured stall instead of hanging; opening
+    with O_NONBLOCK fails while no reader has it open, so this never blocks itself."""
+    def feed():
+        time.sleep(after_s)
+        deadline = time.monotonic() + until_s
+        while time.monotonic() < deadline:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:              # no reader: nobody is blocked on it
+                time.sleep(0.05)
+                continue
+            os.write(fd, b"a,b,label\n1,2,0\n3,4,1\n")
+            os.close(fd)
+            return
+    threading.Thread(target=feed, daemon=True).start()
 
 
 def rows(n: int, label) -> str:
@@ -70,6 +92,7 @@ def _npz(name, **arrays):
 
 def _fifo(folder):
     os.mkfifo(folder / "stream.csv")
+    unblock_fifo_later(folder / "stream.csv", after_s=3.0, until_s=30.0)
     return "stream.csv"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netdesigner.graph import fileformat
-from tests.backends.data_faults import FAULTS, fault_project
+from tests.backends.data_faults import FAULTS, fault_project, unblock_fifo_later
 from tests.designer.test_training_panel import GapMeter, copy_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,25 +33,6 @@ def test_a_data_fault_is_shown_and_the_project_stays_open(window, qtbot, tmp_pat
     assert window.document.path == path and window.scene.nodes   # the project is open
     assert not panel.start() and panel.process is None
     assert "Cannot start" in panel.status.text()
-
-
-def unblock_fifo_later(fifo: Path, after_s: float, until_s: float) -> None:
-    """If the designer opens the FIFO for reading (the old behaviour), feed it a small CSV
-    after `after_s` so that the test ends with a measured stall instead of hanging; opening
-    with O_NONBLOCK fails while no reader has it open, so this never blocks itself."""
-    def feed():
-        time.sleep(after_s)
-        deadline = time.monotonic() + until_s
-        while time.monotonic() < deadline:
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:              # no reader: nobody is blocked on it
-                time.sleep(0.05)
-                continue
-            os.write(fd, b"a,b,label\n1,2,0\n3,4,1\n")
-            os.close(fd)
-            return
-    threading.Thread(target=feed, daemon=True).start()
 
 
 def test_a_fifo_data_set_does_not_freeze_the_designer(window, qtbot, tmp_path):
