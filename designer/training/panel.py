@@ -339,7 +339,8 @@ class TrainingPanel(QWidget):
         return self._start_checked(evaluate_only)
 
     def _start_checked(self, evaluate_only: bool) -> bool:
-        """Start, the data of the project as it is being checked."""
+        """Start now that the data of the project as it is are checked (refused, with the
+        reason, when they failed)."""
         if self.data_state != "ok":
             self.status.setText(f"<span style='color:#d32f2f'>Cannot start: "
                                 f"{escape(self.data_message)}</span>")
