@@ -12,6 +12,8 @@ naming the layer and both shapes.
 from __future__ import annotations
 
 import csv
+import stat
+import warnings
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
@@ -27,6 +29,29 @@ class DataError(ValueError):
 
 
 @dataclass
+class Origin:
+    """Where a file's samples come from, so that a faulty value is named by its place in the
+    file (a CSV line and column, an NPZ array and index, an image file), not by an index into
+    arrays the user never sees."""
+    path: Path
+    kind: str                                   # csv | npz | images
+    lines: list = field(default_factory=list)   # csv: the file line of each sample
+    columns: list = field(default_factory=list)  # csv: feature columns' names, then the label's
+    files: list = field(default_factory=list)   # images: the file of each sample
+
+    def place(self, array: str, index: tuple) -> str:
+        i = int(index[0])
+        if self.kind == "csv":
+            column = (self.columns[-1] if array == "y"
+                      else self.columns[int(index[1])] if len(index) > 1 else None)
+            return f"line {self.lines[i]}" + (f", column {column!r}" if column else "")
+        if self.kind == "images":
+            return f"image {self.files[i]}"
+        rest = tuple(int(k) for k in index[1:])
+        return f"array {array!r}, sample {i}" + (f" at {rest}" if rest else "")
+
+
+@dataclass
 class Dataset:
     name: str
     x: np.ndarray
@@ -34,10 +59,56 @@ class Dataset:
     task: str                         # classification | regression
     classes: list = field(default_factory=list)
     description: str = ""
+    origin: Origin | None = None      # files only: where each sample comes from
 
     @property
     def sample_shape(self) -> tuple:
         return tuple(self.x.shape[1:])
+
+    def where(self, array: str, index) -> str:
+        """'FILE: line 7, column 'b'' (or 'array 'x', sample 3 at (1,)'): a value's place."""
+        index = tuple(np.atleast_1d(index))
+        if self.origin is None:
+            return f"data set {self.name!r}: " + Origin(Path(), "npz").place(array, index)
+        return f"{self.origin.path}: {self.origin.place(array, index)}"
+
+
+def class_mapping(dataset: Dataset) -> list[tuple[str, int]]:
+    """(label as written in the data, class id) for every class, when the labels are not
+    already the ids 0..n-1 (1..3, {0, 5, 9}, -1/0/1, cat/dog); else []."""
+    names = [str(c) for c in dataset.classes]
+    if dataset.task != CLASSIFICATION or names == [str(i) for i in range(len(names))]:
+        return []
+    return [(name, i) for i, name in enumerate(names)]
+
+
+def _label_name(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_classes(labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class ids 0..n-1 for labels of any values: the sorted distinct labels are the classes,
+    in order, and keep their own names (labels 1..3 -> ids 0..2 named '1'..'3'; -1 stays the
+    first class, never the last as negative indexing would make it)."""
+    values, ids = np.unique(labels, return_inverse=True)
+    return ids.reshape(np.shape(labels)).astype(np.int64), [_label_name(v) for v in values]
+
+
+def check_finite(dataset: Dataset) -> None:
+    """NaN or infinity anywhere in x or y is named by its place: one such value makes every
+    loss it touches NaN (and, in the test split only, a run that 'finishes' with loss nan)."""
+    for array, values in (("x", dataset.x), ("y", dataset.y)):
+        if values.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            index = tuple(np.argwhere(bad)[0])
+            raise DataError(f"{dataset.where(array, index)}: {values[index]} is not a finite "
+                            f"number (NaN or infinity): remove or fill in that value.")
 
 
 # -- built-in data sets ---------------------------------------------------------------------------
@@ -189,50 +260,120 @@ def _reverse(seed: int) -> Dataset:
 
 # -- files ----------------------------------------------------------------------------------------
 
+def _cell_lengths(line: str, delimiter: str = ",", quote: str = '"') -> list[int]:
+    """The length of each cell of one CSV line (quotes understood), to find the cell the csv
+    module refused as too large: its error names neither the cell nor its column."""
+    lengths, n, quoted = [], 0, False
+    for ch in line.rstrip("\r\n"):
+        if ch == quote:
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            lengths.append(n)
+            n = 0
+        else:
+            n += 1
+    return lengths + [n]
+
+
+def _too_large_cell(path: Path, line_no: int, header: list) -> str:
+    """'line 3, column 'b'' for the first cell over the csv module's limit on that line."""
+    limit = csv.field_size_limit()
+    with path.open(newline="") as f:
+        for k, line in enumerate(f, start=1):
+            if k == line_no:
+                big = next((j for j, n in enumerate(_cell_lengths(line)) if n > limit), None)
+                if big is not None and big < len(header):
+                    return f"line {line_no}, column {header[big]!r}"
+                break
+    return f"line {line_no}"
+
+
 def _load_csv(path: Path) -> Dataset:
-    """Last column (or one named label/target/class/y) is the target; the rest are features."""
+    """Last column (or one named label/target/class/y) is the target; the rest are features.
+
+    Labels that are all whole numbers (and few distinct ones) or all text are classes: the
+    sorted distinct labels become the class ids 0..n-1 and keep their names; other numbers
+    are regression targets. Every fault is named with its line and column."""
+    rows, lines, header = [], [], None
     try:
         with path.open(newline="") as f:
-            rows = list(csv.reader(f))
+            reader = csv.reader(f)
+            try:
+                for row in reader:
+                    if row and any(c.strip() for c in row):
+                        rows.append(row)
+                        lines.append(reader.line_num)
+                        if header is None:
+                            header = row
+            except csv.Error as e:
+                # the csv module refuses cells over its limit (128 KB): one number or label
+                # per cell never comes near it, so the file is not the data it claims to be
+                where = (_too_large_cell(path, reader.line_num, header or [])
+                         if "field larger" in str(e) else f"line {reader.line_num}")
+                raise DataError(f"{path}: {where}: cannot read it as CSV ({e}); a cell holds "
+                                f"one number or label") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header line and at least one row")
-    header, body = rows[0], rows[1:]
+    header, body, lines = rows[0], rows[1:], lines[1:]
     names = [h.strip().lower() for h in header]
     target = next((i for i, h in enumerate(names) if h in ("label", "target", "class", "y")),
                   len(header) - 1)
     feats = [i for i in range(len(header)) if i != target]
+    origin = Origin(path, "csv", lines, [header[i] for i in feats] + [header[target]])
     x = np.empty((len(body), len(feats)), dtype=np.float32)
     labels = []
-    for r, row in enumerate(body, start=2):
+    for k, (line, row) in enumerate(zip(lines, body)):
         if len(row) != len(header):
-            raise DataError(f"{path}: line {r} has {len(row)} values, the header has "
+            raise DataError(f"{path}: line {line} has {len(row)} values, the header has "
                             f"{len(header)}")
         for j, i in enumerate(feats):
             try:
-                x[r - 2, j] = float(row[i])
+                x[k, j] = float(row[i])
             except ValueError:
-                raise DataError(f"{path}: line {r}, column {header[i]!r}: {row[i]!r} is not a "
-                                f"number") from None
+                raise DataError(f"{path}: line {line}, column {header[i]!r}: "
+                                f"{_short(row[i])} is not a number") from None
         labels.append(row[target].strip())
-    try:
-        y = np.array([float(v) for v in labels], dtype=np.float32)
-        integral = np.all(y == np.round(y)) and len(np.unique(y)) <= max(20, len(y) // 10)
-        if integral:
-            classes = sorted(np.unique(y).astype(int).tolist())
-            return Dataset(path.stem, x, y.astype(np.int64), CLASSIFICATION,
-                           [str(c) for c in classes], f"CSV file {path.name}")
-        return Dataset(path.stem, x, y[:, None], REGRESSION, [], f"CSV file {path.name}")
-    except ValueError:
-        classes = sorted(set(labels))
-        index = {c: i for i, c in enumerate(classes)}
-        y = np.array([index[v] for v in labels], dtype=np.int64)
-        return Dataset(path.stem, x, y, CLASSIFICATION, classes, f"CSV file {path.name}")
+    numbers = []
+    for label in labels:
+        try:
+            numbers.append(float(label))
+        except ValueError:
+            numbers.append(None)
+    text = [k for k, v in enumerate(numbers) if v is None]
+    described = f"CSV file {path.name}"
+    if text and len(text) < len(labels):
+        # mostly numbers with a few words: a typo or a stray note, not text classes
+        k = text[0]
+        raise DataError(f"{path}: line {lines[k]}, column {header[target]!r}: "
+                        f"{_short(labels[k])} is not a number, but the other labels are")
+    if text:
+        y, classes = as_classes(np.array(labels))
+        dataset = Dataset(path.stem, x, y, CLASSIFICATION, classes, described, origin)
+    else:
+        y = np.array(numbers, dtype=np.float32)
+        dataset = Dataset(path.stem, x, y[:, None], REGRESSION, [], described, origin)
+        check_finite(dataset)
+        if np.all(y == np.round(y)) and len(np.unique(y)) <= max(20, len(y) // 10):
+            ids, classes = as_classes(y)
+            dataset = Dataset(path.stem, x, ids, CLASSIFICATION, classes, described, origin)
+    check_finite(dataset)
+    return dataset
+
+
+def _short(value: str, limit: int = 40) -> str:
+    """A cell's text for a message, cut short when long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+KIND_NAMES = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers",
+              "M": "dates", "m": "time spans", "V": "records"}
 
 
 def _load_npz(path: Path) -> Dataset:
+    """Arrays x (one sample per entry along the first axis) and y. Integer or text labels (1-D)
+    are classes, mapped to ids 0..n-1 in sorted order; float labels are regression targets."""
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = {k.lower(): k for k in data.files}
@@ -240,25 +381,65 @@ def _load_npz(path: Path) -> Dataset:
                 raise DataError(f"{path}: needs arrays named x and y (found "
                                 f"{', '.join(data.files) or 'none'})")
             x, y = data[keys["x"]], data[keys["y"]]
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"{path}: cannot read ({e})") from None
+    for name, a in (("x", x), ("y", y)):
+        if a.ndim == 0:
+            raise DataError(f"{path}: array {name!r} is a single value (0-d, shape ()); it "
+                            f"needs one entry per sample along its first axis")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array 'x' holds {KIND_NAMES.get(x.dtype.kind, x.dtype)} "
+                        f"(dtype {x.dtype}), where numbers belong; e.g. sample 0 is "
+                        f"{_short(str(x.reshape(len(x), -1)[0, :1].tolist()))}")
+    if y.dtype.kind not in "biufUS":
+        raise DataError(f"{path}: array 'y' holds {KIND_NAMES.get(y.dtype.kind, y.dtype)} "
+                        f"(dtype {y.dtype}), where numbers or class names belong")
     if len(x) != len(y):
         raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}")
-    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1:
-        classes = [str(c) for c in sorted(np.unique(y).tolist())]
-        return Dataset(path.stem, x, y.astype(np.int64), CLASSIFICATION, classes,
-                       f"NPZ file {path.name}")
-    return Dataset(path.stem, x, y.astype(np.float32), REGRESSION, [], f"NPZ file {path.name}")
+    origin = Origin(path, "npz")
+    described = f"NPZ file {path.name}"
+    if y.dtype.kind in "US" or (y.dtype.kind in "iu" and y.ndim == 1):
+        ids, classes = as_classes(y)
+        dataset = Dataset(path.stem, x, ids, CLASSIFICATION, classes, described, origin)
+    else:
+        dataset = Dataset(path.stem, x, y.astype(np.float32), REGRESSION, [], described,
+                          origin)
+    check_finite(dataset)
+    return dataset
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+#: the most pixels one image may have (about 5000 x 5000), set as Pillow's own limit: Pillow
+#: warns above it and refuses twice that (a decompression bomb: a small file that claims an
+#: enormous picture); both become a sentence naming the file
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+def _open_image(f: Path):
+    """The image in `f`, decoded (grey images as L, the others as RGB)."""
+    from PIL import Image, UnidentifiedImageError
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    if not f.is_file():
+        raise DataError(f"{f}: not a regular file ({_file_kind(f)}); not opened")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(f) as im:
+                return im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DataError(f"{f}: the image is larger than the limit of {MAX_IMAGE_PIXELS:,} "
+                        f"pixels per image, not loaded ({e}); shrink it") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+        raise DataError(f"{f}: not a readable image ({e})") from None
+
+
 def _load_image_folder(path: Path) -> Dataset:
     """One sub-folder per class, images inside; all are resized to the most common size."""
     from collections import Counter
-
-    from PIL import Image, UnidentifiedImageError
     classes = sorted(p.name for p in path.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{path}: an image folder needs one sub-folder per class")
@@ -266,13 +447,7 @@ def _load_image_folder(path: Path) -> Dataset:
              if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise DataError(f"{path}: no images found in its class folders ({', '.join(classes)})")
-    images = []
-    for f, _ in files:
-        try:
-            with Image.open(f) as im:
-                images.append(im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L"))
-        except (OSError, UnidentifiedImageError) as e:
-            raise DataError(f"{f}: not a readable image ({e})") from None
+    images = [_open_image(f) for f, _ in files]
     grey = all(im.mode == "L" for im in images)
     size = Counter(im.size for im in images).most_common(1)[0][0]
     arrays = [np.asarray(im.resize(size) if im.size != size else im, dtype=np.float32)
@@ -282,7 +457,21 @@ def _load_image_folder(path: Path) -> Dataset:
         x = x[..., None]
     y = np.array([i for _, i in files], dtype=np.int64)
     return Dataset(path.name, x, y, CLASSIFICATION, classes,
-                   f"Image folder {path.name}: {len(files)} images, {len(classes)} classes")
+                   f"Image folder {path.name}: {len(files)} images, {len(classes)} classes",
+                   Origin(path, "images", files=[f for f, _ in files]))
+
+
+def _file_kind(path: Path) -> str:
+    """What a path that is not a regular file or folder is, from its mode (never opened)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        return f"cannot inspect it: {e.strerror}"
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def load(name: str, base_dir: str | Path | None = None, seed: int = 0) -> Dataset:
@@ -298,6 +487,10 @@ def load(name: str, base_dir: str | Path | None = None, seed: int = 0) -> Datase
     if not path.exists():
         raise DataError(f"unknown data set {name!r}: not one of {', '.join(BUILTIN)}, and no "
                         f"file {path}")
+    if not (path.is_file() or path.is_dir()):
+        # reading a FIFO or a device blocks until someone writes, or never ends: refuse it by
+        # its mode, without opening it
+        raise DataError(f"{path}: {_file_kind(path)}, not a data file or folder; not opened")
     if path.suffix.lower() == ".csv":
         return _load_csv(path)
     if path.suffix.lower() == ".npz":
@@ -360,8 +553,9 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
     training data stands in for them. `output_shape` None (GAN mode: real samples only) keeps
     the labels as they are, unencoded."""
     seed = settings.get("seed", 0)
+    if output_shape is not None and settings.get("mode") not in RECONSTRUCTION_MODES:
+        dataset = targets_for_loss(dataset, settings.get("loss", ""))
     x = dataset.x
-    y = dataset.y
     x = fit_shape(x, input_shape, f"data set {dataset.name!r}", input_node)
     train, val, test = split_indices(len(x), settings.get("validation_split", 0.15),
                                      settings.get("test_split", 0.15), seed)
@@ -390,6 +584,37 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
          else encode_targets(dataset, settings, output_shape, output_node))
     x_train, y_train = augment(x[train], y[train], settings, np.random.default_rng([seed, 7]))
     return Split(x_train, y_train, x[val], y[val], x[test], y[test], dataset, scaling)
+
+
+#: losses that compare against class ids (or their one-hot encoding)
+CLASS_ID_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+
+
+def targets_for_loss(dataset: Dataset, loss: str) -> Dataset:
+    """The data set with targets a classification loss can take, or a DataError naming the
+    first one it cannot: whole-number targets read as regression (an NPZ of float labels,
+    a CSV with many distinct labels) become classes for a class-id loss; a fraction there,
+    or a binary cross-entropy target outside [0, 1], is named by its place. (Fractions inside
+    [0, 1] are soft targets binary cross-entropy takes as probabilities.)"""
+    if dataset.task != REGRESSION:
+        return dataset
+    y = dataset.y
+    if loss in CLASS_ID_LOSSES and (y.ndim == 1 or y.shape[1:] == (1,)):
+        fraction = y != np.round(y)
+        if fraction.any():
+            index = tuple(np.argwhere(fraction)[0])
+            raise DataError(f"{dataset.where('y', index)}: the label {y[index]:g} is not a "
+                            f"whole number, but the loss {loss} needs class labels; pick a "
+                            f"regression loss (mse) or use whole-number labels.")
+        ids, classes = as_classes(y.reshape(len(y)))
+        return dataclass_replace(dataset, y=ids, task=CLASSIFICATION, classes=classes)
+    if loss == "binary_crossentropy":
+        outside = (y < 0) | (y > 1)
+        if outside.any():
+            index = tuple(np.argwhere(outside)[0])
+            raise DataError(f"{dataset.where('y', index)}: the target {y[index]:g} is outside "
+                            f"0..1, but binary cross-entropy needs targets between 0 and 1.")
+    return dataset
 
 
 RECONSTRUCTION_MODES = ("autoencoder", "vae")

@@ -61,7 +61,7 @@ def data_file_for(out: Path) -> Path:
 
 def write_data(split, path: Path) -> Path:
     """The prepared data as the exported script reads it: x_train, y_train, x_val, y_val
-    (x_train_0, x_train_1, ... for several inputs)."""
+    (x_train_0, x_train_1, ... for several inputs), and class_names for classes."""
     import numpy as np
     arrays = {}
     for key in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
@@ -73,6 +73,10 @@ def write_data(split, path: Path) -> Path:
                 arrays[f"{key}_{i}"] = np.asarray(v)
         else:
             arrays[key] = np.asarray(value)
+    # class i of y_* is class_names[i], the label as written in the user's data (1..3, cat/dog)
+    dataset = getattr(split, "dataset", None)
+    if getattr(dataset, "task", None) == "classification" and dataset.classes:
+        arrays["class_names"] = np.array([str(c) for c in dataset.classes])
     np.savez(path, **arrays)
     return path
 

@@ -30,6 +30,9 @@ class DataPreview(QWidget):
         super().__init__(parent)
         self.caption = QLabel("No data yet.")
         self.caption.setWordWrap(True)
+        self.mapping = QLabel()          # which label in the data is which class
+        self.mapping.setWordWrap(True)
+        self.mapping.setVisible(False)
         self.grid_holder = QWidget()
         self.grid = QGridLayout(self.grid_holder)
         self.grid.setSpacing(2)
@@ -41,10 +44,15 @@ class DataPreview(QWidget):
         self.stack.addWidget(self.table)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
+        layout.addWidget(self.mapping)
         layout.addWidget(self.stack, 1)
         self.shown = 0
 
-    def show_split(self, split) -> None:
+    def show_split(self, split, mapping: str = "") -> None:
+        """The first training samples; `mapping` says which label in the data is which class
+        (shown when the labels are not the class ids)."""
+        self.mapping.setText(mapping)
+        self.mapping.setVisible(bool(mapping))
         x, y = split.x_train, split.y_train
         names = split.dataset.classes
         if split.dataset.task == "reconstruction":       # the target is the sample itself

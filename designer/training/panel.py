@@ -3,11 +3,23 @@
 Training runs in a separate process (`backends.runner.TrainingProcess`); a 50 ms timer drains
 its events in the GUI thread, feeds the plots and tints the canvas by gradient flow. Nothing
 from the worker ever touches a widget.
+
+The data set is read and checked in a thread (`check_data`), never in the GUI thread: a slow
+disk or a file that never ends must not freeze the window. The thread works on a copy of the
+project (its .graph text), touches no Qt object and puts its result on a queue that a timer in
+the GUI thread empties; a result for an earlier project or setting is dropped. While a check
+runs, Python's cycle collector is paused: run in that thread, it could free Qt objects there
+while the GUI thread deletes others, and the two deadlock (seen: shiboken's deletion in the
+main thread against a QObject destructor in the reader thread).
 """
 from __future__ import annotations
 
+import gc
+import html
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +54,32 @@ def design_node(node_id: str) -> str:
     return node_id.split(SEPARATOR, 1)[0]
 
 
+def escape(text: str) -> str:
+    """Plain text for a rich-text label (quotes stay as they are, for the reader)."""
+    return html.escape(text, quote=False)
+
+
+def mapping_text(dataset) -> str:
+    """'Classes: 1 → 0, 2 → 1, 3 → 2' when the labels in the data are not the class ids."""
+    pairs = data.class_mapping(dataset)
+    if not pairs:
+        return ""
+    shown = ", ".join(f"{name} → {i}" for name, i in pairs[:20])
+    return f"Classes (label in the data → class): {shown}" + (", …" if len(pairs) > 20 else "")
+
+
+def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue) -> None:
+    """A data check's thread: prepares a copy of the project and puts (number, Split or None,
+    what is wrong) on `results`; touches no Qt object."""
+    try:
+        split, message = prepare(fileformat.loads(text, "<project>"), base_dir).split, ""
+    except ValueError as e:                              # DataError included
+        split, message = None, str(e)
+    except Exception as e:           # shown in the panel: the project stays open and usable
+        split, message = None, f"cannot read the data set ({type(e).__name__}: {e})"
+    results.put((number, split, message))
+
+
 class TrainingPanel(QWidget):
     runFinished = Signal(dict)          # the train_end event (or an error event)
 
@@ -58,6 +96,15 @@ class TrainingPanel(QWidget):
         self.started_at = 0.0
         self.max_gap = 0.0                  # longest pause between two timer ticks (ms)
         self._last_tick = None
+        self.data_check = 0                 # the number of the newest data check
+        self.data_state = "none"            # checking | ok | failed (of the newest check)
+        self.data_message = ""              # what the newest check found wrong
+        self.data_split = None              # what the newest check prepared
+        self._checked = None                # (project text, base dir) of the newest check
+        self._start_after_check: bool | None = None   # evaluate_only of a waiting Start
+        self._results: queue.SimpleQueue = queue.SimpleQueue()   # from the check threads
+        self._checks_running = 0
+        self._gc_was_enabled = True
 
         self.settings_box = QWidget()
         self.settings_layout = QVBoxLayout(self.settings_box)
@@ -118,6 +165,9 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
+        self.check_timer = QTimer(self)          # collects the data checks' results
+        self.check_timer.setInterval(20)
+        self.check_timer.timeout.connect(self._collect_checks)
         self._update_buttons()
 
     # -- settings -------------------------------------------------------------------------------
@@ -132,6 +182,7 @@ class TrainingPanel(QWidget):
         self.document = document
         document.graphEvent.connect(self._on_event)
         self.pending_weights = None
+        self._start_after_check = None          # a Start pressed for the previous project
         self._build_forms()
         self.plots.clear()
         self.runs.set_runs(document.graph.runs)
@@ -196,21 +247,70 @@ class TrainingPanel(QWidget):
                 self.form.set_value(key, self.document.graph.training.get(key))
                 self.check_data()
 
-    def check_data(self) -> bool:
-        """Show the data's shapes and whether they fit the network."""
-        graph = self.document.graph
+    def check_data(self) -> None:
+        """Read the data set and check it against the network, in a thread: the result
+        (shapes and whether they fit, or what is wrong) comes back through `_collect_checks`."""
+        self.data_check += 1
+        self.data_state, self.data_message, self.data_split = "checking", "", None
         try:
-            split = prepare(graph, self._base_dir()).split
-        except (ValueError, data.DataError) as e:
-            self.data_label.setText(f"<span style='color:#d32f2f'>{e}</span>")
+            text = fileformat.dumps(self.document.graph)
+        except (ValueError, OverflowError) as e:       # a project that cannot be written
+            self._checked = None
+            self._data_checked(self.data_check, None, f"cannot check the data: {e}")
+            return
+        self._checked = (text, self._base_dir())
+        self.data_label.setText("Reading the data set…")
+        if self._checks_running == 0:
+            self._gc_was_enabled = gc.isenabled()
+            gc.disable()
+        self._checks_running += 1
+        # a daemon: a thread stuck on a dead network disk must not keep the program from
+        # quitting
+        threading.Thread(target=read_data, name="netdesigner-data-check", daemon=True,
+                         args=(self.data_check, *self._checked, self._results)).start()
+        self.check_timer.start()
+
+    def _collect_checks(self) -> None:
+        while True:
+            try:
+                number, split, message = self._results.get_nowait()
+            except queue.Empty:
+                break
+            self._checks_running -= 1
+            if self._checks_running == 0:
+                self.check_timer.stop()
+                if self._gc_was_enabled:
+                    gc.enable()
+            self._data_checked(number, split, message)
+
+    def _data_checked(self, number: int, split, message: str) -> None:
+        if number != self.data_check:
+            return                   # a check of an earlier project or setting
+        if split is None:
+            self.data_state, self.data_message = "failed", message
+            self.data_label.setText(f"<span style='color:#d32f2f'>{escape(message)}</span>")
+        else:
+            self.data_state, self.data_split = "ok", split
+            dataset = split.dataset
+            classes = dataset.classes if dataset.task == "classification" else []
+            mapping = mapping_text(dataset)
+            self.preview.show_split(split, mapping)
+            self.data_label.setText(
+                f"<b>{escape(dataset.name)}</b>: {escape(dataset.description)}<br>"
+                f"{escape(split.summary())}" + (f"; {len(classes)} classes" if classes
+                                                     else "")
+                + " <span style='color:#2e7d32'>✔ fits the network</span>"
+                + (f"<br>{escape(mapping)}" if mapping else ""))
+        waiting, self._start_after_check = self._start_after_check, None
+        if waiting is not None:
+            self._start_checked(waiting)
+
+    def data_current(self) -> bool:
+        """Whether the newest data check is of the project as it is now."""
+        try:
+            return self._checked == (fileformat.dumps(self.document.graph), self._base_dir())
+        except (ValueError, OverflowError):
             return False
-        classes = split.dataset.classes if split.dataset.task == "classification" else []
-        self.preview.show_split(split)
-        self.data_label.setText(
-            f"<b>{split.dataset.name}</b>: {split.dataset.description}<br>"
-            f"{split.summary()}" + (f"; {len(classes)} classes" if classes else "")
-            + " <span style='color:#2e7d32'>✔ fits the network</span>")
-        return True
 
     def _base_dir(self) -> str:
         path = self.document.path
@@ -222,18 +322,34 @@ class TrainingPanel(QWidget):
         return self.start(evaluate_only=True)
 
     def start(self, evaluate_only: bool = False) -> bool:
+        """Start a run once the data are checked: at once when the newest check is of the
+        project as it is, else after a fresh check (False: refused now, with the reason)."""
         if self.process is not None and self.process.running:
             return False
         self.document.revalidate()
-        if not self.check_data():
-            self.status.setText("Cannot start: " + self.data_label.text())
+        if evaluate_only and self.saved_weights() is None:
+            self.status.setText("There are no trained weights to evaluate yet.")
+            return False
+        if not self.data_current():
+            self.check_data()
+        if self.data_state == "checking":
+            self._start_after_check = evaluate_only
+            self.status.setText("Checking the data before starting…")
+            return True
+        return self._start_checked(evaluate_only)
+
+    def _start_checked(self, evaluate_only: bool) -> bool:
+        """Start now that the data of the project as it is are checked (refused, with the
+        reason, when they failed)."""
+        if self.data_state != "ok":
+            self.status.setText(f"<span style='color:#d32f2f'>Cannot start: "
+                                f"{escape(self.data_message)}</span>")
+            self.last_end = {"event": "error", "message": self.data_message}
+            self.runFinished.emit(self.last_end)
             return False
         run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
         saved = self.saved_weights()
         graph = self.document.graph
-        if evaluate_only and saved is None:
-            self.status.setText("There are no trained weights to evaluate yet.")
-            return False
         job = Job(fileformat.dumps(graph), self._base_dir(),
                   graph.training.get("backend", "numpy"), evaluate_only=evaluate_only,
                   weights_out=None if evaluate_only else str(run_dir / "weights.npz"),
@@ -392,6 +508,11 @@ class TrainingPanel(QWidget):
             self.status.setText(f"Plots and history written to {folder}.")
 
     def shutdown(self) -> None:
+        self.data_check += 1             # a data check still reading is ignored
+        self.check_timer.stop()
+        if self._checks_running and self._gc_was_enabled:
+            gc.enable()                  # this panel will not collect its checks any more
+        self._checks_running = 0
         if self.process is not None and self.process.running:
             self.process.stop()
         self.timer.stop()

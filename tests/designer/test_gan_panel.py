@@ -17,6 +17,7 @@ def test_a_gan_run_shows_generated_points_over_the_real_ones(window, qtbot, tmp_
     fileformat.save(g, path)
     assert window.open_file(path, ask=False)
     panel = window.training
+    qtbot.waitUntil(lambda: panel.data_state == "ok", timeout=30_000)   # read in a thread
     assert "fits the network" in panel.data_label.text(), panel.data_label.text()
     panel.plots.setCurrentWidget(panel.generated)
     QTest.mouseClick(panel.start_button, Qt.LeftButton)

@@ -40,6 +40,11 @@ class GapMeter:
         self.last = now
 
 
+def data_checked(qtbot, panel, timeout=30_000):
+    """Wait for the panel's data check (it reads the data set in a thread)."""
+    qtbot.waitUntil(lambda: panel.data_state in ("ok", "failed"), timeout=timeout)
+
+
 def run_to_end(qtbot, window, timeout=90_000):
     panel = window.training
     qtbot.waitUntil(lambda: panel.last_end is not None, timeout=timeout)
@@ -52,6 +57,9 @@ def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot,
     path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)
     assert window.open_file(path, ask=False)
     panel = window.training
+    # the data check (a thread) ends with drawing the preview in the GUI thread; this test
+    # measures the run, from the click on
+    data_checked(qtbot, panel)
     meter = GapMeter()
     QTest.mouseClick(panel.start_button, Qt.LeftButton)
     run_to_end(qtbot, window)
@@ -123,8 +131,10 @@ def test_data_mismatch_is_explained_before_starting(window, qtbot, tmp_path):
     path = copy_sample("mlp_digits.graph", tmp_path, dataset="iris")
     window.open_file(path, ask=False)
     panel = window.training
+    data_checked(qtbot, panel)
     assert not panel.start()
     assert "samples of shape (4,), but input_1 expects (64,)" in panel.data_label.text()
+    assert "Cannot start" in panel.status.text() and panel.process is None
 
 
 def test_changing_a_setting_in_the_panel_is_undoable(window, qtbot, tmp_path):
@@ -182,9 +192,11 @@ def test_feature_maps_of_a_convolution_network(window, qtbot, tmp_path, backend)
 def test_data_preview_shows_images_or_rows(window, qtbot, tmp_path):
     window.open_file(copy_sample("cnn_digits.graph", tmp_path), ask=False)
     preview = window.training.preview
+    data_checked(qtbot, window.training)
     assert preview.shown == 36 and preview.stack.currentWidget() is preview.grid_holder
     assert "digits: train 1257" in preview.caption.text()
     window.open_file(copy_sample("xor_mlp.graph", tmp_path))
+    data_checked(qtbot, window.training)
     assert preview.shown == 4 and preview.stack.currentWidget() is preview.table
     assert preview.table.item(3, 2).text() in ("0", "1")
 
