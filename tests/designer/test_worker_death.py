@@ -59,7 +59,9 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(window,
     delays, mid_training = [], 0
     for i, phase in enumerate(phases):
         QTest.mouseClick(panel.start_button, Qt.LeftButton)
-        assert panel.process is not None and panel.process.running, \
+        # Start waits for the data check when the project changed since the last one
+        qtbot.waitUntil(lambda: panel.process is not None, timeout=10_000)
+        assert panel.process.running, \
             f"kill {i}: Start did not start a new run after the previous kill"
         if phase == "training":
             qtbot.waitUntil(lambda: panel.events_seen > 0, timeout=30_000)
@@ -85,7 +87,9 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(window,
     assert mid_training >= KILLS - 6, "most kills land while the run streams events"
     # and a run after all that still trains to its end
     window.document.set_training("epochs", 1)
+    killed = panel.process
     QTest.mouseClick(panel.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.process is not killed, timeout=10_000)   # after the check
     qtbot.waitUntil(lambda: panel.last_end is not None, timeout=60_000)
     assert panel.last_end["event"] == "evaluation", panel.last_end
     print(f"{KILLS} kills, reported after {min(delays) * 1000:.0f}-{max(delays) * 1000:.0f} ms")
