@@ -27,7 +27,7 @@ if __package__ in (None, ""):            # run as a script: import the mutator b
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from mutator import mutants          # noqa: E402
 else:
-    from .mutator import mutants
+    from tests.fuzz.mutator import mutants
 
 FAILURES = ("traceback", "hang", "memory", "save")
 

@@ -57,8 +57,13 @@ def _odd_value(rng: random.Random, old):
     if roll < 0.7:
         return "y" * rng.choice([10_000, 200_000, 2_000_000])
     if isinstance(old, (int, float)) and not isinstance(old, bool):
-        return rng.choice([old * 10 ** rng.randint(1, 30), -old, old + 0.5, int(old) + 1,
-                           old * 1e300 if isinstance(old, float) else old * 2 ** 40])
+        pick = rng.randrange(5)
+        try:                             # an earlier mutation may have made `old` huge
+            return [lambda: old * 10 ** rng.randint(1, 30), lambda: -old, lambda: old + 0.5,
+                    lambda: int(old) + 1, lambda: old * 1e300 if isinstance(old, float)
+                    else old * 2 ** 40][pick]()
+        except (OverflowError, ValueError):
+            return HUGE_INT
     if isinstance(old, list):
         return old * rng.choice([2, 50]) if len(old) < 200 else []
     if isinstance(old, dict):
