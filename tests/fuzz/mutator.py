@@ -49,7 +49,8 @@ def _odd_value(rng: random.Random, old):
     if roll < 0.5:
         return copy.deepcopy(rng.choice(ODD_VALUES))
     if roll < 0.6:
-        depth = rng.choice([20, 200, 500])     # json.dumps recurses: text mutations go deeper
+        # deepcopy and json.dumps recurse (two frames a level): text mutations go deeper
+        depth = rng.choice([20, 100, 250])
         value = []
         for _ in range(depth):
             value = [value]
@@ -84,7 +85,7 @@ def mutate_data(data: dict, rng: random.Random) -> dict:
             target[key + rng.choice(["", "_x", "\n"])] = copy.deepcopy(target[key])
         elif kind < 0.4 and key in ("id", "source", "target", "node", "block", "type", "name"):
             target[key] = rng.choice(["ghost", "a\n", "1abc", "", "x" * 300, "Dense", "Block",
-                                      "NoSuchLayer", "input_1", target[key] + "\n"])
+                                      "NoSuchLayer", "input_1", f"{target[key]}\n"])
         elif kind < 0.5 and key in ("target_port", "source_port", "port", "repeat", "units",
                                     "type_version", "version", "batch_size", "epochs"):
             target[key] = rng.choice([-1, 0, 1, 7, 1000, 10 ** 6, 10 ** 9, 2 ** 63, HUGE_INT,
@@ -149,7 +150,14 @@ def mutants(seed: int, count: int):
         name, data = rng.choice(samples)
         data = copy.deepcopy(data)
         for _ in range(rng.choice([1, 1, 2, 3])):
-            mutate_data(data, rng)
+            before = copy.deepcopy(data)
+            try:
+                mutate_data(data, rng)
+                json.dumps(data)
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                # the mutator's own limits (a value it cannot combine or serialise), not the
+                # program's: drop that one mutation, keep the file
+                data = before
         text = json.dumps(data, indent=1)
         if rng.random() < 0.25:
             text = mutate_text(text, rng)
