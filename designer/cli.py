@@ -10,6 +10,9 @@ import json
 import sys
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+# A fault of the program itself, never of the user's file: a distinct code, so that a script
+# calling `netdesigner validate` can tell "your file has problems" (1) from "we crashed".
+EXIT_INTERNAL = 3
 
 
 def _shape_text(shapes) -> str:
@@ -528,6 +531,23 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as e:                   # noqa: BLE001 - the last line of defence
+        # Every bad input is a GraphFileError or a problem; reaching here is a bug. One line
+        # (the traceback with --verbose), and a code that is not "the file has problems".
+        if verbose:
+            import traceback
+            traceback.print_exc()
+        where = ""
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        message = str(e).splitlines()[0][:200] if str(e) else ""
+        print(f"internal error: {type(e).__name__}{where}: {message} (a bug in netdesigner; "
+              f"please report it, with the file and the command; --verbose shows the details)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

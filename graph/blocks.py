@@ -21,7 +21,9 @@ def _unused_shape_rule(p, inputs):      # Block overrides `infer`; see BlockType
 class BlockType(LayerType):
     def _block(self, params, graph):
         blocks = getattr(graph, "blocks", {})
-        return blocks.get(params.get("block"))
+        name = params.get("block")
+        # a file may give a list or an object here (validation names it): not a key
+        return blocks.get(name) if isinstance(name, str) else None
 
     def output_count(self, params, ctx=None) -> int:
         graph = getattr(ctx, "graph", ctx)

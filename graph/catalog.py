@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .limits import LIMITS
 from .params import TRAINABLE_PARAM, Param, ParamSet
-from .shapes import Shape, ShapeError, known, size
+from .shapes import Shape, ShapeError, fmt, known, size
 
 ShapeRule = Callable[[dict, list], list]            # (params, input shapes) -> output shapes
 CountRule = Callable[[dict, list, list], int]       # (params, input shapes, output shapes) -> n
@@ -94,6 +95,13 @@ class LayerType:
             if any(d is not None and d < 1 for d in s):
                 raise ShapeError(f"{self.type_id} would produce an empty output {s} from "
                                  f"{', '.join(map(str, inputs))}.")
+            if any(d is not None and d > LIMITS.dimension for d in s):
+                # beyond this no tensor can be allocated, and the numbers only grow from here
+                # (a block that doubles a width, repeated, reaches 2^1000)
+                big = max(d for d in s if d is not None)
+                raise ShapeError(f"{self.type_id} would produce an output with a dimension of "
+                                 f"{big:.3g} (from {', '.join(fmt(i) for i in inputs)}); at "
+                                 f"most {LIMITS.dimension:,} is possible.")
         total = self.param_count(params, inputs, outputs)
         frozen = (total if params.get("trainable") is False
                   else self.non_trainable(params, inputs, outputs))

@@ -18,10 +18,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 from .catalog import CATALOG
+from .limits import LIMITS, LimitError, decode
 from .migrations import CURRENT_VERSION, FORMAT, MigrationError, migrate, migrate_params
 from .model import NODE_ID, BlockDef, Graph
 from .events import Edge
@@ -80,13 +84,66 @@ def dumps(graph: Graph) -> str:
     return json.dumps(to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _temp_pattern(path: Path) -> re.Pattern:
+    """The names `save` gives its temporary files beside `path` (mkstemp: 8 random
+    characters between the prefix and the suffix)."""
+    return re.compile(re.escape(f".{path.name}.") + r"[A-Za-z0-9_]{8}" + re.escape(".tmp"))
+
+
+def remove_stale_temporaries(path, older_than: float = 0.0) -> list[Path]:
+    """Delete what interrupted saves of `path` left beside it (`.NAME.XXXXXXXX.tmp`, as large
+    as the project), those last written more than `older_than` seconds ago. Returns them."""
+    path = Path(path)
+    pattern, removed, now = _temp_pattern(path), [], time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if (entry.is_file(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime >= older_than):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            pass                     # gone already, or not ours to delete: leave it
+    return removed
+
+
+def _new_file_mode() -> int:
+    """The mode a new file gets from open(): 0666 less the umask (mkstemp's is 0600)."""
+    try:                             # Linux: read the umask without changing it
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save(graph: Graph, path) -> None:
     """Write atomically: a temporary file beside the target, fsync, then rename over it.
-    A crash at any point leaves either the old file or the new one, never half of one."""
+    A crash at any point leaves either the old file or the new one, never half of one.
+    The file keeps its permission mode (a new one gets the usual 0666 less the umask), and
+    temporary files left by an earlier, interrupted save of it are removed."""
     path = Path(path)
     text = dumps(graph)              # serialise first: an error here must not touch the disk
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = _new_file_mode()
+    # A save in progress holds its own temporary file; any other is left by a killed save
+    # (another process saving this very file at this moment would lose its rename, which
+    # it reports; that is better than a hidden copy of the project per crash).
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -138,7 +195,10 @@ class _Reader:
     def node(self, item, path: str, graph: Graph) -> None:
         self.expect(item, dict, path, "an object")
         node_id = self.expect(item.get("id"), str, f"{path}.id", "text")
-        if not NODE_ID.match(node_id):
+        if len(node_id) > LIMITS.id_chars:
+            self.fail(f"{path}.id", f"an id of {len(node_id):,} characters; at most "
+                                    f"{LIMITS.id_chars} are allowed")
+        if not NODE_ID.fullmatch(node_id):
             self.fail(f"{path}.id", f"{node_id!r} is not a valid id (letters, digits and _, not "
                                     f"starting with a digit)")
         if node_id in graph:
@@ -149,6 +209,9 @@ class _Reader:
         if (not isinstance(position, list) or len(position) != 2
                 or not all(_is_number(v) for v in position)):
             self.fail(f"{path}.position", f"must be [x, y] numbers, not {_describe(position)}")
+        if any(abs(v) > LIMITS.max_abs_coordinate for v in position):
+            self.fail(f"{path}.position", f"must lie within +-{LIMITS.max_abs_coordinate:g} "
+                                          f"(the canvas), not {position}")
         if type_id not in CATALOG:
             self.unknown_types.append((type_id, f"{path}.type"))
             return
@@ -158,6 +221,10 @@ class _Reader:
         if version > lt.version:
             self.fail(f"{path}.type_version", f"{lt.type_id} version {version} is newer than "
                                               f"this program's ({lt.version})")
+        if version < LIMITS.min_type_version:
+            # versions count from 1: anything lower would run a migration per missing step
+            self.fail(f"{path}.type_version", f"must be {LIMITS.min_type_version} or more, "
+                                              f"not {version}")
         params = migrate_params(lt.type_id, version, lt.version, dict(params))
         for name in params:
             if name not in lt.params:
@@ -177,6 +244,10 @@ class _Reader:
                                "a whole number")
             if port < 0:
                 self.fail(f"{path}.{end}_port", "must not be negative")
+            if port >= LIMITS.input_ports:
+                # validation lists every port up to the highest one wired: bound it here
+                self.fail(f"{path}.{end}_port", f"port {port} is beyond the last a layer may "
+                                                f"have ({LIMITS.input_ports - 1})")
             ends[end] = (node_id, port)
         (source, sport), (target, tport) = ends["source"], ends["target"]
         taken = graph.input_ports(target).get(tport)
@@ -188,7 +259,7 @@ class _Reader:
     def block(self, item, path: str, graph: Graph) -> None:
         self.expect(item, dict, path, "an object")
         name = self.expect(item.get("name"), str, f"{path}.name", "text")
-        if not NODE_ID.match(name):
+        if len(name) > LIMITS.id_chars or not NODE_ID.fullmatch(name):
             self.fail(f"{path}.name", f"{name!r} is not a valid block name")
         if name in graph.blocks:
             self.fail(f"{path}.name", f"duplicate block name {name!r}")
@@ -204,6 +275,9 @@ class _Reader:
             node = self.expect(out.get("node"), str, f"{path}.outputs[{i}].node", "a node id")
             port = self.expect(out.get("port", 0), int, f"{path}.outputs[{i}].port",
                                "a whole number")
+            if not 0 <= port < LIMITS.input_ports:
+                self.fail(f"{path}.outputs[{i}].port", f"must be from 0 to "
+                                                       f"{LIMITS.input_ports - 1}, not {port}")
             outputs.append((node, port))
         description = self.expect(item.get("description", ""), str, f"{path}.description",
                                   "text")
@@ -220,6 +294,53 @@ class _Reader:
             self.fail(f"training.{key}", problem)
         graph.training = merged
 
+    def metadata(self, data) -> dict:
+        metadata = self.expect(data, dict, "metadata", "an object")
+        for key in ("title", "description"):      # shown, and written into exports: text
+            if key in metadata:
+                self.expect(metadata[key], str, f"metadata.{key}", "text")
+        return metadata
+
+    def runs(self, data) -> list:
+        """The runs as the designer's Runs tab reads them (history: name -> per-epoch
+        numbers, null where an epoch had none); anything else would crash it on open."""
+        runs = self.expect(data, list, "runs", "a list")
+        if len(runs) > LIMITS.runs:
+            self.fail("runs", f"{len(runs):,} runs; at most {LIMITS.runs:,} are kept")
+        for i, run in enumerate(runs):
+            path = f"runs[{i}]"
+            self.expect(run, dict, path, "an object")
+            history = self.expect(run.get("history", {}), dict, f"{path}.history", "an object")
+            for key, values in history.items():
+                self.expect(values, list, f"{path}.history.{key}", "a list of numbers")
+                for j, v in enumerate(values):
+                    if v is not None and not _is_number(v):
+                        self.fail(f"{path}.history.{key}[{j}]",
+                                  f"must be a number or null, not {_describe(v)}")
+            for key in ("when", "backend", "label", "reason", "optimizer"):
+                if run.get(key) is not None:
+                    self.expect(run[key], str, f"{path}.{key}", "text")
+            if "epochs" in run:
+                self.expect(run["epochs"], int, f"{path}.epochs", "a whole number")
+            for key in ("test", "optimizer_params"):
+                if run.get(key) is not None:
+                    self.expect(run[key], dict, f"{path}.{key}", "an object")
+        return runs
+
+    def counts(self, data: dict) -> None:
+        """Node, edge and block counts within the limits, before any is built."""
+        blocks = data.get("blocks", [])
+        bodies = [data] + ([b for b in blocks if isinstance(b, dict)]
+                           if isinstance(blocks, list) else [])
+        if isinstance(blocks, list) and len(blocks) > LIMITS.blocks:
+            self.fail("blocks", f"{len(blocks):,} blocks; at most {LIMITS.blocks:,} are allowed")
+        nodes = sum(len(b["nodes"]) for b in bodies if isinstance(b.get("nodes"), list))
+        edges = sum(len(b["edges"]) for b in bodies if isinstance(b.get("edges"), list))
+        if nodes > LIMITS.nodes:
+            self.fail("nodes", f"{nodes:,} layers in all; at most {LIMITS.nodes:,} are allowed")
+        if edges > LIMITS.edges:
+            self.fail("edges", f"{edges:,} wires in all; at most {LIMITS.edges:,} are allowed")
+
 
 def from_dict(data, file: str = "<data>") -> Graph:
     reader = _Reader(file)
@@ -231,6 +352,7 @@ def from_dict(data, file: str = "<data>") -> Graph:
         data = migrate(dict(data))
     except MigrationError as e:
         reader.fail(e.json_path, str(e))
+    reader.counts(data)
     graph = Graph()
     for i, item in enumerate(reader.expect(data.get("blocks", []), list, "blocks", "a list")):
         reader.block(item, f"blocks[{i}]", graph)
@@ -241,18 +363,20 @@ def from_dict(data, file: str = "<data>") -> Graph:
         raise GraphFileError(file, None, f"unknown layer type{'s' if len(names) > 1 else ''} "
                                          f"{', '.join(names)} (at {places})")
     reader.training(data.get("training", {}), graph)
-    graph.metadata = reader.expect(data.get("metadata", {}), dict, "metadata", "an object")
-    graph.runs = reader.expect(data.get("runs", []), list, "runs", "a list")
+    graph.metadata = reader.metadata(data.get("metadata", {}))
+    graph.runs = reader.runs(data.get("runs", []))
     return graph
 
 
 def loads(text: str, file: str = "<text>") -> Graph:
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = decode(text)          # within graph.limits: size, depth, numbers, strings
     except json.JSONDecodeError as e:
         raise GraphFileError(file, f"line {e.lineno}, column {e.colno}",
                              f"not valid JSON ({e.msg})") from None
-    except ValueError as e:
+    except LimitError as e:
+        raise GraphFileError(file, e.json_path, str(e)) from None
+    except ValueError as e:          # e.g. an integer literal beyond int()'s digit limit
         raise GraphFileError(file, None, str(e)) from None
     return from_dict(data, file)
 
@@ -260,6 +384,15 @@ def loads(text: str, file: str = "<text>") -> Graph:
 def load(path) -> Graph:
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError()
+        if not stat.S_ISREG(info.st_mode):
+            # a FIFO or a device would block the reader (the designer's GUI thread) forever
+            raise GraphFileError(path, None, "is not a regular file")
+        if info.st_size > LIMITS.file_bytes:
+            raise GraphFileError(path, None, f"is {info.st_size:,} bytes; a project file may be "
+                                             f"at most {LIMITS.file_bytes:,}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GraphFileError(path, None, "no such file") from None
@@ -269,11 +402,13 @@ def load(path) -> Graph:
         raise GraphFileError(path, None, "is not a text file (not UTF-8)") from None
     except OSError as e:
         raise GraphFileError(path, None, e.strerror or str(e)) from None
+    # What a killed save left beside this file goes once the file is opened (a minute old:
+    # not the temporary file of a save running right now in another process).
+    remove_stale_temporaries(path, older_than=STALE_TEMPORARY_SECONDS)
     return loads(text, str(path))
 
 
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not allowed in a .graph file")
+STALE_TEMPORARY_SECONDS = 60.0
 
 
 def _is_number(v) -> bool:

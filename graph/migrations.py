@@ -22,6 +22,10 @@ def _v1_to_v2(data: dict) -> dict:
     """Version 1 (the first prototype's layout) kept layers under "layers" with Keras-like
     "name"/"class"/"config" keys and x/y fields, and wires under "links" as
     [source, target] or [source, source_port, target, target_port] lists."""
+    for key in ("layers", "links"):
+        if not isinstance(data.get(key, []), list):
+            raise MigrationError(key, f"must be a list, not {type(data[key]).__name__}"
+                                      .replace("NoneType", "null"))
     nodes = []
     for i, layer in enumerate(data.get("layers", [])):
         if not isinstance(layer, dict):
@@ -66,6 +70,11 @@ def migrate(data: dict) -> dict:
 
 
 def migrate_params(type_id: str, type_version: int, current: int, params: dict) -> dict:
+    """Bring a node's params from `type_version` up to `current`, one step per version.
+    The caller holds `type_version` to graph.limits' minimum (1): a step per version from
+    -10^12 would take days."""
+    if type_version < 1:
+        raise MigrationError("type_version", f"must be 1 or more, not {type_version}")
     while type_version < current:
         step = TYPE_MIGRATIONS.get((type_id, type_version))
         if step is not None:

@@ -18,7 +18,8 @@ from .events import (BlockChanged, Edge, EdgeAdded, EdgeRemoved, NodeAdded, Node
                      NodeRemoved, Observable, ParamChanged, SettingsChanged)
 from .training import default_settings
 
-NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Used with fullmatch only: `$` in a .match would also accept an id ending in a newline.
+NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class WiringError(ValueError):
@@ -165,7 +166,7 @@ class Graph:
         layer_type = CATALOG[type_id]       # KeyError names an unknown type
         if node_id is None:
             node_id = self.new_id(layer_type.type_id)
-        elif not NODE_ID.match(node_id):
+        elif not NODE_ID.fullmatch(node_id):
             raise ValueError(f"node id {node_id!r} must start with a letter or _ and contain "
                              f"only letters, digits and _")
         if node_id in self._nodes:
@@ -296,7 +297,7 @@ class Graph:
     # -- blocks ---------------------------------------------------------------------------------
     def define_block(self, block: BlockDef) -> None:
         """Add or replace a block definition; edits inside it are announced as BlockChanged."""
-        if not NODE_ID.match(block.name):
+        if not NODE_ID.fullmatch(block.name):
             raise ValueError(f"block name {block.name!r} must be an identifier")
         old = self.blocks.get(block.name)
         if old is not None:

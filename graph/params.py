@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import LIMITS
+
 # The kinds a parameter can have. The property editor maps each kind to one widget.
 INT = "int"
 FLOAT = "float"
@@ -54,7 +56,10 @@ class Param:
         """
         if value is None:
             return None
-        if self.kind == INT and isinstance(value, float) and value.is_integer():
+        if (self.kind == INT and isinstance(value, float) and value.is_integer()
+                and abs(value) <= LIMITS.max_abs_int):
+            # 1e300 stays a float (and is refused as not whole): as an int it would have 301
+            # digits, which no file may hold
             return int(value)
         if self.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
             return float(value)

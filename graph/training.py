@@ -136,15 +136,21 @@ def settings_problems(settings: dict) -> list[tuple[str, str]]:
             problem = SETTINGS[key].check(value)
             if problem:
                 out.append((key, problem))
-    out += _option_problems("optimizer_params", OPTIMIZERS.get(settings.get("optimizer")),
+    # Settings come from files: a list or an object where a name belongs must be a problem,
+    # not a TypeError from using it as a key.
+    optimizer, loss = settings.get("optimizer"), settings.get("loss")
+    out += _option_problems("optimizer_params",
+                            OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None,
                             settings.get("optimizer_params", {}))
-    out += _option_problems("loss_params", LOSSES.get(settings.get("loss")),
+    out += _option_problems("loss_params", LOSSES.get(loss) if isinstance(loss, str) else None,
                             settings.get("loss_params", {}))
     metrics = settings.get("metrics", [])
-    if not isinstance(metrics, list) or any(m not in METRICS for m in metrics):
+    if not isinstance(metrics, list) or any(not isinstance(m, str) or m not in METRICS
+                                            for m in metrics):
         out.append(("metrics", f"must be a list of {', '.join(METRICS)}"))
-    split = settings.get("validation_split", 0) + settings.get("test_split", 0)
-    if isinstance(split, (int, float)) and split >= 1:
+    splits = [settings.get("validation_split", 0), settings.get("test_split", 0)]
+    if (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in splits)
+            and sum(splits) >= 1):
         out.append(("test_split", "validation and test together must leave data for training"))
     return out
 

@@ -15,11 +15,13 @@ import networkx as nx
 
 from .catalog import Inferred
 from .events import (BlockChanged, Edge, EdgeAdded, EdgeRemoved, NodeAdded, NodeRemoved, ParamChanged)
+from .limits import LIMITS, expansion_problem, memory_budget, size_text
 from .model import Graph
-from .shapes import ShapeError, fmt
+from .shapes import ShapeError, fmt, size
 
 ERROR = "error"
 WARNING = "warning"
+MAX_PORT_PROBLEMS = 8     # unconnected inputs listed one by one per layer; the rest summed up
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,13 @@ class Analysis:
         if node.type == "Input" and n in self.input_shapes:
             report.outputs = [tuple(self.input_shapes[n])]
             return report
+        if node.type == "Block":
+            # before shapes are worked out through it: 1000 x 1000 nested repeats would take
+            # minutes to infer, and would never fit in memory once expanded
+            too_big = expansion_problem(self.graph.blocks, node)
+            if too_big:
+                problems.append(Problem(n, too_big, "limit", param="repeat"))
+                return report
         try:
             inferred: Inferred = layer_type.infer(node.params, inputs, self)
         except ShapeError as e:
@@ -211,16 +220,23 @@ class Analysis:
         ports = self.graph.input_ports(n)
         lo, hi = layer_type.min_inputs, layer_type.max_inputs
         if node.type == "Block":
-            block = self.graph.blocks.get(node.params.get("block"))
+            name = node.params.get("block")
+            block = self.graph.blocks.get(name) if isinstance(name, str) else None
             if block is not None:
                 lo = hi = len(block.inputs)
         count = (max(ports) + 1) if ports else 0
-        for port in range(max(count, lo)):
-            if port not in ports:
-                name = layer_type.input_port_name(port)
-                problems.append(Problem(
-                    n, f"Its {name} (input {port}) is not connected: wire a layer's output "
-                       f"into it.", "unconnected", port=port))
+        missing = [port for port in range(max(count, lo)) if port not in ports]
+        for port in missing[:MAX_PORT_PROBLEMS]:
+            name = layer_type.input_port_name(port)
+            problems.append(Problem(
+                n, f"Its {name} (input {port}) is not connected: wire a layer's output "
+                   f"into it.", "unconnected", port=port))
+        if len(missing) > MAX_PORT_PROBLEMS:
+            # one wire into port 1000 leaves 1000 ports empty: one sentence, not 1000
+            problems.append(Problem(
+                n, f"{len(missing) - MAX_PORT_PROBLEMS:,} more inputs (up to input "
+                   f"{missing[-1]}) are not connected.", "unconnected",
+                port=missing[MAX_PORT_PROBLEMS]))
         if hi is not None and count > hi:
             problems.append(Problem(n, f"{node.type} takes {layer_type.arity_text()} but "
                                        f"{count} are wired.", "arity"))
@@ -263,6 +279,9 @@ class Analysis:
         if errors:
             shapes = ", ".join(fmt(s) for s in inputs)
             raise ShapeError(f"Inside block {name!r}, applied to {shapes}: {errors[0]}")
+        wrong = _bad_block_output(block, inner)
+        if wrong:
+            raise ShapeError(f"Block {name!r}: {wrong}")
         outputs = [inner.report(node).outputs[port] for node, port in block.outputs]
         result = Inferred(outputs, inner.total_params(), inner.total_trainable(),
                           inner.total_flops())
@@ -288,6 +307,9 @@ class Analysis:
         if not problems and name not in self.block_stack:
             inner = Analysis(block.graph, live=False, block_stack=self.block_stack + (name,))
             problems += [str(p) for p in inner.errors()]
+            if not problems:
+                wrong = _bad_block_output(block, inner)
+                problems += [wrong] if wrong else []
         self._block_problems[name] = [Problem(None, f"Block {name!r}: {text}", "block")
                                       for text in problems]
 
@@ -348,8 +370,43 @@ class Analysis:
                                      "and give it the shape of one sample.", "no_input"))
         for problems in self._block_problems.values():
             out.extend(problems)
+        if not self.block_stack:
+            out.extend(self.memory_problems())
         for n in self.graph.nodes():
             out.extend(self._reports[n].problems)
+        return out
+
+    def memory_problems(self, budget: int | None = None) -> list[Problem]:
+        """The weights, or one training batch's activations, that would not fit in memory
+        (graph.limits: the machine's memory or a declared cap), each as a problem on the
+        largest layer, so that neither backend tries to allocate them."""
+        budget = memory_budget() if budget is None else budget
+        bpv = LIMITS.bytes_per_value
+        batch = self.graph.training.get("batch_size", 1)
+        batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 \
+            else 1
+        weights, activations = {}, {}
+        for n in self.graph.nodes():
+            report = self._reports.get(n)
+            if report is None:
+                continue
+            weights[n] = report.params * bpv
+            # every layer's output is kept for the backward pass: the batch's activations add
+            # up (unknown sizes, None, count as 1)
+            activations[n] = sum(size(tuple(1 if d is None else d for d in s))
+                                 for s in report.outputs or []) * batch * bpv
+        out = []
+        for table, what, fix in (
+                (weights, "weights", "make it smaller (fewer units or filters)"),
+                (activations, f"activations for one batch of {batch}",
+                 "lower the batch size or make the layer's output smaller")):
+            total = sum(table.values())
+            if total > budget:
+                n = max(table, key=table.get)
+                out.append(Problem(n, f"The network's {what} need {size_text(total)} (this "
+                                      f"layer's alone {size_text(table[n])}), more than the "
+                                      f"{size_text(budget)} of memory this machine has: {fix}.",
+                                   "memory"))
         return out
 
     def errors(self) -> list[Problem]:
@@ -370,6 +427,19 @@ class Analysis:
 
     def total_flops(self) -> int:
         return sum(self.report(n).flops for n in self.graph.nodes())
+
+
+def _bad_block_output(block, inner: Analysis) -> str | None:
+    """Why one of a block's outputs cannot be taken (a node that is not there, or an output
+    port it does not have), or None."""
+    for node_id, port in block.outputs:
+        if node_id not in block.graph:
+            return f"its output {node_id!r} is not a node of the block"
+        outputs = inner.report(node_id).outputs
+        if outputs is not None and not 0 <= port < len(outputs):
+            return (f"its output is port {port} of {node_id!r}, which has only "
+                    f"{len(outputs)} output{'s' if len(outputs) != 1 else ''}")
+    return None
 
 
 def problems_text(problems) -> str:

@@ -166,7 +166,8 @@ class RunsView(QWidget):
         self.list.clear()
         for i, run in enumerate(runs):
             history = run.get("history", {})
-            last = {k: v[-1] for k, v in history.items() if v}
+            # an epoch without a value (no validation split: val_loss is null) is left out
+            last = {k: numbers[-1] for k, v in history.items() if (numbers := _numbers(v))}
             acc = last.get("val_accuracy", last.get("accuracy"))
             label = f" · {run['label']}" if run.get("label") else ""
             text = (f"#{i + 1}{label} {run.get('when', '')} · {run.get('backend', '')} · "
@@ -199,13 +200,26 @@ class RunsView(QWidget):
             tag = f" {self.runs[i]['label']}" if self.runs[i].get("label") else ""
             colour = PENS[k % len(PENS)]
             for key, style in (("loss", Qt.SolidLine), ("val_loss", Qt.DashLine)):
-                values = history.get(key) or []
+                values = _plottable(history.get(key))
                 if values:
                     self.loss.plot(range(1, len(values) + 1), values,
                                    pen=pg.mkPen(colour, width=2, style=style),
                                    name=f"#{i + 1}{tag} {key}")
-            values = history.get("val_accuracy") or history.get("accuracy") or []
+            values = _plottable(history.get("val_accuracy")) or _plottable(history.get("accuracy"))
             if values:
                 self.accuracy.plot(range(1, len(values) + 1), values,
                                    pen=pg.mkPen(colour, width=2), name=f"#{i + 1}{tag}")
 
+
+def _numbers(values) -> list[float]:
+    """The numbers of a run's per-epoch series (null for an epoch without one is skipped)."""
+    return [v for v in values or [] if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def _plottable(values) -> list[float]:
+    """A per-epoch series for a plot: null becomes NaN (a gap), so epochs keep their place;
+    a series without a single number is empty (not drawn)."""
+    if not _numbers(values):
+        return []
+    return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else float("nan") for v in values]
