@@ -7,13 +7,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from netdesigner.graph import fileformat
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = 20
 REPORT_WITHIN_S = 1.0
 
 
@@ -38,8 +38,12 @@ def hang_guard(seconds: float, what: str):
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_killing_the_worker_at_random_points_is_reported_within_a_second(window, qtbot,
-                                                                          tmp_path):
+# the 20 kills in make test-long; a short series (one during start-up, the rest while
+# events stream) in make test
+@pytest.mark.parametrize("kills, starting", [pytest.param(20, 6, marks=pytest.mark.long),
+                                             (4, 1)], ids=["20-kills", "4-kills"])
+def test_killing_the_worker_at_random_points_is_reported_within_a_second(
+        window, qtbot, tmp_path, kills, starting):
     # Deep enough for its layer_stats events (18 KB) to be written in more than one piece, and
     # small batches for many of them: most kills then cut an event in half (the old reader hung
     # on such an event in 11 of 12 kills). 10,000 epochs: it never ends on its own.
@@ -54,7 +58,7 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(window,
     rng = random.Random(12)
     # a few kills while the worker starts (importing, loading the data), the rest while it
     # streams events, when a kill can cut one in half
-    phases = ["starting"] * 6 + ["training"] * (KILLS - 6)
+    phases = ["starting"] * starting + ["training"] * (kills - starting)
     rng.shuffle(phases)
     delays, mid_training = [], 0
     for i, phase in enumerate(phases):
@@ -84,7 +88,7 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(window,
             f"kill {i}: the buttons still show a run"
     assert max(delays) <= REPORT_WITHIN_S, \
         f"a kill was reported after {max(delays):.2f} s (all: {delays})"
-    assert mid_training >= KILLS - 6, "most kills land while the run streams events"
+    assert mid_training >= kills - starting, "most kills land while the run streams events"
     # and a run after all that still trains to its end
     window.document.set_training("epochs", 1)
     killed = panel.process
@@ -92,4 +96,4 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(window,
     qtbot.waitUntil(lambda: panel.process is not killed, timeout=10_000)   # after the check
     qtbot.waitUntil(lambda: panel.last_end is not None, timeout=60_000)
     assert panel.last_end["event"] == "evaluation", panel.last_end
-    print(f"{KILLS} kills, reported after {min(delays) * 1000:.0f}-{max(delays) * 1000:.0f} ms")
+    print(f"{kills} kills, reported after {min(delays) * 1000:.0f}-{max(delays) * 1000:.0f} ms")
