@@ -3,7 +3,6 @@ in, and a worker that dies is reported with how it ended (issue 12, point 5)."""
 import os
 import signal
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,26 +10,9 @@ import pytest
 from netdesigner.backends.jobs import Job
 from netdesigner.backends.runner import TrainingProcess, how_it_ended
 from netdesigner.graph import fileformat
+from tests.alarm import time_limit
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-class Hung(AssertionError):
-    pass
-
-
-@contextmanager
-def hang_guard(seconds: float, what: str):
-    """A blocked read never returns by itself; SIGALRM interrupts it and fails the test."""
-    def on_alarm(signum, frame):
-        raise Hung(f"{what} blocked for more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def streaming_worker() -> TrainingProcess:
@@ -63,7 +45,7 @@ def test_drain_never_blocks_on_a_frozen_worker_and_a_killed_one_is_reported():
             time.sleep(0.05)
             os.kill(worker.process.pid, signal.SIGSTOP)
             slowest = 0.0
-            with hang_guard(5.0, "drain() of a frozen worker"):
+            with time_limit(5.0, "drain() of a frozen worker"):
                 for _ in range(20):
                     t = time.perf_counter()
                     worker.drain(budget_s=0.02)
@@ -72,7 +54,7 @@ def test_drain_never_blocks_on_a_frozen_worker_and_a_killed_one_is_reported():
             assert not worker.done, "a frozen worker is not a dead one"
             os.kill(worker.process.pid, signal.SIGCONT)
         os.kill(worker.process.pid, signal.SIGTERM)
-        with hang_guard(5.0, "drain() of a killed worker"):
+        with time_limit(5.0, "drain() of a killed worker"):
             events = drain_until_done(worker, within_s=1.0)
         assert worker.done and not worker.running, "the dead worker was not noticed within 1 s"
         assert events[-1]["event"] == "error", events[-1]

@@ -2,9 +2,7 @@
 open in the window (offscreen) and save; files it refuses leave the window as it was."""
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 from pathlib import Path
 
 import pytest
@@ -12,22 +10,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from netdesigner.graph import fileformat
 from netdesigner.graph.fileformat import GraphFileError
+from tests.alarm import time_limit
 from tests.fuzz.mutator import mutants
 
 HOSTILE = Path(__file__).resolve().parents[1] / "graph" / "fixtures" / "hostile"
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    def _raise(signum, frame):
-        raise TimeoutError(f"over {seconds} s")
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def loadable_mutants(folder: Path, seed: int, count: int, keep: int) -> list[Path]:

@@ -4,7 +4,6 @@ import os
 import random
 import signal
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,30 +11,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from netdesigner.graph import fileformat
+from tests.alarm import time_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_WITHIN_S = 1.0
-
-
-class Hung(AssertionError):
-    pass
-
-
-@contextmanager
-def hang_guard(seconds: float, what: str):
-    """Fail instead of hanging: a read blocked in the GUI thread (what a dead worker used to
-    cause) never returns to Qt, so no qtbot timeout could end the test. SIGALRM interrupts the
-    read and its handler raises; Qt swallows an exception raised in a slot (pytest-qt records
-    it), so the alarm repeats until the waiting test code itself times out."""
-    def on_alarm(signum, frame):
-        raise Hung(f"{what} still blocked after {seconds} s: the GUI thread hangs")
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # the issue's 20 kills in make test-long; a short series (one during start-up, the rest while
@@ -77,7 +56,7 @@ def test_killing_the_worker_at_random_points_is_reported_within_a_second(
         reported.clear()
         os.kill(panel.process.process.pid, signal.SIGKILL)
         killed_at = time.perf_counter()
-        with hang_guard(3.0, f"kill {i}: the training panel"):
+        with time_limit(3.0, f"kill {i}: the training panel", repeat=0.5):
             qtbot.waitUntil(lambda: bool(reported), timeout=5_000)
         seen_at, event = reported[0]
         delays.append(seen_at - killed_at)

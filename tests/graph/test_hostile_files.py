@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import stat
 import time
 import tracemalloc
@@ -27,6 +26,7 @@ from netdesigner.graph.model import Graph
 from netdesigner.graph.training import default_settings, settings_problems
 from netdesigner.graph.validation import Analysis
 
+from tests.alarm import time_limit
 from tests.graph.builders import mlp as mlp_chain
 
 
@@ -59,25 +59,6 @@ EXPECTED = {
     "backslash_title": (0, None, "No problems."),
     "backslash_N_title": (0, None, "No problems."),
 }
-
-
-class _TooSlow(BaseException):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Fail a hang as a hang: SIGALRM interrupts the loop (a BaseException, so no
-    `except Exception` in the code under test can swallow it)."""
-    def _raise(signum, frame):
-        raise _TooSlow(f"over {seconds} s")
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run_cli(*argv) -> tuple[int, str, str]:
