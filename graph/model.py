@@ -295,6 +295,11 @@ class Graph:
         return old
 
     # -- blocks ---------------------------------------------------------------------------------
+    def block_named(self, name) -> BlockDef | None:
+        """The block definition `name`; None for an unknown name or a value that is no name (a
+        file may hold a list in a Block's `block` parameter: validation names it)."""
+        return self.blocks.get(name) if isinstance(name, str) else None
+
     def define_block(self, block: BlockDef) -> None:
         """Add or replace a block definition; edits inside it are announced as BlockChanged."""
         if not NODE_ID.fullmatch(block.name):

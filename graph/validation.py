@@ -221,7 +221,7 @@ class Analysis:
         lo, hi = layer_type.min_inputs, layer_type.max_inputs
         if node.type == "Block":
             name = node.params.get("block")
-            block = self.graph.blocks.get(name) if isinstance(name, str) else None
+            block = self.graph.block_named(name)
             if block is not None:
                 lo = hi = len(block.inputs)
         count = (max(ports) + 1) if ports else 0

@@ -111,7 +111,7 @@ class NodeItem(QGraphicsObject):
         node = self.model()
         lt = node.layer_type
         if node.type == "Block":
-            block = graph.blocks.get(node.params.get("block"))
+            block = graph.block_named(node.params.get("block"))
             if block is not None:
                 return len(block.inputs)
         ports = graph.input_ports(self.node_id)

@@ -16,8 +16,8 @@ from tests.fuzz.mutator import mutants
 HOSTILE = Path(__file__).resolve().parents[1] / "graph" / "fixtures" / "hostile"
 
 
-def loadable_mutants(folder: Path, seed: int, count: int, keep: int) -> list[Path]:
-    """`keep` of the mutated projects that load, spread over the run."""
+def loadable_mutants(folder: Path, seed: int, count: int, keep: int | None) -> list[Path]:
+    """`keep` of the mutated projects that load, spread over the run (None: all of them)."""
     loaded = []
     for name, text in mutants(seed, count):
         path = folder / f"{name}.graph"
@@ -29,6 +29,8 @@ def loadable_mutants(folder: Path, seed: int, count: int, keep: int) -> list[Pat
             path.unlink()
             continue
         loaded.append(path)
+    if keep is None:
+        return loaded
     step = max(1, len(loaded) // keep)
     return loaded[::step][:keep]
 
@@ -41,9 +43,15 @@ def errors(monkeypatch):
     return shown
 
 
-def test_loadable_mutants_open_in_the_designer_and_save(window, qtbot, tmp_path, errors):
-    files = loadable_mutants(tmp_path, seed=0, count=300, keep=15)
-    assert len(files) == 15
+# make test: 15 of the loadable files among 300; make test-long: every file that loads among
+# the 2,400 of the long fuzz run's measured seed
+@pytest.mark.parametrize("seed, count, keep", [(0, 300, 15),
+                                               pytest.param(1, 2400, None, marks=pytest.mark.long)],
+                         ids=["15-of-300", "all-of-2400"])
+def test_loadable_mutants_open_in_the_designer_and_save(window, qtbot, tmp_path, errors, seed,
+                                                         count, keep):
+    files = loadable_mutants(tmp_path, seed=seed, count=count, keep=keep)
+    assert len(files) == keep if keep else len(files) > 100, len(files)
     for path in files:
         assert window.open_file(path, ask=False), f"{path.name}: {errors}"
         qtbot.wait(1)                          # the burst of validation, the repaint
