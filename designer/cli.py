@@ -266,7 +266,8 @@ def cmd_train(args) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     result = outcome.result
-    rows = prepared.mode.scores(backend, result, prepared, prepared.settings)
+    rows = prepared.mode.scores(backend, result, prepared, prepared.settings,
+                                outcome.evaluation)
     print(metrics_table(rows))
     if out is not None and Path(out).exists():
         print(f"weights saved to {out}")

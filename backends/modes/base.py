@@ -129,13 +129,23 @@ class Mode:
         loss = scores.pop("loss", None)
         return evaluation_event(split, y_pred, loss, scores)
 
-    def scores(self, backend: str, result, prepared: Prepared, settings: dict) -> dict:
-        """{split name: {"loss": .., metric: ..}} for train, val and test (those with data)."""
+    def scores(self, backend: str, result, prepared: Prepared, settings: dict,
+               evaluation: dict | None = None) -> dict:
+        """{split name: {"loss": .., metric: ..}} for train, val and test (those with data);
+        the test row comes from the run's `evaluation` event when given (not computed twice)."""
         split = prepared.split
         rows = {}
         for name, x, y in (("train", split.x_train, split.y_train),
                            ("val", split.x_val, split.y_val),
                            ("test", split.x_test, split.y_test)):
-            if x is not None and len(x):
+            if x is None or not len(x):
+                continue
+            if name == "test" and evaluation is not None and evaluation["loss"] is not None:
+                rows[name] = self.test_row(evaluation)
+            else:
                 rows[name] = evaluate_result(backend, result, x, y, settings)
         return rows
+
+    def test_row(self, evaluation: dict) -> dict:
+        """The scores row of the test split, read from the `evaluation` event."""
+        return {"loss": evaluation["loss"], **evaluation["metrics"]}

@@ -62,17 +62,24 @@ class Gan(Mode):
         return evaluation_event(result.model, prepared.split, settings,
                                 prepared.network.noise_shape)
 
-    def scores(self, backend: str, result, prepared: Prepared, settings: dict) -> dict:
-        """The discriminator's loss and accuracy against each split's real samples."""
+    def scores(self, backend: str, result, prepared: Prepared, settings: dict,
+               evaluation: dict | None = None) -> dict:
+        """The discriminator's loss and accuracy against each split's real samples (the test
+        row from the `evaluation` event when given)."""
         split = prepared.split
         rows = {}
         for name, real in (("train", split.x_train), ("val", split.x_val),
                            ("test", split.x_test)):
-            if real is not None and len(real):
+            if name == "test" and evaluation is not None and len(real):
+                rows[name] = self.test_row(evaluation)
+            elif real is not None and len(real):
                 loss, report, _ = discriminator_scores(
                     result.model, real, prepared.network.noise_shape, evaluation_noise(settings))
                 rows[name] = {"d_loss": loss, "d_accuracy": report["d_accuracy"]}
         return rows
+
+    def test_row(self, evaluation: dict) -> dict:
+        return {"d_loss": evaluation["loss"], "d_accuracy": evaluation["report"]["d_accuracy"]}
 
 
 MODE = Gan()
