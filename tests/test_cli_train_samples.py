@@ -1,5 +1,5 @@
 """`netdesigner train` as a user runs it, in a subprocess: every sample in its own training mode
-on the NumPy backend, and one sample of each mode on Keras. Each ends with exit code 0 and the
+on the NumPy backend, and one sample of each mode on Keras (most of those in `make test-long`). Each ends with exit code 0 and the
 final train / validation / test table."""
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 NAMES = sorted(p.stem for p in SAMPLES.glob("*.graph"))
 MODES = {name: fileformat.load(SAMPLES / f"{name}.graph").training.get("mode", "supervised")
          for name in NAMES}
-#: one sample of each training mode (the quickest), run in `make test` on both backends
+#: one sample of each training mode (the quickest), run on both backends: in `make test` on
+#: NumPy, and the GAN (its own loop) on Keras; the other Keras runs are in `make test-long`
+#: (each starts TensorFlow in a subprocess: ~12 s)
 ONE_PER_MODE = {"supervised": "mlp_digits", "autoencoder": "autoencoder_digits",
                 "vae": "vae_digits", "gan": "gan_moons"}
 
@@ -29,7 +31,8 @@ def params():
         yield pytest.param(name, "numpy", marks=[] if quick else [pytest.mark.long],
                            id=f"{name}-numpy")
     for mode, name in ONE_PER_MODE.items():
-        yield pytest.param(name, "keras", id=f"{name}-keras")
+        yield pytest.param(name, "keras", marks=[] if mode == "gan" else [pytest.mark.long],
+                           id=f"{name}-keras")
 
 
 def test_one_sample_per_mode_is_named_right():

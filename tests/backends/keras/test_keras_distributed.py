@@ -34,6 +34,7 @@ def _env(**extra) -> dict:
             "PYTHONPATH": str(ROOT), **extra}
 
 
+@pytest.mark.long              # two TensorFlow processes: ~25 s of the 2-core CI
 def test_two_workers_reach_the_same_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
