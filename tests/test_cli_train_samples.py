@@ -1,6 +1,6 @@
 """`netdesigner train` as a user runs it, in a subprocess: every sample in its own training mode
-on the NumPy backend, and one sample of each mode on Keras (most of those in `make test-long`). Each ends with exit code 0 and the
-final train / validation / test table."""
+on the NumPy backend, and one sample of each mode on Keras (most of those in `make test-long`).
+Each ends with exit code 0 and the final train / validation / test table."""
 from __future__ import annotations
 
 import json
