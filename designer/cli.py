@@ -419,6 +419,63 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def _git_revision(path: str, rev: str):
+    """(the text of `path` at git revision `rev`, a name for it); ValueError says why not."""
+    import subprocess
+    from pathlib import Path
+    file = Path(path).resolve()
+    if not file.exists():
+        raise ValueError(f"{path}: no such file")
+
+    def git(*args) -> str:
+        try:
+            done = subprocess.run(["git", "-C", str(file.parent), *args], capture_output=True,
+                                  text=True, timeout=60)
+        except FileNotFoundError:
+            raise ValueError("--git needs the git program, which is not on the PATH") from None
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"git did not answer within 60 s in {file.parent}") from None
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise ValueError(f"{path} at {rev}: {reason}")
+        return done.stdout
+
+    prefix = git("rev-parse", "--show-prefix").strip()
+    return git("show", f"{rev}:{prefix}{file.name}"), f"{path}@{rev}"
+
+
+def cmd_diff(args) -> int:
+    from netdesigner.graph import fileformat
+    from netdesigner.graph.diff import diff
+    if args.git:
+        if args.new is not None:
+            print("error: with --git REV give one file: it is compared with its own "
+                  "revision REV", file=sys.stderr)
+            return EXIT_UNREADABLE
+        try:
+            text, old_name = _git_revision(args.old, args.git)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        old, new_name = fileformat.loads(text, old_name), args.old
+        new = fileformat.load(args.old)
+    else:
+        if args.new is None:
+            print("error: give two .graph files, or one file and --git REV", file=sys.stderr)
+            return EXIT_UNREADABLE
+        old_name, new_name = args.old, args.new
+        old, new = fileformat.load(args.old), fileformat.load(args.new)
+    result = diff(old, new)
+    if args.json:
+        print(json.dumps({"old": old_name, "new": new_name, **result.to_dict()}, indent=2,
+                         default=list))
+    else:
+        print(f"{old_name} -> {new_name}: {result.summary()}")
+        for line in result.lines():
+            print(f"  {line}")
+    return EXIT_OK if result.equal else EXIT_PROBLEMS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netdesigner",
@@ -492,6 +549,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch (default 0)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("diff", help="what changed between two designs: layers added, removed "
+                                    "or changed, rewired wires, shapes, settings, blocks "
+                                    "(exit 0 when equal, 1 when different)")
+    p.add_argument("old", help="a .graph project file (the earlier version)")
+    p.add_argument("new", nargs="?", help="the later version (omit with --git)")
+    p.add_argument("--git", metavar="REV",
+                   help="compare the file at git revision REV (e.g. HEAD, HEAD~3, a tag) with "
+                        "the file as it is now")
+    p.add_argument("--json", action="store_true", help="print the diff as JSON")
+    p.set_defaults(func=cmd_diff)
     p = sub.add_parser("import", help="turn a Keras model (.keras file, or "
                                       "keras.applications.NAME) into a .graph design")
     p.add_argument("model", help="a .keras file, or keras.applications.NAME (weights=None)")
