@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netdesigner.graph import Graph, fileformat, validation
+from netdesigner.graph.diff import GraphDiff
+from netdesigner.graph.diff import diff as graph_diff
 from netdesigner.graph.validation import Problem
 
 __all__ = ["Graph", "Problem", "Run", "load", "loads", "save", "dumps", "validate",
-           "build_keras", "build_numpy", "train", "export", "import_keras"]
+           "build_keras", "build_numpy", "train", "export", "import_keras", "diff", "GraphDiff"]
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,11 @@ def dumps(graph: Graph) -> str:
 def validate(graph: Graph) -> list[Problem]:
     """Every problem of the design (errors and warnings); [] when there is none."""
     return validation.validate(graph).problems()
+
+
+def diff(old: Graph, new: Graph) -> GraphDiff:
+    """What changed from `old` to `new`: `.equal`, `.summary()`, `.lines()`, `.to_dict()`."""
+    return graph_diff(old, new)
 
 
 def build_keras(graph: Graph, settings: dict | None = None, *, seed: int | None = None):

@@ -56,8 +56,10 @@ def test_installed_wheel_beside_pypi_backends_and_designer(tmp_path):
     assert "No problems." in run([py, "-m", "netdesigner", "validate", SAMPLE], tmp_path)
     api = (
         "import netdesigner as nd, designer\n"
-        f"g = nd.load({str(SAMPLE)!r})\n"
+        f"g_path = {str(SAMPLE)!r}\n"
+        "g = nd.load(g_path)\n"
         "assert nd.validate(g) == [], nd.validate(g)\n"
+        "assert nd.diff(g, nd.load(g_path)).equal\n"
         "assert nd.build_keras(g).count_params() == nd.build_numpy(g).count_params == 2410\n"
         f"run = nd.train(g, epochs=1, batch_size=100000, base_dir={str(SAMPLE.parent)!r})\n"
         "assert run.result.steps == 1 and run.result.reason == 'completed', run.result\n"
