@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .events import Edge
+from .fileformat import from_dict, to_dict
 from .model import Graph
 from .shapes import fmt
 from .validation import Analysis
@@ -412,3 +413,54 @@ def _param_changes(a: Graph, b: Graph, old_id: str, new_id: str):
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
             yield key, pa.get(key), pb.get(key)
+
+
+# -- one picture of both designs -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Mark:
+    """How the compare view shows one layer of the overlay: its kind and what changed."""
+    kind: str
+    text: str
+    old_id: str | None = None
+
+
+def overlay(a: Graph, b: Graph, result: GraphDiff | None = None) -> tuple[Graph, dict]:
+    """The new design with the removed layers of the old one put back where they stood (and
+    wired from the layers that feed them), for one canvas that shows both: returns the graph
+    and a Mark per layer that differs (added, removed, changed, affected)."""
+    result = result if result is not None else diff(a, b)
+    data = to_dict(b)
+    data.pop("runs", None)
+    merged = from_dict(data, "<overlay>")
+    marks = {}
+    for change in result.layers:
+        if change.kind == REMOVED:
+            continue
+        text = change.details()
+        if change.renamed:
+            text = f"was {change.old_id}" + (f"; {text}" if text else "")
+        marks[change.new_id] = Mark(change.kind, text, change.old_id)
+    for change in result.layers_of(REMOVED):
+        node = a.node(change.old_id)
+        node_id = change.old_id
+        while node_id in merged:
+            node_id = f"removed_{node_id}"
+        merged.add_node(node.type, dict(node.params), node.position, node_id=node_id)
+        marks[node_id] = Mark(REMOVED, change.details(), change.old_id)
+    placed = {m.old_id: n for n, m in marks.items() if m.kind == REMOVED}
+    for change in result.layers_of(REMOVED):
+        for e in a.in_edges(change.old_id):
+            source = placed.get(e.source) or result.matching.get(e.source)
+            if source is not None:
+                try:
+                    merged.connect(source, e.source_port, placed[change.old_id], e.target_port)
+                except ValueError:
+                    pass            # a port the new design no longer has: shown unwired
+        for e in a.out_edges(change.old_id):
+            target = result.matching.get(e.target)
+            if target is not None and e.target_port not in merged.input_ports(target):
+                try:
+                    merged.connect(placed[change.old_id], e.source_port, target, e.target_port)
+                except ValueError:
+                    pass
+    return merged, marks

@@ -204,3 +204,23 @@ def test_the_command_line_compares_with_a_git_revision(tmp_path):
     finally:
         outside.unlink()
     assert not_in_git.returncode == 2 and "Traceback" not in not_in_git.stderr
+
+
+def test_the_overlay_shows_both_designs_with_a_mark_per_difference():
+    from netdesigner.graph.diff import overlay
+    a, b = sample("cnn_digits"), sample("cnn_digits")
+    b.set_param("conv2d_1", "filters", 32)
+    b.remove_node("dropout_1")
+    b.connect("dense_1", 0, "dense_2", 0)
+    extra = b.add_node("Dense", {"units": 7})
+    b.connect("dense_2", 0, extra, 0)
+    merged, marks = overlay(a, b)
+    assert set(merged.nodes()) == set(b.nodes()) | {"dropout_1"}
+    assert {n: m.kind for n, m in marks.items()} == {
+        "conv2d_1": CHANGED, "max_pooling2d_1": AFFECTED, "conv2d_2": AFFECTED,
+        extra: ADDED, "dropout_1": REMOVED}
+    assert "filters 16 -> 32" in marks["conv2d_1"].text
+    # the removed layer stands where it stood, fed by the layer that fed it
+    assert merged.node("dropout_1").position == a.node("dropout_1").position
+    assert [e.source for e in merged.in_edges("dropout_1")] == ["dense_1"]
+    assert merged.runs == []
