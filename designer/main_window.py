@@ -127,6 +127,9 @@ class MainWindow(QMainWindow):
         self._action("&Save", self.save, QKeySequence.Save, f)
         self._action("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), f)
         f.addSeparator()
+        self._action("&Compare With…", self.compare_dialog, None, f,
+                     tip="Show what differs between this design and another .graph file")
+        f.addSeparator()
         self._action("&Quit", self.close, QKeySequence.Quit, f)
 
         e = m.addMenu("&Edit")
@@ -381,6 +384,26 @@ class MainWindow(QMainWindow):
         self._add_recent(str(Path(path).resolve()))
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
+
+    def compare_dialog(self) -> None:
+        start = str(self.document.path.parent) if self.document.path else str(SAMPLES_DIR)
+        path, _ = QFileDialog.getOpenFileName(self, "Compare with", start, FILE_FILTER)
+        if path:
+            self.compare_with(path)
+
+    def compare_with(self, path):
+        """A window showing what changed from the design in `path` to the open one."""
+        from .compare import CompareWindow
+        try:
+            other = fileformat.load(path)
+        except fileformat.GraphFileError as e:
+            QMessageBox.critical(self, "Cannot compare", str(e))
+            return None
+        window = CompareWindow(other, self.document.graph, Path(path).name,
+                               self.document.title, self.theme, self)
+        window.setAttribute(Qt.WA_DeleteOnClose)
+        window.show()
+        return window
 
     def open_sample_dialog(self) -> None:
         dialog = SampleGallery(self)
