@@ -419,6 +419,82 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def cmd_trace(args) -> int:
+    """One sample through the network: every layer's output and gradient, and why."""
+    import numpy as np
+
+    from netdesigner.backends import trace as tracing
+    from netdesigner.backends.weights_file import weights_path
+    from netdesigner.graph import fileformat
+    from pathlib import Path
+    graph = fileformat.load(args.file)
+    weights = args.weights
+    if weights is None and not args.random and weights_path(args.file).exists():
+        weights = str(weights_path(args.file))
+    base_dir = str(Path(args.file).resolve().parent)
+    try:
+        traced = tracing.trace(graph, base_dir, index=args.sample, split=args.split,
+                               weights=weights, backend=args.backend)
+        explanation = None
+        if args.explain:
+            node, _, where = args.explain.partition(":")
+            try:
+                position = tuple(int(p) for p in where.split(",")) if where else ()
+            except ValueError:
+                raise tracing.TraceError(f"--explain {args.explain!r}: write NODE:I,J,K "
+                                         f"(e.g. conv2d_1:0,3,5)") from None
+            explanation = tracing.explain(graph, traced,
+                                          tracing.trace_weights(graph, base_dir, weights),
+                                          node, position)
+        if args.layer and args.layer not in traced.layers:
+            raise tracing.TraceError(f"there is no layer {args.layer!r}: the layers are "
+                                     f"{', '.join(traced.layers)}")
+    except ValueError as e:                  # TraceError, a data fault, a bad design
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.png:
+        tracing.write_png(traced, args.png,
+                          layers=None if not args.layer else [args.layer])
+    if args.json:
+        data = traced.to_dict(values=bool(args.layer))
+        if args.layer:
+            data["layers"] = [entry for entry in data["layers"] if entry["node"] == args.layer]
+        if explanation is not None:
+            data["explain"] = explanation.to_dict()
+        print(json.dumps(data, indent=2, default=float))
+        return EXIT_OK
+    where = f"trained weights {weights}" if weights else "untrained (initial) weights"
+    predicted = traced.predicted_class()
+    print(f"{args.file}: sample {traced.index} of the {traced.split} split on {args.backend}, "
+          f"{where}; loss {traced.loss:.4g}"
+          + (f"; predicted {traced.classes[predicted]}" if predicted is not None else "")
+          + (f", target {traced.classes[int(np.argmax(traced.target))]}"
+             if predicted is not None and traced.target is not None
+             and np.ndim(traced.target) == 1 and len(traced.target) == len(traced.classes)
+             else ""))
+    rows = [("layer", "type", "output", "mean", "std", "min", "max", "zeros", "|grad|")]
+    for t in traced.layers.values():
+        st = t.stats()
+        grad = "" if st["grad_mean_abs"] is None else f"{st['grad_mean_abs']:.3g}"
+        rows.append((t.node, t.type, str(tuple(np.shape(t.outputs[0]))), f"{st['mean']:.3g}",
+                     f"{st['std']:.3g}", f"{st['min']:.3g}", f"{st['max']:.3g}",
+                     f"{st['zeros']:.0%}", grad))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    if args.layer:
+        t = traced.layers[args.layer]
+        with np.printoptions(precision=4, suppress=True, threshold=400, linewidth=100):
+            print(f"\n{args.layer} output:\n{t.outputs[0]}")
+            if t.gradients and t.gradients[0] is not None:
+                print(f"{args.layer} gradient of the loss:\n{t.gradients[0]}")
+    if explanation is not None:
+        print("\n" + explanation.text())
+    if args.png:
+        print(f"wrote {args.png}")
+    return EXIT_OK
+
+
 def _git_revision(path: str, rev: str):
     """(the text of `path` at git revision `rev`, a name for it); ValueError says why not."""
     import subprocess
@@ -549,6 +625,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch (default 0)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("trace", help="one sample through the network: every layer's output "
+                                     "and the gradient of the loss with respect to it")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--sample", type=int, default=0, help="row of the split (default 0)")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"),
+                   help="which prepared split the sample comes from (default test)")
+    p.add_argument("--layer", help="print this layer's whole output and gradient")
+    p.add_argument("--explain", metavar="NODE:I,J,K",
+                   help="how one output value of a Dense or Conv2D layer was computed, with "
+                        "the real numbers (e.g. conv2d_1:0,3,5 or dense_2:4)")
+    p.add_argument("--png", help="write every layer's output for the sample to this PNG")
+    p.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
+                   help="numpy (the exact reference, default) or keras")
+    p.add_argument("--weights", help="an .npz of weights (default: the project's trained "
+                                     "weights if there are any, else the initial ones)")
+    p.add_argument("--random", action="store_true",
+                   help="use the initial weights even if the project has trained ones")
+    p.add_argument("--json", action="store_true", help="print the trace as JSON")
+    p.set_defaults(func=cmd_trace)
     p = sub.add_parser("diff", help="what changed between two designs: layers added, removed "
                                     "or changed, rewired wires, shapes, settings, blocks "
                                     "(exit 0 when equal, 1 when different)")

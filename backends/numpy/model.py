@@ -276,7 +276,8 @@ class Model:
     def __call__(self, inputs, training: bool = False) -> list:
         return self.forward(inputs, training)
 
-    def backward(self, douts: list, logits=None, added: bool = True) -> list:
+    def backward(self, douts: list, logits=None, added: bool = True,
+                 output_grads: dict | None = None) -> list:
         """Gradients from the outputs back to the inputs, after a `forward` pass.
 
         `douts`: one gradient per output (None: that output is not used). `logits[i]` True
@@ -284,7 +285,9 @@ class Model:
         sigmoid head. Fills `model.grads` (zero for weights nothing reached) and returns the
         gradient of every input (None for integer inputs, and for all inputs when the forward
         pass had `input_grads=False`). With `added` (the default), the gradients of the loss
-        terms the layers add (`added_loss`) are included."""
+        terms the layers add (`added_loss`) are included. `output_grads`, when given, receives
+        each node's gradient with respect to its outputs (a list, one per output port; None
+        where nothing reached it), as a trace of one sample shows them."""
         self.flat_grad.fill(0)
         grad: dict = {}
         direct: dict = {}                                  # node -> d logits
@@ -308,8 +311,12 @@ class Model:
                     continue
                 outs = self.activations[n]
                 dy = [np.zeros_like(o) if d is None else d for o, d in zip(outs, dys)]
+                if output_grads is not None:
+                    output_grads[n] = list(dys)
             else:
                 dy = grad.pop((n, 0), None)
+                if output_grads is not None:
+                    output_grads[n] = [dy]
                 if s.head is not None:
                     if dy is not None:
                         dy = activate_grad(s.head, dy, self.logits[n], self.activations[n][0])
@@ -332,6 +339,9 @@ class Model:
                 if d is None:
                     continue
                 grad[ref] = d if ref not in grad else grad[ref] + d
+        if output_grads is not None:
+            for n in self.inputs:
+                output_grads[n] = [grad.get((n, 0))]
         return [grad.get((n, 0)) for n in self.inputs]
 
     def predict(self, inputs, batch_size: int = 1024) -> list:

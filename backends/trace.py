@@ -1,0 +1,350 @@
+"""Trace one sample through a design: every layer's output for it, the gradient of the loss with
+respect to that output, and their statistics — "what does the network do with *this* input?".
+
+The NumPy backend is the reference (its intermediate values are exact and its backward pass
+hands out each layer's output gradient); the Keras backend computes the same with a probe model
+and a gradient tape, from the same weights, so the two can be compared (they agree within
+float32 noise: tested). The trace runs on the design's own data set and training settings: the
+sample is row `index` of the prepared test split (or of another split), scaled and encoded as
+training sees it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netdesigner.graph import Graph
+
+from .jobs import prepare
+from .numpy.losses import from_settings
+from .numpy.model import compile_graph
+from .numpy.weights import load_npz
+
+SPLITS = ("test", "val", "train")
+
+
+class TraceError(ValueError):
+    """Why a sample cannot be traced, as a sentence."""
+
+
+@dataclass
+class LayerTrace:
+    node: str
+    type: str
+    outputs: list                     # one array per output port, for the one sample
+    gradients: list                   # d loss / d output, per port (None: nothing reached it)
+
+    def stats(self) -> dict:
+        """mean, std, min, max and the share of exact zeros of the first output; the mean
+        absolute gradient."""
+        x = np.asarray(self.outputs[0], dtype=np.float64)
+        g = self.gradients[0] if self.gradients else None
+        finite = x[np.isfinite(x)]
+        out = {"mean": float(finite.mean()) if finite.size else float("nan"),
+               "std": float(finite.std()) if finite.size else float("nan"),
+               "min": float(finite.min()) if finite.size else float("nan"),
+               "max": float(finite.max()) if finite.size else float("nan"),
+               "zeros": float((x == 0).mean()) if x.size else 0.0,
+               "grad_mean_abs": None if g is None else float(np.abs(g).mean())}
+        return out
+
+
+@dataclass
+class Trace:
+    backend: str
+    split: str
+    index: int
+    inputs: list                      # the sample as the network gets it
+    target: np.ndarray | None
+    prediction: list                  # the network's outputs for it
+    loss: float
+    layers: dict = field(default_factory=dict)    # node -> LayerTrace, in topological order
+    classes: list = field(default_factory=list)   # class names, for a classifier
+
+    def predicted_class(self) -> int | None:
+        y = np.asarray(self.prediction[0])
+        return int(np.argmax(y)) if self.classes and y.ndim == 1 else None
+
+    def to_dict(self, values: bool = False) -> dict:
+        layers = []
+        for t in self.layers.values():
+            entry = {"node": t.node, "type": t.type,
+                     "shapes": [list(np.shape(o)) for o in t.outputs], **t.stats()}
+            if values:
+                entry["outputs"] = [np.asarray(o).tolist() for o in t.outputs]
+                entry["gradients"] = [None if g is None else np.asarray(g).tolist()
+                                      for g in t.gradients]
+            layers.append(entry)
+        predicted = self.predicted_class()
+        return {"backend": self.backend, "split": self.split, "index": self.index,
+                "loss": self.loss,
+                "prediction": [np.asarray(p).tolist() for p in self.prediction],
+                "target": None if self.target is None else np.asarray(self.target).tolist(),
+                "predicted_class": None if predicted is None else self.classes[predicted],
+                "layers": layers}
+
+
+def sample_of(split, which: str, index: int):
+    """(x, y) of row `index` of the split `which`, each with a batch axis of 1."""
+    if which not in SPLITS:
+        raise TraceError(f"unknown split {which!r}: choose {', '.join(SPLITS)}")
+    suffix = {"test": "test", "val": "val", "train": "train"}[which]
+    x, y = getattr(split, f"x_{suffix}"), getattr(split, f"y_{suffix}")
+    n = 0 if x is None else len(x)
+    if n == 0:
+        raise TraceError(f"the {which} split is empty: choose another split (--split)")
+    if not 0 <= index < n:
+        raise TraceError(f"sample {index} does not exist: the {which} split has {n} samples "
+                         f"(0 to {n - 1})")
+    return x[index:index + 1], None if y is None else y[index:index + 1]
+
+
+def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weights=None,
+          backend: str = "numpy") -> Trace:
+    """Trace sample `index` of the design's prepared `split` with `weights` (an .npz path;
+    None: the design's seeded initial weights) on `backend` ("numpy" or "keras")."""
+    if graph.training.get("mode", "supervised") == "gan":
+        raise TraceError("a GAN has two networks and no targets to trace against: open its "
+                         "generator or discriminator as a design of its own to trace it")
+    if backend not in ("numpy", "keras"):
+        raise TraceError(f"unknown backend {backend!r}: choose numpy or keras")
+    prepared = prepare(graph, base_dir)
+    x, y = sample_of(prepared.split, split, index)
+    model = _numpy_model(prepared, weights)
+    result = _numpy_trace(model, x, y, prepared.settings)
+    if backend == "keras":
+        result = _keras_trace(model, prepared.network, x, result)
+    dataset = prepared.split.dataset
+    classes = list(dataset.classes) if dataset.task == "classification" else []
+    return Trace(backend, split, index, [x[0]], None if y is None else y[0],
+                 result["prediction"], result["loss"], result["layers"], classes)
+
+
+def _numpy_model(prepared, weights):
+    model = compile_graph(prepared.network, prepared.settings)
+    if weights:
+        try:
+            load_npz(model, weights)
+        except (OSError, KeyError, ValueError) as e:
+            raise TraceError(f"{weights}: these weights do not fit the design ({e})") from None
+    return model
+
+
+def _numpy_trace(model, x, y, settings: dict) -> dict:
+    outs = model.forward([x], training=False)
+    loss_value, douts = 0.0, [None] * len(outs)
+    if y is not None:
+        loss = from_settings(settings)
+        loss_value, douts[0] = loss.value_and_grad(outs[0], y)
+    output_grads: dict = {}
+    with np.errstate(all="ignore"):
+        model.backward(douts, output_grads=output_grads)
+    layers = {}
+    for n in model.graph.topological_order():
+        acts = model.activations.get(n)
+        if acts is None:
+            continue
+        grads = output_grads.get(n) or [None] * len(acts)
+        layers[n] = LayerTrace(n, model.graph.node(n).type, [np.array(a[0]) for a in acts],
+                               [None if g is None else np.array(g[0]) for g in grads])
+    return {"prediction": [np.array(o[0]) for o in outs], "loss": float(loss_value),
+            "layers": layers, "douts": douts}
+
+
+def _keras_trace(model, flat, x, reference: dict) -> dict:
+    """The same trace on Keras: the NumPy model's weights, every layer's output through a
+    probe model, and the output gradients from a tape over the loss gradient NumPy found at
+    the outputs (the chain rule from there on is Keras's own)."""
+    import keras
+    import tensorflow as tf
+
+    from .keras.compiler import build_model
+    from .numpy.weights import to_keras
+    k_model = build_model(flat)
+    to_keras(model, k_model)
+    nodes = [n for n in reference["layers"] if flat.node(n).type != "Input"]
+    taps, slots = [], {}
+    for n in nodes:
+        out = k_model.get_layer(n).output
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        slots[n] = (len(taps), len(out))
+        taps.extend(out)
+    probe = keras.Model(k_model.inputs, taps + list(k_model.outputs))
+    tensor = tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        if tensor.dtype.is_floating:
+            tape.watch(tensor)
+        values = probe([tensor], training=False)
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        final = values[len(taps):]
+        terms = [tf.reduce_sum(tf.cast(f, tf.float64) * d.astype(np.float64))
+                 for f, d in zip(final, reference["douts"]) if d is not None]
+        loss = tf.add_n(terms) if terms else None
+    grads = tape.gradient(loss, values[:len(taps)]) if loss is not None else [None] * len(taps)
+    input_grad = (tape.gradient(loss, tensor) if loss is not None and tensor.dtype.is_floating
+                  else None)
+    del tape
+    layers = {}
+    for n, ref in reference["layers"].items():
+        if n not in slots:           # the Input: the sample itself
+            layers[n] = LayerTrace(n, ref.type, [np.array(x[0])],
+                                   [None if input_grad is None else np.asarray(input_grad)[0]])
+            continue
+        start, count = slots[n]
+        layers[n] = LayerTrace(n, ref.type,
+                               [np.asarray(v)[0] for v in values[start:start + count]],
+                               [None if g is None else np.asarray(tf.convert_to_tensor(g))[0]
+                                for g in grads[start:start + count]])
+    return {"prediction": [np.asarray(f)[0] for f in final], "loss": reference["loss"],
+            "layers": layers, "douts": reference["douts"]}
+
+
+# -- how one value was computed --------------------------------------------------------------
+@dataclass
+class Explanation:
+    """One output value of a Dense or Conv2D layer, worked out with the real numbers:
+    sum(inputs * weights) + bias = z, activation(z) = value."""
+    node: str
+    type: str
+    position: tuple
+    inputs: np.ndarray                # the input values the value is made from (a patch)
+    weights: np.ndarray               # the matching weights, same shape
+    bias: float
+    activation: str
+    z: float
+    value: float
+
+    @property
+    def weighted_sum(self) -> float:
+        return float((self.inputs.astype(np.float64) * self.weights).sum())
+
+    def text(self) -> str:
+        pairs = list(zip(self.inputs.ravel(), self.weights.ravel()))
+        shown = " + ".join(f"{x:.3g}×{w:.3g}" for x, w in pairs[:8])
+        more = f" + … ({len(pairs) - 8} more)" if len(pairs) > 8 else ""
+        if self.activation in ("linear", None):
+            act = ""
+        elif self.activation == "softmax":      # of the whole vector, not of z alone
+            act = f"\nsoftmax over the layer's outputs: {self.value:.6g}"
+        else:
+            act = f"\n{self.activation}({self.z:.6g}) = {self.value:.6g}"
+        return (f"{self.node} ({self.type}) output {self.position}:\n"
+                f"{shown}{more} = {self.weighted_sum:.6g}\n"
+                f"+ bias {self.bias:.6g} = {self.z:.6g}{act}")
+
+    def to_dict(self) -> dict:
+        return {"node": self.node, "type": self.type, "position": list(self.position),
+                "inputs": self.inputs.tolist(), "weights": self.weights.tolist(),
+                "weighted_sum": self.weighted_sum, "bias": self.bias,
+                "activation": self.activation, "z": self.z, "value": self.value}
+
+
+def explain(graph: Graph, traced: Trace, weights: dict, node: str, position) -> Explanation:
+    """How output `position` (without the batch axis) of `node` came about. `weights`: the
+    traced model's weights ({node: {name: array}}, `trace_weights`)."""
+    from .numpy.layers.activations import activate
+    from .numpy.im2col import paddings
+    if node not in traced.layers:
+        raise TraceError(f"there is no layer {node!r} in the trace")
+    layer = traced.layers[node]
+    if layer.type not in ("Dense", "Conv2D"):
+        raise TraceError(f"{node} is a {layer.type}: the worked-out value is shown for Dense "
+                         f"and Conv2D layers")
+    params = graph.node(node).params
+    out = layer.outputs[0]
+    position = tuple(int(p) for p in position)
+    if len(position) != out.ndim or any(not 0 <= p < s for p, s in zip(position, out.shape)):
+        raise TraceError(f"{node}'s output has shape {tuple(out.shape)}: position {position} "
+                         f"is outside it")
+    source = graph.in_edges(node)[0]
+    x = np.asarray(traced.layers[source.source].outputs[source.source_port])
+    kernel = weights[node]["kernel"]
+    bias_all = weights[node].get("bias")
+    unit = position[-1]
+    if layer.type == "Dense":
+        inputs = x[position[:-1]] if x.ndim > 1 else x
+        w = kernel[:, unit]
+    else:
+        if tuple(params.get("dilation_rate", (1, 1))) != (1, 1) or params.get("groups", 1) != 1:
+            raise TraceError(f"{node}: the worked-out value is shown for undilated, ungrouped "
+                             f"convolutions")
+        (top, _), (left, _) = paddings(params["padding"], x.shape[:2], kernel.shape[:2],
+                                       params["strides"])
+        padded = np.pad(x, ((top, kernel.shape[0]), (left, kernel.shape[1]), (0, 0)))
+        r, c = position[0] * params["strides"][0], position[1] * params["strides"][1]
+        inputs = padded[r:r + kernel.shape[0], c:c + kernel.shape[1], :]
+        w = kernel[:, :, :, unit]
+    bias = float(bias_all[unit]) if bias_all is not None else 0.0
+    z = float((inputs.astype(np.float64) * w).sum() + bias)
+    activation = params.get("activation", "linear")
+    value = float(activate(activation, np.array([z], dtype=np.float64))[0]) \
+        if activation not in ("linear", "softmax") else z
+    if activation == "softmax":       # depends on the whole vector: from the layer's output
+        value = float(out[position])
+    return Explanation(node, layer.type, position, inputs, w, bias, activation, z, value)
+
+
+def trace_weights(graph: Graph, base_dir, weights=None) -> dict:
+    """{node: {name: array}} of the model a trace runs (the design's seeded initial weights,
+    or the .npz given)."""
+    model = _numpy_model(prepare(graph, base_dir), weights)
+    return {n: {k: np.array(v) for k, v in ws.items()} for n, ws in model.weights.items()}
+
+
+# -- a picture of the trace ------------------------------------------------------------------
+def heat(values: np.ndarray) -> np.ndarray:
+    """Values as 8-bit grey levels, the layer's own range from black to white."""
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(v.min()) if v.size else 0.0, float(v.max()) if v.size else 0.0
+    scaled = np.zeros_like(v) if hi == lo else (v - lo) / (hi - lo)
+    return (scaled * 255).astype(np.uint8)
+
+
+def preview(values: np.ndarray, max_maps: int = 16) -> np.ndarray:
+    """A 2-D grey image of one layer's output for a sample: an image's channels side by side
+    (at most `max_maps`), a sequence as steps x features, a vector as one row."""
+    v = np.asarray(values)
+    if v.ndim == 0:
+        v = v.reshape(1, 1)
+    if v.ndim == 1:
+        return heat(v[None, :])
+    if v.ndim == 2:
+        return heat(v.T if v.shape[0] > v.shape[1] * 4 else v)
+    maps = v.reshape(v.shape[0], v.shape[1], -1)[:, :, :max_maps]
+    h, w, c = maps.shape
+    gap = np.full((h, 1), 255, dtype=np.uint8)
+    tiles = []
+    for i in range(c):
+        tiles += [heat(maps[:, :, i]), gap]
+    return np.concatenate(tiles[:-1], axis=1)
+
+
+def write_png(traced: Trace, path, *, layers=None, scale_to: int = 48) -> None:
+    """One row per layer: its name, type and shape, and its output as a grey preview."""
+    from PIL import Image, ImageDraw
+    names = [n for n in traced.layers if layers is None or n in layers]
+    rows = []
+    for n in names:
+        t = traced.layers[n]
+        img = preview(t.outputs[0])
+        factor = max(1, min(scale_to // max(img.shape[0], 1), 12))
+        rows.append((f"{n} ({t.type}) {tuple(np.shape(t.outputs[0]))}",
+                     np.kron(img, np.ones((factor, factor), dtype=np.uint8))))
+    label_w, pad = 300, 6
+    width = label_w + max((r[1].shape[1] for r in rows), default=1) + 2 * pad
+    width = min(width, 4000)
+    height = sum(max(r[1].shape[0], 16) + pad for r in rows) + 30
+    canvas = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(canvas)
+    predicted = traced.predicted_class()
+    title = (f"sample {traced.index} of the {traced.split} split ({traced.backend}); loss "
+             f"{traced.loss:.4g}" + (f"; predicted {traced.classes[predicted]}"
+                                     if predicted is not None else ""))
+    draw.text((pad, 8), title, fill=0)
+    y = 30
+    for label, img in rows:
+        draw.text((pad, y + 2), label, fill=0)
+        canvas.paste(Image.fromarray(img[:, :width - label_w - pad]), (label_w, y))
+        y += max(img.shape[0], 16) + pad
+    canvas.save(path)

@@ -1,0 +1,124 @@
+"""Tracing one sample: every layer's output and output gradient (NumPy exact, Keras within
+float32 noise of it), the worked-out value of a Dense / Conv2D output, and `netdesigner trace`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netdesigner.backends.numpy.losses import from_settings
+from netdesigner.backends.trace import TraceError, explain, trace, trace_weights
+from netdesigner.graph import fileformat
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return fileformat.load(SAMPLES / "cnn_digits.graph")
+
+
+@pytest.fixture(scope="module")
+def cnn_trace(cnn):
+    return trace(cnn, SAMPLES, index=7)
+
+
+def test_every_layer_has_its_output_and_gradient_for_the_sample(cnn, cnn_trace):
+    assert list(cnn_trace.layers) == cnn.topological_order()
+    assert cnn_trace.layers["input_1"].outputs[0].shape == (8, 8, 1)
+    assert cnn_trace.layers["conv2d_1"].outputs[0].shape == (8, 8, 16)
+    assert all(t.gradients[0] is not None and np.isfinite(t.gradients[0]).all()
+               for t in cnn_trace.layers.values())
+    # the last layer's output is the prediction; the loss is the design's loss on the target
+    np.testing.assert_array_equal(cnn_trace.layers["dense_2"].outputs[0],
+                                  cnn_trace.prediction[0])
+    loss = from_settings(cnn.training).value(cnn_trace.prediction[0][None],
+                                             cnn_trace.target[None])
+    assert cnn_trace.loss == pytest.approx(loss)
+    assert cnn_trace.classes and cnn_trace.predicted_class() == int(
+        np.argmax(cnn_trace.prediction[0]))
+
+
+def test_the_input_gradient_is_the_loss_slope(cnn, cnn_trace):
+    """Finite differences on the sample itself: the traced gradient is the real one."""
+    from netdesigner.backends.jobs import prepare
+    from netdesigner.backends.numpy.model import compile_graph
+    prepared = prepare(cnn, SAMPLES)
+    model = compile_graph(prepared.network, prepared.settings, dtype=np.float64)
+    loss = from_settings(prepared.settings)
+    x = np.asarray(cnn_trace.inputs[0], dtype=np.float64)[None]
+    y = cnn_trace.target[None]
+    grad = cnn_trace.layers["input_1"].gradients[0]
+    for index in [(2, 3, 0), (4, 4, 0), (6, 1, 0)]:
+        h = 1e-5
+        up, down = x.copy(), x.copy()
+        up[(0,) + index] += h
+        down[(0,) + index] -= h
+        slope = (loss.value(model.forward([up])[0], y)
+                 - loss.value(model.forward([down])[0], y)) / (2 * h)
+        assert grad[index] == pytest.approx(slope, rel=1e-3, abs=1e-6)
+
+
+def test_keras_traces_the_same_values(cnn, cnn_trace):
+    other = trace(cnn, SAMPLES, index=7, backend="keras")
+    assert list(other.layers) == list(cnn_trace.layers)
+    for n, mine in cnn_trace.layers.items():
+        theirs = other.layers[n]
+        np.testing.assert_allclose(theirs.outputs[0], mine.outputs[0], atol=1e-5, rtol=0)
+        scale = max(float(np.abs(mine.gradients[0]).max()), 1e-3)
+        np.testing.assert_allclose(theirs.gradients[0], mine.gradients[0], atol=1e-5 * scale,
+                                   rtol=1e-4)
+
+
+@pytest.mark.parametrize("node", ["conv2d_1", "conv2d_2", "dense_1", "dense_2"])
+def test_the_worked_out_value_is_the_layer_output(cnn, cnn_trace, node):
+    weights = trace_weights(cnn, SAMPLES)
+    out = cnn_trace.layers[node].outputs[0]
+    for position in np.ndindex(out.shape):
+        e = explain(cnn, cnn_trace, weights, node, position)
+        assert e.value == pytest.approx(float(out[position]), abs=1e-5)
+        assert e.inputs.shape == e.weights.shape
+        assert e.z == pytest.approx(e.weighted_sum + e.bias)
+    e = explain(cnn, cnn_trace, weights, "conv2d_1", (0, 0, 0))
+    assert e.inputs.shape == (3, 3, 1) and "bias" in e.text()
+
+
+def test_faults_are_sentences(cnn, cnn_trace):
+    with pytest.raises(TraceError, match="the test split has 270 samples"):
+        trace(cnn, SAMPLES, index=270)
+    with pytest.raises(TraceError, match="unknown split"):
+        trace(cnn, SAMPLES, split="holdout")
+    with pytest.raises(TraceError, match="GAN"):
+        trace(fileformat.load(SAMPLES / "gan_moons.graph"), SAMPLES)
+    weights = trace_weights(cnn, SAMPLES)
+    with pytest.raises(TraceError, match="Dense and Conv2D"):
+        explain(cnn, cnn_trace, weights, "max_pooling2d_1", (0, 0, 0))
+    with pytest.raises(TraceError, match="outside it"):
+        explain(cnn, cnn_trace, weights, "dense_2", (10,))
+
+
+def test_the_command_line(tmp_path):
+    project = tmp_path / "cnn.graph"
+    project.write_text((SAMPLES / "cnn_digits.graph").read_text())
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "netdesigner", "trace", str(project),
+                               *args], capture_output=True, text=True, timeout=120, env=env)
+    done = run("--sample", "5", "--png", str(tmp_path / "t.png"), "--explain", "dense_1:3")
+    assert done.returncode == 0, done.stderr
+    assert "conv2d_1" in done.stdout and "+ bias" in done.stdout
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    data = json.loads(run("--sample", "5", "--json", "--layer", "dense_2").stdout)
+    assert [entry["node"] for entry in data["layers"]] == ["dense_2"]
+    assert len(data["layers"][0]["outputs"][0]) == 10
+    bad = run("--sample", "100000")
+    assert bad.returncode == 1 and "does not exist" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wrong = run("--explain", "dense_1:x")
+    assert wrong.returncode == 1 and "NODE:I,J,K" in wrong.stderr
