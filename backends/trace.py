@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netdesigner.graph import Graph
+from netdesigner.graph import Graph, fileformat
 
 from .jobs import prepare
 from .numpy.losses import from_settings
@@ -301,9 +301,10 @@ def heat(values: np.ndarray) -> np.ndarray:
     return (scaled * 255).astype(np.uint8)
 
 
-def preview(values: np.ndarray, max_maps: int = 16) -> np.ndarray:
-    """A 2-D grey image of one layer's output for a sample: an image's channels side by side
-    (at most `max_maps`), a sequence as steps x features, a vector as one row."""
+def preview(values: np.ndarray, max_maps: int = 16, columns: int | None = None) -> np.ndarray:
+    """A 2-D grey image of one layer's output for a sample: an image's channels as tiles (at
+    most `max_maps`; in one row, or `columns` to a row, one white pixel apart), a sequence as
+    steps x features, a vector as one row."""
     v = np.asarray(values)
     if v.ndim == 0:
         v = v.reshape(1, 1)
@@ -313,11 +314,36 @@ def preview(values: np.ndarray, max_maps: int = 16) -> np.ndarray:
         return heat(v.T if v.shape[0] > v.shape[1] * 4 else v)
     maps = v.reshape(v.shape[0], v.shape[1], -1)[:, :, :max_maps]
     h, w, c = maps.shape
-    gap = np.full((h, 1), 255, dtype=np.uint8)
-    tiles = []
+    per_row = c if columns is None else max(1, min(columns, c))
+    rows = -(-c // per_row)
+    grid = np.full((rows * (h + 1) - 1, per_row * (w + 1) - 1), 255, dtype=np.uint8)
     for i in range(c):
-        tiles += [heat(maps[:, :, i]), gap]
-    return np.concatenate(tiles[:-1], axis=1)
+        r, k = divmod(i, per_row)
+        grid[r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = heat(maps[:, :, i])
+    return grid
+
+
+def tile_at(values: np.ndarray, row: int, col: int, max_maps: int = 16,
+            columns: int | None = None) -> tuple | None:
+    """The output index shown at pixel (row, col) of `preview(values, max_maps, columns)`
+    (None on a gap or outside)."""
+    v = np.asarray(values)
+    if v.ndim == 1:
+        return (col,) if row == 0 and 0 <= col < v.shape[0] else None
+    if v.ndim == 2:
+        transposed = v.shape[0] > v.shape[1] * 4
+        index = (col, row) if transposed else (row, col)
+        return index if all(0 <= i < n for i, n in zip(index, v.shape)) else None
+    if v.ndim != 3:
+        return None
+    h, w, c = v.shape[0], v.shape[1], min(v.shape[2], max_maps)
+    per_row = c if columns is None else max(1, min(columns, c))
+    r, y = divmod(row, h + 1)
+    k, x = divmod(col, w + 1)
+    channel = r * per_row + k
+    if y >= h or x >= w or k >= per_row or channel >= c:
+        return None
+    return (y, x, channel)
 
 
 def write_png(traced: Trace, path, *, layers=None, scale_to: int = 48) -> None:
@@ -348,3 +374,16 @@ def write_png(traced: Trace, path, *, layers=None, scale_to: int = 48) -> None:
         canvas.paste(Image.fromarray(img[:, :width - label_w - pad]), (label_w, y))
         y += max(img.shape[0], 16) + pad
     canvas.save(path)
+
+
+def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, backend: str):
+    """A trace for a worker process (the designer runs traces off its GUI thread, and a Keras
+    trace must not load TensorFlow into the GUI): the design as .graph text in; the Trace and
+    the traced model's weights out, or a TraceError's sentence."""
+    try:
+        graph = fileformat.loads(graph_text, "<project>")
+        traced = trace(graph, base_dir, index=index, split=split, weights=weights,
+                       backend=backend)
+        return {"trace": traced, "weights": trace_weights(graph, base_dir, weights)}
+    except ValueError as e:                        # TraceError, data faults, design problems
+        return {"error": str(e)}

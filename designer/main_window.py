@@ -24,6 +24,7 @@ from .palette import Palette
 from .problems import ProblemsList
 from .properties import PropertyEditor
 from .theme import THEMES, apply_palette
+from .trace_panel import TracePanel
 from .training.panel import TrainingPanel
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
@@ -58,11 +59,14 @@ class MainWindow(QMainWindow):
         self.properties = PropertyEditor()
         self.problems = ProblemsList()
         self.training = TrainingPanel(self)
+        self.trace = TracePanel(self)
         docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
                  self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.BottomDockWidgetArea),
                  self._dock("Training", scrollable(self.training), Qt.BottomDockWidgetArea)]
+        self.trace_dock = self._dock("Trace", self.trace, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(docks[2], docks[3])
+        self.tabifyDockWidget(docks[3], self.trace_dock)
         docks[2].raise_()
         self.training_dock = docks[3]
         self._docks = docks
@@ -157,6 +161,9 @@ class MainWindow(QMainWindow):
                      QKeySequence("Ctrl+T"), t)
         self._action("&Pause / Resume", lambda: self.training.toggle_pause(), None, t)
         self._action("S&top", lambda: self.training.stop(), None, t)
+        t.addSeparator()
+        self._action("T&race a Sample…", self.show_trace, QKeySequence("Ctrl+Shift+T"), t,
+                     tip="Run one sample through the network and see every layer's output")
 
         v = m.addMenu("&View")
         self._action("&Fit to View", self.view.fit, QKeySequence("F"), v)
@@ -189,6 +196,8 @@ class MainWindow(QMainWindow):
         self.scene.wireRefused.connect(lambda reason: self.statusBar().showMessage(
             f"Wire refused: {reason}", 6000))
         self.properties.set_document(document)
+        self.trace.clear()                  # its previews belong to the previous project
+        document.graphEvent.connect(self.trace.design_changed)
         self.training.set_document(document)
         document.validated.connect(self._validated)
         document.fileChanged.connect(self._update_title)
@@ -320,6 +329,14 @@ class MainWindow(QMainWindow):
         self.training_dock.raise_()
         if self.training_dock.height() < self.height() * 0.4:
             self.resizeDocks([self.training_dock], [int(self.height() * 0.48)], Qt.Vertical)
+        return True
+
+    def show_trace(self) -> bool:
+        """Bring the Trace panel up, tall enough for its pictures."""
+        self.trace_dock.show()
+        self.trace_dock.raise_()
+        if self.trace_dock.height() < self.height() * 0.4:
+            self.resizeDocks([self.trace_dock], [int(self.height() * 0.48)], Qt.Vertical)
         return True
 
     def focus_node(self, node_id: str) -> None:
@@ -492,6 +509,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.autosave_timer.stop()
         self.training.shutdown()
+        self.trace.shutdown()
         self.discard_recovery()
         event.accept()
 

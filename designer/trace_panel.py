@@ -1,0 +1,389 @@
+"""The Trace panel: one sample of the data set through the network, layer by layer.
+
+Pick a sample (split and row) and Trace: the trace runs in a worker process (a Keras trace
+loads TensorFlow there, never in the GUI), with the project's trained weights when it has
+some. Every layer on the canvas then shows a small preview of its output for that sample; the
+list beside it steps through the layers in order ("Previous" / "Next"), showing the layer's
+input and output side by side, the gradient of the loss with respect to its output and their
+statistics. Clicking a value of a Dense or Conv2D output works it out with the real numbers
+(inputs × weights, sum, bias, activation).
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (QComboBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QSplitter,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from netdesigner.backends.trace import (SPLITS, TraceError, explain, preview, run_trace,
+                                        tile_at)
+from netdesigner.graph import fileformat
+from netdesigner.graph.events import NodeMoved
+from netdesigner.graph.expand import SEPARATOR
+
+from .canvas.items import NODE_WIDTH
+
+PREVIEW_HEIGHT = 36
+POLL_MS = 50
+
+
+def grey_pixmap(grey: np.ndarray, width: int | None = None, height: int | None = None,
+                smooth: bool = False) -> QPixmap:
+    """A uint8 2-D array as a pixmap, scaled to fit width x height (aspect kept)."""
+    grey = np.ascontiguousarray(grey, dtype=np.uint8)
+    h, w = grey.shape
+    image = QImage(grey.data, w, h, w, QImage.Format_Grayscale8).copy()
+    pixmap = QPixmap.fromImage(image)
+    if width or height:
+        pixmap = pixmap.scaled(width or 10_000, height or 10_000, Qt.KeepAspectRatio,
+                               Qt.SmoothTransformation if smooth else Qt.FastTransformation)
+    return pixmap
+
+
+class ValueMap(QLabel):
+    """A layer's output as a picture (an image's channels as a grid of tiles) scaled to the
+    room it has; a click names the output position under the mouse."""
+    valueClicked = Signal(tuple)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.values: np.ndarray | None = None
+        self.grey: np.ndarray | None = None
+        self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.setMinimumSize(60, 60)
+        # the picture follows the label's size, never the other way round
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+
+    def columns(self) -> int | None:
+        v = self.values
+        if v is None or v.ndim != 3:
+            return None
+        return int(np.ceil(np.sqrt(min(v.shape[2], 16))))
+
+    def show_values(self, values) -> None:
+        self.values = None if values is None else np.asarray(values)
+        self.grey = None if self.values is None else preview(self.values,
+                                                             columns=self.columns())
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.grey is None:
+            self.clear()
+            return
+        self.setPixmap(grey_pixmap(self.grey, max(self.width(), 20), max(self.height(), 20)))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._draw()
+
+    def position_at(self, point: QPointF) -> tuple | None:
+        """The output index under `point`."""
+        pixmap = self.pixmap()
+        if self.values is None or pixmap is None or pixmap.isNull():
+            return None
+        fx, fy = point.x() / pixmap.width(), point.y() / pixmap.height()
+        if not (0 <= fx < 1 and 0 <= fy < 1):
+            return None
+        return tile_at(self.values, int(fy * self.grey.shape[0]), int(fx * self.grey.shape[1]),
+                       columns=self.columns())
+
+    def mousePressEvent(self, event):
+        position = self.position_at(event.position())
+        if position is not None:
+            self.valueClicked.emit(position)
+        super().mousePressEvent(event)
+
+
+class TracePanel(QWidget):
+    traced = Signal()                  # a trace arrived (or failed: `error` says why)
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window = window
+        self.result: dict | None = None
+        self.error = ""
+        self._future = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._request = 0
+        self.previews: dict[str, QGraphicsPixmapItem] = {}
+
+        self.split = QComboBox()
+        self.split.addItems(SPLITS)
+        self.index = QSpinBox()
+        self.index.setRange(0, 1_000_000)
+        self.backend = QComboBox()
+        self.backend.addItems(["numpy", "keras"])
+        self.backend.setToolTip("NumPy is the exact reference; Keras traces the same values "
+                                "in its own engine")
+        self.trace_button = QPushButton("Trace")
+        self.clear_button = QPushButton("Clear")
+        self.previous_button = QPushButton("◀ Previous layer")
+        self.next_button = QPushButton("Next layer ▶")
+        self.status = QLabel("Pick a sample of the data set and press Trace: every layer shows "
+                             "what it makes of it.")
+        self.status.setWordWrap(True)
+        self.layers = QListWidget()
+        self.input_map = ValueMap()
+        self.output_map = ValueMap()
+        self.gradient_map = ValueMap()
+        self.details = QTextBrowser()
+
+        top = QHBoxLayout()
+        for label, widget in (("split", self.split), ("sample", self.index),
+                              ("backend", self.backend)):
+            top.addWidget(QLabel(label))
+            top.addWidget(widget)
+        top.addWidget(self.trace_button)
+        top.addWidget(self.clear_button)
+        top.addStretch()
+        steps = QHBoxLayout()
+        steps.addWidget(self.previous_button)
+        steps.addWidget(self.next_button)
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.layers)
+        col.addLayout(steps)
+        maps = QWidget()
+        grid = QVBoxLayout(maps)
+        grid.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        for title, widget in (("input", self.input_map), ("output (click a value)",
+                                                          self.output_map),
+                              ("gradient of the loss", self.gradient_map)):
+            box = QVBoxLayout()
+            box.addWidget(QLabel(title))
+            box.addWidget(widget, 1)
+            row.addLayout(box)
+        grid.addLayout(row, 2)
+        grid.addWidget(self.details, 1)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(maps)
+        splitter.setSizes([260, 900])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+
+        self.trace_button.clicked.connect(self.start)
+        self.clear_button.clicked.connect(self.clear)
+        self.previous_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.layers.currentItemChanged.connect(lambda item, _: self.show_layer(
+            item.data(Qt.UserRole) if item is not None else None))
+        self.output_map.valueClicked.connect(self.explain_value)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._update_buttons()
+
+    # -- running --------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Trace the chosen sample in the worker process; False (with the reason) if not now."""
+        if self._future is not None:
+            return False
+        document = self.window.document
+        try:
+            text = fileformat.dumps(document.graph)
+        except (ValueError, OverflowError) as e:
+            self._failed(f"cannot trace this project: {e}")
+            return False
+        weights = self.window.training.saved_weights()
+        base_dir = str(document.path.parent) if document.path else str(Path.cwd())
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._request += 1
+        self._future = (self._request, self._pool.submit(
+            run_trace, text, base_dir, self.index.value(), self.split.currentText(),
+            None if weights is None else str(weights), self.backend.currentText()))
+        self.status.setText(f"Tracing sample {self.index.value()} of the "
+                            f"{self.split.currentText()} split on "
+                            f"{self.backend.currentText()}"
+                            + (f" with {weights.name}…" if weights else
+                               " with the initial (untrained) weights…"))
+        self.timer.start()
+        self._update_buttons()
+        return True
+
+    def poll(self) -> None:
+        if self._future is None:
+            self.timer.stop()
+            return
+        number, future = self._future
+        if not future.done():
+            return
+        self._future = None
+        self.timer.stop()
+        try:
+            answer = future.result()
+        except Exception as e:       # noqa: BLE001 - the worker died: said, not raised
+            answer = {"error": f"the trace worker failed ({type(e).__name__}: {e})"}
+            self._shutdown_pool()
+        if number != self._request:
+            return                   # a trace of a project that is not open any more
+        if "error" in answer:
+            self._failed(answer["error"])
+        else:
+            self._show(answer)
+        self._update_buttons()
+        self.traced.emit()
+
+    def _failed(self, message: str) -> None:
+        self.error = message
+        self.result = None
+        self.status.setText(f"<span style='color:#d32f2f'>Cannot trace: {message}</span>")
+        self._update_buttons()
+        self.traced.emit()
+
+    # -- showing --------------------------------------------------------------------------------
+    def _show(self, answer: dict) -> None:
+        self.error = ""
+        self.result = answer
+        traced = answer["trace"]
+        predicted = traced.predicted_class()
+        self.status.setText(
+            f"Sample {traced.index} of the {traced.split} split on {traced.backend}: loss "
+            f"{traced.loss:.4g}" + (f", predicted <b>{traced.classes[predicted]}</b>"
+                                    if predicted is not None else "")
+            + (f", target {traced.classes[int(np.argmax(traced.target))]}"
+               if predicted is not None and traced.target is not None
+               and np.ndim(traced.target) == 1 else ""))
+        self.layers.blockSignals(True)
+        self.layers.clear()
+        for n, t in traced.layers.items():
+            item = QListWidgetItem(f"{n} ({t.type}) {tuple(np.shape(t.outputs[0]))}")
+            item.setData(Qt.UserRole, n)
+            item.setIcon(grey_pixmap(preview(t.outputs[0]), 64, 24))
+            self.layers.addItem(item)
+        self.layers.blockSignals(False)
+        self._canvas_previews(traced)
+        self.layers.setCurrentRow(0)
+
+    def _canvas_previews(self, traced) -> None:
+        """A preview under every layer on the canvas (a block shows its last layer's)."""
+        self._remove_previews()
+        scene = self.window.scene
+        shown: dict[str, str] = {}
+        for n in traced.layers:
+            shown[n.split(SEPARATOR, 1)[0]] = n          # block copies: the block's last layer
+        for node_id, traced_id in shown.items():
+            item = scene.nodes.get(node_id)
+            if item is None:
+                continue
+            pixmap = grey_pixmap(preview(traced.layers[traced_id].outputs[0]),
+                                 int(NODE_WIDTH), PREVIEW_HEIGHT)
+            picture = QGraphicsPixmapItem(pixmap, item)
+            picture.setPos(0, item.height + 3)
+            picture.setToolTip(f"{traced_id}: output for sample {traced.index}")
+            self.previews[node_id] = picture
+
+    def _remove_previews(self) -> None:
+        for picture in self.previews.values():
+            try:
+                scene = picture.scene()
+                if scene is not None:
+                    scene.removeItem(picture)
+            except RuntimeError:
+                pass                  # its node (and so the picture) was deleted already
+        self.previews = {}
+
+    def show_layer(self, node_id) -> None:
+        if self.result is None or node_id is None:
+            return
+        traced = self.result["trace"]
+        t = traced.layers[node_id]
+        graph = self.window.document.graph
+        source = None
+        if node_id in graph and graph.in_edges(node_id):
+            source = graph.in_edges(node_id)[0].source
+        order = list(traced.layers)
+        if source is None and order.index(node_id) > 0 and t.type != "Input":
+            source = order[order.index(node_id) - 1]
+        self.input_map.show_values(traced.layers[source].outputs[0]
+                                   if source in traced.layers else None)
+        self.output_map.show_values(t.outputs[0])
+        self.gradient_map.show_values(t.gradients[0] if t.gradients else None)
+        st = t.stats()
+        grad = "—" if st["grad_mean_abs"] is None else f"{st['grad_mean_abs']:.4g}"
+        self.details.setHtml(
+            f"<b>{node_id}</b> ({t.type}), output {tuple(np.shape(t.outputs[0]))}<br>"
+            f"mean {st['mean']:.4g}, std {st['std']:.4g}, min {st['min']:.4g}, max "
+            f"{st['max']:.4g}, zeros {st['zeros']:.0%}; mean |gradient| {grad}"
+            + ("<br><i>Click a value of the output to see how it was computed.</i>"
+               if t.type in ("Dense", "Conv2D") else ""))
+        if node_id in self.window.scene.nodes:
+            self.window.scene.select_only([node_id])
+            self.window.view.center_on_node(node_id)
+
+    def current_layer(self) -> str | None:
+        item = self.layers.currentItem()
+        return item.data(Qt.UserRole) if item is not None else None
+
+    def step(self, delta: int) -> None:
+        row = self.layers.currentRow() + delta
+        if 0 <= row < self.layers.count():
+            self.layers.setCurrentRow(row)
+
+    def explain_value(self, position: tuple) -> str:
+        node_id = self.current_layer()
+        if self.result is None or node_id is None:
+            return ""
+        try:
+            e = explain(self.window.document.graph, self.result["trace"],
+                        self.result["weights"], node_id, position)
+            text = e.text()
+        except (TraceError, KeyError, IndexError) as err:
+            text = str(err)
+        value = self.result["trace"].layers[node_id].outputs[0][position]
+        self.details.setPlainText(f"{node_id}{list(position)} = {float(value):.6g}\n\n{text}")
+        return text
+
+    # -- project changes ------------------------------------------------------------------------
+    def design_changed(self, event) -> None:
+        """An edit after the trace: its previews no longer show this design (a move is not an
+        edit of the network)."""
+        if isinstance(event, NodeMoved) or self.result is None:
+            return
+        self._remove_previews()
+        self.status.setText("The network changed since this trace: press Trace again to see "
+                            "what it does now.")
+
+    def clear(self) -> None:
+        """Forget the trace (another project was opened, or Clear)."""
+        self._request += 1                 # a trace still running is dropped on arrival
+        self._future = None
+        self.timer.stop()
+        self.result = None
+        self.error = ""
+        self._remove_previews()
+        self.layers.clear()
+        for view in (self.input_map, self.output_map, self.gradient_map):
+            view.show_values(None)
+        self.details.clear()
+        self.status.setText("Pick a sample of the data set and press Trace: every layer shows "
+                            "what it makes of it.")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self._future is not None
+        self.trace_button.setEnabled(not busy)
+        has = self.result is not None
+        for b in (self.previous_button, self.next_button, self.clear_button):
+            b.setEnabled(has)
+
+    def _shutdown_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def shutdown(self) -> None:
+        self.clear()
+        self._shutdown_pool()

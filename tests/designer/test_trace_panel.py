@@ -1,0 +1,94 @@
+"""The Trace panel: a test sample of cnn_digits through the window — a preview on every layer
+of the canvas, values equal to the NumPy backend's forward pass, stepping, worked-out values,
+and nothing left behind when another project opens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from netdesigner.backends.jobs import prepare
+from netdesigner.backends.numpy.model import compile_graph
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def menu_action(window, menu_title: str, text: str):
+    for action in window.menuBar().actions():
+        if action.text().replace("&", "") == menu_title:
+            for item in action.menu().actions():
+                if item.text().replace("&", "") == text:
+                    return item
+    raise AssertionError(f"no {menu_title} > {text}")
+
+
+def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
+    project = tmp_path / "cnn_digits.graph"
+    project.write_text((SAMPLES / "cnn_digits.graph").read_text())
+    assert window.open_file(str(project), ask=False)
+    menu_action(window, "Train", "Trace a Sample…").trigger()
+    panel = window.trace
+    assert window.trace_dock.isVisible()
+    panel.index.setValue(12)
+    qtbot.mouseClick(panel.trace_button, Qt.LeftButton)
+    assert not panel.trace_button.isEnabled()          # one trace at a time
+    qtbot.waitUntil(lambda: panel.result is not None or bool(panel.error), timeout=60_000)
+    assert panel.error == ""
+
+    # a preview under every layer of the canvas
+    graph = window.document.graph
+    assert set(panel.previews) == set(graph.nodes())
+    assert all(p.parentItem() is window.scene.nodes[n] and not p.pixmap().isNull()
+               for n, p in panel.previews.items())
+
+    # the values are the NumPy backend's forward pass of that test sample
+    prepared = prepare(graph, str(tmp_path))
+    model = compile_graph(prepared.network, prepared.settings)
+    model.forward([prepared.split.x_test[12:13]])
+    traced = panel.result["trace"]
+    for n in graph.nodes():
+        np.testing.assert_array_equal(traced.layers[n].outputs[0], model.activations[n][0][0])
+
+    # stepping through the layers: input and output side by side, the canvas follows
+    assert panel.current_layer() == "input_1"
+    qtbot.mouseClick(panel.next_button, Qt.LeftButton)
+    assert panel.current_layer() == "conv2d_1"
+    assert window.scene.selected_node_ids() == ["conv2d_1"]
+    np.testing.assert_array_equal(panel.input_map.values, traced.layers["input_1"].outputs[0])
+    np.testing.assert_array_equal(panel.output_map.values, traced.layers["conv2d_1"].outputs[0])
+
+    # a click on an output value works it out with the real numbers
+    # 16 channels of 8 x 8 as a 4 x 4 grid of tiles one pixel apart: 35 x 35 pixels, scaled;
+    # the middle of the second tile of the second row is channel 5, row 3, column 3
+    pixmap = panel.output_map.pixmap()
+    grid = panel.output_map.grey.shape
+    assert grid == (35, 35)
+    QTest.mouseClick(panel.output_map, Qt.LeftButton, pos=QPointF(
+        pixmap.width() * (9 + 3.5) / 35, pixmap.height() * (9 + 3.5) / 35).toPoint())
+    text = panel.details.toPlainText()
+    assert text.startswith("conv2d_1[3, 3, 5] = ")
+    assert "+ bias" in text and "relu(" in text
+
+    # an edit makes the previews go; another project leaves nothing of this trace
+    window.document.set_param("dense_1", "units", 32)
+    assert panel.previews == {}
+    window.document.undo.undo()
+    window.open_file(str(SAMPLES / "mlp_digits.graph"), ask=False)
+    assert panel.result is None and panel.layers.count() == 0
+    assert panel.output_map.values is None
+    assert not any(child for item in window.scene.nodes.values()
+                   for child in item.childItems() if child.type() == 7)   # pixmap items
+
+
+def test_a_trace_that_cannot_run_says_why(window, qtbot, tmp_path):
+    project = tmp_path / "cnn_digits.graph"
+    project.write_text((SAMPLES / "cnn_digits.graph").read_text())
+    assert window.open_file(str(project), ask=False)
+    window.trace.index.setValue(5000)
+    assert window.trace.start()
+    qtbot.waitUntil(lambda: window.trace.error != "", timeout=60_000)
+    assert "does not exist" in window.trace.status.text()
+    assert window.trace.previews == {}
