@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
                  self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.BottomDockWidgetArea),
                  self._dock("Training", scrollable(self.training), Qt.BottomDockWidgetArea)]
-        self.trace_dock = self._dock("Trace", self.trace, Qt.BottomDockWidgetArea)
+        self.trace_dock = self._dock("Trace", scrollable(self.trace), Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(docks[2], docks[3])
         self.tabifyDockWidget(docks[3], self.trace_dock)
         docks[2].raise_()
