@@ -62,8 +62,8 @@ def dataset_param(current) -> Param:
     """The data set drop-down: the built-in sets, and the project's own file path when it
     names one (the drop-down shows what is stored, never a set that is not)."""
     choices = tuple(data.BUILTIN)
-    if current and current not in choices:
-        choices = (str(current), *choices)
+    if current not in choices:          # a file, or none chosen yet (an empty entry)
+        choices = (str(current or ""), *choices)
     return Param("dataset", CHOICE, DEFAULT_DATASET, SETTINGS["dataset"].help, choices=choices)
 
 

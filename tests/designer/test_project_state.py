@@ -134,6 +134,16 @@ def test_the_data_set_drop_down_shows_a_file_path(window, qtbot, tmp_path):
     window.document.undo.setClean()
 
 
+def test_a_project_without_a_data_set_shows_none_chosen(window, qtbot, tmp_path):
+    assert window.open_file(copy_sample("mlp_digits.graph", tmp_path, dataset=""))
+    combo = window.training.form.fields["dataset"][0]
+    assert combo.currentText() == ""
+    combo.setCurrentText("digits")
+    assert window.document.graph.training["dataset"] == "digits"
+    qtbot.waitUntil(lambda: window.training.data_state == "ok", timeout=30_000)
+    window.document.undo.setClean()
+
+
 def test_the_fit_message_and_start_follow_graph_edits(window, qtbot, tmp_path):
     assert window.open_file(copy_sample("mlp_digits.graph", tmp_path))
     panel = window.training
