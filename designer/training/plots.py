@@ -150,6 +150,9 @@ class TrainingPlots(QTabWidget):
         self.grad_plot.clear()
         for curve in (self.batch_curve, self.train_curve, self.val_curve):
             curve.setData([], [])
+        for plot in (self.batch_plot, self.epoch_plot, self.metric_plot, self.grad_plot):
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # none of the previous
+            plot.enableAutoRange()                                  # project's axis ranges
         for view in (self.activations, self.gradient_hist, self.weights):
             view.latest.clear()
             view.layer.clear()
