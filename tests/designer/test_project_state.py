@@ -290,3 +290,58 @@ def test_dense_after_a_convolution_says_what_it_does():
     assert advice and "(4, 4, 32) becomes (4, 4, 32)" in advice[0]
     assert "maps the 32 values at each of the 4 x 4 positions to 32 values" in advice[0]
     assert "Flatten" in advice[0]
+
+
+def fill_every_view(window):
+    """Show a run in every view, as a run's events would (without a run: quick)."""
+    panel = window.training
+    plots = panel.plots
+    stats = {"mean_abs": 0.1, "histogram": {"edges": [0.0, 1.0], "counts": [3]}}
+    events = [
+        {"event": "batch", "step": 1, "loss": 0.9},
+        {"event": "epoch", "epoch": 0, "loss": 0.8, "val_loss": 0.7,
+         "metrics": {"accuracy": 0.5}, "val_metrics": {"accuracy": 0.6}},
+        {"event": "layer_stats", "step": 1, "activations": {"dense_1": stats},
+         "gradients": {"dense_1": {"kernel": stats}}, "weights": {"dense_1": {"kernel": stats}}},
+        {"event": "feature_maps", "step": 1, "maps": {"conv": [[[0.0, 1.0], [1.0, 0.0]]]}},
+        {"event": "generated", "step": 1, "epoch": 0, "samples": [[0.0, 1.0], [1.0, 0.0]],
+         "real": [[0.5, 0.5]]},
+    ]
+    for event in events:
+        plots.add_event(event)
+        panel.generated.add_event(event)
+    for i in range(plots.count()):
+        plots.setCurrentIndex(i)
+        plots.dirty = True
+        plots.redraw()
+    panel.generated.redraw()
+    plots.explain_no_gradients("none")
+    panel.evaluation.show_event({"metrics": {"mse": 0.1}, "loss": 0.1, "samples": 4,
+                                 "task": "regression", "report": {"mse": 0.1, "mae": 0.2}})
+    panel.last_end = {"event": "evaluation"}
+    node = next(iter(window.scene.nodes))
+    window.scene.set_training_overlay({node: 0.5}, {node: ["too small"]})
+    assert curve_points(plots.val_curve) == 1 and panel.generated.latest is not None
+
+
+@pytest.mark.parametrize("how", ["new", "open", "recent", "sample", "recover"])
+def test_every_way_of_opening_a_project_shows_it_fresh(window, qtbot, tmp_path, how,
+                                                       monkeypatch):
+    first = copy_sample("mlp_digits.graph", tmp_path)
+    assert window.open_file(first)
+    fill_every_view(window)
+    if how == "new":
+        window.new_file()
+    elif how == "open":
+        assert window.open_file(copy_sample("gan_moons.graph", tmp_path))
+    elif how == "recent":
+        window.recent_menu.actions()[0].trigger()
+    elif how == "sample":
+        assert window.open_sample(SAMPLES / "xor_mlp.graph")
+    else:
+        crashed = tmp_path / "recovery" / "session-999999.graph"
+        fileformat.save(fileformat.load(SAMPLES / "xor_mlp.graph"), crashed)
+        crashed.with_suffix(".json").write_text('{"original": null, "pid": 999999}')
+        assert window.offer_recovery(ask=lambda text: True)
+    assert_fresh(window)
+    window.document.undo.setClean()
