@@ -212,10 +212,16 @@ class TrainingPlots(QTabWidget):
         self.batch_curve.setData(self.batch_steps, self.batch_losses)
         self.train_curve.setData(self.epochs, self.epoch_loss)
         val = np.asarray(self.epoch_val, dtype=float)
+        legend = self.epoch_plot.getPlotItem().legend
+        listed = any(sample.item is self.val_curve for sample, _ in legend.items)
         if np.isfinite(val).any():
             self.val_curve.setData(self.epochs, val, connect="finite")
-        else:                       # no validation split (a GAN run): no stray dot either
+            if not listed:
+                legend.addItem(self.val_curve, "validation")
+        else:           # no validation split (a GAN run): no stray dot, no legend entry
             self.val_curve.setData([], [])
+            if listed and self.epochs:
+                legend.removeItem(self.val_curve)
 
     def _draw_metrics(self) -> None:
         for i, (name, values) in enumerate(self.metrics.items()):

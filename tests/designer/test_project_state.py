@@ -90,6 +90,8 @@ def test_no_view_shows_the_previous_project(window, qtbot, tmp_path):
     panel.plots.redraw()
     assert curve_points(panel.plots.train_curve) == 2
     assert curve_points(panel.plots.val_curve) == 0, "a GAN run has no validation loss"
+    legend = panel.plots.epoch_plot.getPlotItem().legend
+    assert [label.text for _, label in legend.items] == ["train"]
     assert "does not stream per-layer statistics" in panel.plots.grad_note.text()
     assert not panel.plots.grad_note.isHidden()
 
