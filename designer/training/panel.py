@@ -336,7 +336,7 @@ class TrainingPanel(QWidget):
         self.data_check += 1
         self.data_state, self.data_message, self.data_split = "checking", "", None
         if len(self.document.graph) == 0:
-            self._checked = None
+            self._checked = (fileformat.dumps(self.document.graph), self._base_dir())
             name = self.document.graph.training.get("dataset") or "a data set"
             self._data_checked(self.data_check, None, f"The network is empty: add an Input "
                                f"layer for the samples of {name} and end with an output layer "
@@ -480,7 +480,12 @@ class TrainingPanel(QWidget):
                                     "or stop it.")
 
     def stop(self) -> None:
-        """Stop the run; the project and its previous weights stay as they were."""
+        """Stop the run (or a Start waiting for its data check); the project and its previous
+        weights stay as they were."""
+        if self.run_state == CHECKING:
+            self._start_after_check = None
+            self._set_state(IDLE, "Not started: Stop was pressed while the data were checked.")
+            return
         if self.process is None or self.run_state not in (TRAINING, EVALUATING, PAUSED):
             return
         self._set_state(STOPPING, "Stopping…")
@@ -635,7 +640,7 @@ class TrainingPanel(QWidget):
         self.evaluate_button.setEnabled(self.run_state not in BUSY and saved)
         self.resume_weights.setEnabled(saved and self.run_state not in BUSY)
         self.pause_button.setEnabled(self.run_state in (TRAINING, PAUSED))
-        self.stop_button.setEnabled(running)
+        self.stop_button.setEnabled(running or self.run_state == CHECKING)
         self.pause_button.setText("Resume" if self.run_state == PAUSED else "Pause")
 
     def export_dialog(self) -> None:

@@ -111,6 +111,7 @@ def test_a_new_project_stores_its_data_set_and_the_drop_down_shows_it(window, qt
     assert combo.currentText() == "digits"
     assert panel.data_state == "failed" and "The network is empty" in panel.data_label.text()
     assert "digits" in panel.data_label.text()
+    assert not panel.start_button.isEnabled() and panel.start_button.toolTip()
     first = window.document.add_node("Input", (0, 0), {"shape": (64,)})
     last = window.document.add_node("Dense", (200, 0), {"units": 10, "activation": "softmax"})
     window.document.connect(first, 0, last, 0)
@@ -241,6 +242,17 @@ def test_run_states_and_buttons(window, qtbot, tmp_path):
     assert not panel.start_button.isEnabled()
     assert not panel.start() and panel.run_state == "failed"
     assert "Failed" in panel.state_label.text() and "Cannot start" in panel.status.text()
+
+
+def test_stop_cancels_a_start_that_waits_for_its_data_check(window, qtbot, tmp_path):
+    assert window.open_file(copy_sample("mlp_digits.graph", tmp_path))
+    panel = window.training
+    assert panel.start() and panel.run_state == "checking data"
+    assert panel.stop_button.isEnabled() and not panel.pause_button.isEnabled()
+    QTest.mouseClick(panel.stop_button, Qt.LeftButton)
+    assert panel.run_state == "idle" and panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.data_state == "ok", timeout=30_000)
+    assert panel.process is None and panel.run_state == "idle"
 
 
 def test_open_sample_opens_an_untitled_copy(window, qtbot, tmp_path, monkeypatch):
