@@ -14,12 +14,14 @@ from PySide6.QtGui import QUndoStack
 
 from netdesigner.graph import Analysis, Edge, Graph, fileformat
 from netdesigner.graph.layout import layered_positions
+from netdesigner.graph.training import SETTINGS
 
 from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, InsertCommand,
                        MoveNodesCommand, RemoveNodesCommand, SetParamCommand,
                        SetTrainingCommand)
 
 CLIPBOARD_MIME = "application/x-netdesigner-layers"
+DEFAULT_DATASET = "digits"          # a new project trains on it until another is chosen
 
 
 class Document(QObject):
@@ -36,7 +38,11 @@ class Document(QObject):
         self.path = Path(path) if path else None
         self.analysis = Analysis(self.graph)
         self.undo = undo if undo is not None else QUndoStack(self)
-        self.undo.cleanChanged.connect(lambda clean: self.fileChanged.emit())
+        # a slot of this object (not a lambda): Qt drops the connection when the document is
+        # deleted, so a shared or dying undo stack never emits into a deleted document
+        self.undo.cleanChanged.connect(self._clean_changed)
+        # the sample an untitled copy was made from (its folder resolves relative data paths)
+        self.origin: Path | None = None
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)
         self._validate_timer.setInterval(0)
@@ -46,9 +52,37 @@ class Document(QObject):
 
     # -- files ----------------------------------------------------------------------------------
     @classmethod
+    def new(cls, parent=None) -> "Document":
+        """An empty project whose settings are all stored, a data set included: what the
+        training panel shows is what the project holds."""
+        graph = Graph()
+        if not graph.training.get("dataset"):
+            graph.training["dataset"] = DEFAULT_DATASET
+        for spec in SETTINGS:
+            graph.training.setdefault(spec.name, spec.default)
+        return cls(graph, None, parent)
+
+    @classmethod
     def open(cls, path, parent=None) -> "Document":
         """Raises graph.fileformat.GraphFileError with a message for the user."""
         return cls(fileformat.load(path), path, parent)
+
+    @classmethod
+    def open_copy(cls, path, parent=None) -> "Document":
+        """An untitled copy of the file at `path` (a shipped sample): saving it asks for a
+        name. Raises GraphFileError."""
+        document = cls(fileformat.load(path), None, parent)
+        document.origin = Path(path)
+        return document
+
+    @property
+    def base_dir(self) -> Path:
+        """Where relative paths in the settings (a data file) are read from."""
+        if self.path is not None:
+            return self.path.parent
+        if self.origin is not None:
+            return self.origin.parent
+        return Path.cwd()
 
     def save(self, path=None) -> None:
         target = Path(path) if path else self.path
@@ -65,13 +99,26 @@ class Document(QObject):
 
     @property
     def title(self) -> str:
-        return self.path.name if self.path else "untitled.graph"
+        if self.path:
+            return self.path.name
+        if self.origin:
+            return f"untitled copy of {self.origin.name}"
+        return "untitled.graph"
 
     def close(self) -> None:
+        """The document goes away: no more events, validations or file signals from it."""
         self.graph.unsubscribe(self._on_event)
+        self._validate_timer.stop()
+        try:
+            self.undo.cleanChanged.disconnect(self._clean_changed)
+        except (RuntimeError, TypeError):     # already gone with the stack
+            pass
         self.analysis.close()
 
     # -- events ---------------------------------------------------------------------------------
+    def _clean_changed(self, clean: bool) -> None:
+        self.fileChanged.emit()
+
     def _on_event(self, event) -> None:
         self.graphEvent.emit(event)
         self._validate_timer.start()

@@ -22,6 +22,7 @@ from .canvas.view import NetworkView
 from .document import CLIPBOARD_MIME, Document
 from .palette import Palette
 from .problems import ProblemsList
+from .project_view import ProjectViews
 from .properties import PropertyEditor
 from .theme import THEMES, apply_palette
 from .trace_panel import TracePanel
@@ -60,6 +61,13 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsList()
         self.training = TrainingPanel(self)
         self.trace = TracePanel(self)
+        # the one owner of what the window shows of the open project (see project_view.py)
+        self.project_views = ProjectViews()
+        for view in self.training.project_views():
+            self.project_views.subscribe(view)
+        self.project_views.subscribe(self.trace)
+        self.project_views.subscribe(self)
+        self.project = None
         docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
                  self._dock("Properties", self.properties, Qt.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.BottomDockWidgetArea),
@@ -94,7 +102,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(autosave_ms)
 
-        self.set_document(Document())
+        self.set_document(Document.new())
         self._restore_settings()
         self._detect_device()
 
@@ -179,6 +187,10 @@ class MainWindow(QMainWindow):
         self.snap_action.setChecked(True)
         self.labels_action.setChecked(True)
         self.dark_action.setChecked(self.theme.name == "dark")
+        v.addSeparator()
+        panels = v.addMenu("&Panels")          # a closed panel comes back from here
+        for dock in self.findChildren(QDockWidget):
+            panels.addAction(dock.toggleViewAction())
 
     # -- the document ---------------------------------------------------------------------------
     def set_document(self, document: Document) -> None:
@@ -196,9 +208,6 @@ class MainWindow(QMainWindow):
         self.scene.wireRefused.connect(lambda reason: self.statusBar().showMessage(
             f"Wire refused: {reason}", 6000))
         self.properties.set_document(document)
-        self.trace.clear()                  # its previews belong to the previous project
-        document.graphEvent.connect(self.trace.design_changed)
-        self.training.set_document(document)
         document.validated.connect(self._validated)
         document.fileChanged.connect(self._update_title)
         document.undo.canUndoChanged.connect(self.undo_action.setEnabled)
@@ -209,9 +218,15 @@ class MainWindow(QMainWindow):
             old.close()
             old.deleteLater()
             self._show_autosave_failure(None)      # it was about the document going away
+        self.project = self.project_views.open(document)
         self._validated()
         self._update_title()
         QTimer.singleShot(0, self.view.show_network)
+
+    def show_project(self, project) -> None:
+        """The status bar's words were about the previous project (the scene, and so the
+        canvas tint, is made new with each document)."""
+        self.statusBar().clearMessage()
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.document.title}[*] — netdesigner")
@@ -379,7 +394,7 @@ class MainWindow(QMainWindow):
 
     def new_file(self) -> None:
         if self.maybe_save():
-            self.set_document(Document())
+            self.set_document(Document.new())
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -425,7 +440,22 @@ class MainWindow(QMainWindow):
     def open_sample_dialog(self) -> None:
         dialog = SampleGallery(self)
         if dialog.exec() == QDialog.Accepted and dialog.chosen:
-            self.open_file(dialog.chosen)
+            self.open_sample(dialog.chosen)
+
+    def open_sample(self, path, ask: bool = True) -> bool:
+        """An untitled copy of a shipped sample: Save asks for a name, so the sample in
+        samples/ is never written over."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            document = Document.open_copy(path)
+        except fileformat.GraphFileError as e:
+            QMessageBox.critical(self, "Cannot open sample", str(e))
+            return False
+        self.set_document(document)
+        self.statusBar().showMessage(f"Opened a copy of the sample {Path(path).name}: save it "
+                                     f"under a name of your own.", 6000)
+        return True
 
     def save(self) -> bool:
         if self.document.path is None:
@@ -433,7 +463,9 @@ class MainWindow(QMainWindow):
         return self._write(self.document.path)
 
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.cwd() / self.document.title)
+        document = self.document
+        name = document.origin.name if document.origin else document.title
+        start = str(document.path or Path.cwd() / name)
         path, _ = QFileDialog.getSaveFileName(self, "Save network", start, FILE_FILTER)
         if not path:
             return False
@@ -443,8 +475,9 @@ class MainWindow(QMainWindow):
 
     def _write(self, path: Path) -> bool:
         try:
+            weights = self.training.saved_weights()     # before Save As changes the path
             self.document.save(path)
-            self.training.save_weights(path)
+            self.training.save_weights(path, weights)
         except (OSError, ValueError) as e:
             QMessageBox.critical(self, "Cannot save", f"{path}: {e}\nThe file on disk was "
                                                       f"not changed.")

@@ -347,6 +347,11 @@ class TracePanel(QWidget):
         return text
 
     # -- project changes ------------------------------------------------------------------------
+    def show_project(self, project) -> None:
+        """Another project is open: nothing of the last trace stays (ProjectViews)."""
+        self.clear()
+        project.document.graphEvent.connect(self.design_changed)
+
     def design_changed(self, event) -> None:
         """An edit after the trace: its previews no longer show this design (a move is not an
         edit of the network)."""

@@ -86,6 +86,9 @@ class Mode:
     name = "supervised"
     #: per epoch, the history key the optimizer comparison plots
     compared_loss = "loss"
+    # why a run of this mode streams no per-layer statistics (gradients, activations, weights)
+    # to the designer; "" when it streams them
+    no_layer_stats = ""
 
     # -- preparing ---------------------------------------------------------------------------
     def problem(self, graph, settings: dict) -> str:

@@ -12,6 +12,7 @@ from .images import array_pixmap
 
 SHOWN_IMAGES = 36
 SHOWN_ROWS = 40
+NO_DATA = "No data yet."
 
 
 def is_image_batch(x: np.ndarray) -> bool:
@@ -28,7 +29,7 @@ def _class_label(ids, names: list) -> str:
 class DataPreview(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.caption = QLabel("No data yet.")
+        self.caption = QLabel(NO_DATA)
         self.caption.setWordWrap(True)
         self.mapping = QLabel()          # which label in the data is which class
         self.mapping.setWordWrap(True)
@@ -47,6 +48,23 @@ class DataPreview(QWidget):
         layout.addWidget(self.mapping)
         layout.addWidget(self.stack, 1)
         self.shown = 0
+
+    def show_project(self, project) -> None:
+        """Until the project's data set is read: nothing of the previous one's."""
+        self.caption.setText(NO_DATA)
+        self.mapping.clear()
+        self.mapping.setVisible(False)
+        self._clear_grid()
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.shown = 0
+
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
 
     def show_split(self, split, mapping: str = "") -> None:
         """The first training samples; `mapping` says which label in the data is which class
@@ -68,10 +86,7 @@ class DataPreview(QWidget):
             self._rows(x[:SHOWN_ROWS], labels)
 
     def _images(self, x, labels) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+        self._clear_grid()
         for k, sample in enumerate(x):
             cell = QWidget()
             col = QVBoxLayout(cell)

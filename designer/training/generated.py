@@ -16,6 +16,8 @@ from .images import array_pixmap
 from .plots import PENS, make_plot
 
 GRID_COLUMNS = 12
+IDLE_CAPTION = ("In training mode gan, the generator's samples appear here after every epoch; "
+                "in mode vae, what the decoder makes of new codes.")
 
 
 def is_image_samples(samples: np.ndarray) -> bool:
@@ -25,8 +27,7 @@ def is_image_samples(samples: np.ndarray) -> bool:
 class GeneratedView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.caption = QLabel("In training mode gan, the generator's samples appear here after "
-                              "every epoch; in mode vae, what the decoder makes of new codes.")
+        self.caption = QLabel(IDLE_CAPTION)
         self.caption.setWordWrap(True)
         self.plot = make_plot("Generated (orange) over real (grey) samples", "value 1", "value 2",
                           long_series=False)
@@ -49,12 +50,24 @@ class GeneratedView(QWidget):
         self._pending = False
         self.clear()
 
+    def show_project(self, project) -> None:
+        self.clear()
+
     def clear(self) -> None:
         self.latest: dict | None = None
         self.real: np.ndarray | None = None
         self.updates = 0                   # generated events received
         self.real_points.setData([], [])
         self.fake_points.setData([], [])
+        self.caption.setText(IDLE_CAPTION)
+        self._clear_grid()
+        self.stack.setCurrentWidget(self.plot)
+
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
 
     def add_event(self, event: dict) -> None:
         kind = event["event"]
@@ -97,10 +110,7 @@ class GeneratedView(QWidget):
         self.stack.setCurrentWidget(self.plot)
 
     def _images(self, samples: np.ndarray) -> None:
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+        self._clear_grid()
         columns = int(self.latest.get("columns") or GRID_COLUMNS)
         for k, sample in enumerate(samples):
             picture = QLabel()

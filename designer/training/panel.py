@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPus
 
 from netdesigner.backends import data, diagnostics
 from netdesigner.backends.jobs import Job, prepare
+from netdesigner.backends.modes import mode_named
 from netdesigner.backends.runner import TrainingProcess
 from netdesigner.backends.weights_file import weights_path
 from netdesigner.graph import fileformat
@@ -37,7 +38,9 @@ from netdesigner.graph.expand import SEPARATOR, expand_blocks
 from netdesigner.graph.params import CHOICE, Param
 from netdesigner.graph.training import OPTIMIZERS, SETTINGS
 
+from ..document import DEFAULT_DATASET
 from ..param_form import ParamForm
+from ..project_view import ProjectState
 from .plots import TrainingPlots
 from .data_view import DataPreview
 from .generated import GeneratedView
@@ -45,8 +48,23 @@ from .results import EvaluationView, RunsView
 
 POLL_MS = 50
 DRAIN_BUDGET_S = 0.02
-DATASET = Param("dataset", CHOICE, "digits", SETTINGS["dataset"].help,
-                choices=tuple(data.BUILTIN))
+RECHECK_MS = 300                    # a burst of edits is followed by one data check
+
+
+# The run states the panel's status line names; Start, Pause, Stop and Evaluate follow them.
+IDLE, CHECKING, TRAINING, EVALUATING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
+    "idle", "checking data", "training", "evaluating", "paused", "stopping", "stopped",
+    "finished", "failed")
+BUSY = (CHECKING, TRAINING, EVALUATING, PAUSED, STOPPING)
+
+
+def dataset_param(current) -> Param:
+    """The data set drop-down: the built-in sets, and the project's own file path when it
+    names one (the drop-down shows what is stored, never a set that is not)."""
+    choices = tuple(data.BUILTIN)
+    if current not in choices:          # a file, or none chosen yet (an empty entry)
+        choices = (str(current or ""), *choices)
+    return Param("dataset", CHOICE, DEFAULT_DATASET, SETTINGS["dataset"].help, choices=choices)
 
 
 def design_node(node_id: str) -> str:
@@ -82,17 +100,17 @@ def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue)
 
 class TrainingPanel(QWidget):
     runFinished = Signal(dict)          # the train_end event (or an error event)
+    stateChanged = Signal(str)          # one of the run states above
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
         self.window = window
         self.document = None
+        self.project: ProjectState | None = None     # see designer/project_view.py
         self.process: TrainingProcess | None = None
         self.job: Job | None = None
-        self.pending_weights: Path | None = None
+        self.run_state = IDLE
         self._tmp = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
-        self.events_seen = 0
-        self.last_end: dict | None = None
         self.started_at = 0.0
         self.max_gap = 0.0                  # longest pause between two timer ticks (ms)
         self._last_tick = None
@@ -122,6 +140,8 @@ class TrainingPanel(QWidget):
         self.resume_weights = QCheckBox("Start from the saved weights")
         self.resume_weights.setToolTip("Continue training from the weights saved beside the "
                                        "project, instead of fresh random ones")
+        self.state_label = QLabel()
+        self.state_label.setObjectName("run_state")
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -138,6 +158,7 @@ class TrainingPanel(QWidget):
         col.addWidget(self.resume_weights)
         col.addLayout(buttons)
         col.addLayout(more_buttons)
+        col.addWidget(self.state_label)
         col.addWidget(self.status)
         self.plots = TrainingPlots()
         self.preview = DataPreview()
@@ -168,30 +189,79 @@ class TrainingPanel(QWidget):
         self.check_timer = QTimer(self)          # collects the data checks' results
         self.check_timer.setInterval(20)
         self.check_timer.timeout.connect(self._collect_checks)
-        self._update_buttons()
+        self.recheck_timer = QTimer(self)        # the graph changed: check the data again
+        self.recheck_timer.setSingleShot(True)
+        self.recheck_timer.setInterval(RECHECK_MS)
+        self.recheck_timer.timeout.connect(self._recheck)
+        self._set_state(IDLE)
+
+    def project_views(self) -> list:
+        """The panel's views of the open project, for `ProjectViews.subscribe` (the panel
+        itself first: it ends a run of the previous project before the views are emptied)."""
+        return [self, self.plots, self.preview, self.generated, self.evaluation, self.runs]
+
+    # the run state of the open project lives in its ProjectState
+    @property
+    def pending_weights(self) -> Path | None:
+        return self.project.pending_weights if self.project else None
+
+    @pending_weights.setter
+    def pending_weights(self, path: Path | None) -> None:
+        self.project.pending_weights = path
+
+    @property
+    def last_end(self) -> dict | None:
+        return self.project.last_end if self.project else None
+
+    @last_end.setter
+    def last_end(self, event: dict | None) -> None:
+        self.project.last_end = event
+
+    @property
+    def events_seen(self) -> int:
+        return self.project.events_seen if self.project else 0
+
+    @events_seen.setter
+    def events_seen(self, n: int) -> None:
+        self.project.events_seen = n
 
     # -- settings -------------------------------------------------------------------------------
-    def set_document(self, document) -> None:
-        if self.process is not None and self.process.running:
-            self.stop()
-        if self.document is not None:
-            try:
-                self.document.graphEvent.disconnect(self._on_event)
-            except (RuntimeError, TypeError):
-                pass
-        self.document = document
+    def show_project(self, project: ProjectState) -> None:
+        """Another project is open: a run of the previous one ends unseen (none of its events
+        reach this project's views), and the panel shows the new project's settings."""
+        self._abandon_run()
+        self.project = project
+        self.document = document = project.document
+        # the document's signals die with it; a slot of this panel is disconnected then
         document.graphEvent.connect(self._on_event)
-        self.pending_weights = None
+        document.validated.connect(self._graph_validated)
         self._start_after_check = None          # a Start pressed for the previous project
+        self.recheck_timer.stop()
         self._build_forms()
-        self.plots.clear()
-        self.runs.set_runs(document.graph.runs)
         saved = self.saved_weights()
-        self.resume_weights.setEnabled(saved is not None)
         self.resume_weights.setChecked(saved is not None)
-        self.evaluate_button.setEnabled(saved is not None)
-        self.status.setText(f"Trained weights found: {saved.name}." if saved else
-                            "Not trained yet.")
+        self._set_state(IDLE, f"Trained weights found: {saved.name}." if saved else
+                        "Not trained yet.")
+
+    def _abandon_run(self) -> None:
+        """End the running process without reading what it still sends."""
+        self.timer.stop()
+        if self.process is not None and self.process.running:
+            self.process.stop()
+        self.process = None
+        self.job = None
+
+    def _set_state(self, state: str, detail: str | None = None) -> None:
+        """Name the run state in the status line (with `detail` below it) and enable the
+        buttons that can act in it."""
+        changed = state != self.run_state
+        self.run_state = state
+        self.state_label.setText(f"<b>{state.capitalize()}</b>")
+        if detail is not None:
+            self.status.setText(detail)
+        self._update_buttons()
+        if changed:
+            self.stateChanged.emit(state)
 
     def saved_weights(self) -> Path | None:
         """The newest trained weights: the last run's (not saved yet), or the project's."""
@@ -209,7 +279,8 @@ class TrainingPanel(QWidget):
             if item.widget():
                 item.widget().deleteLater()
         training = self.document.graph.training
-        specs = [DATASET] + [p for p in SETTINGS if p.name != "dataset"]
+        specs = [dataset_param(training.get("dataset"))] + [p for p in SETTINGS
+                                                             if p.name != "dataset"]
         self.form = ParamForm(specs, training, self._apply)
         optimizer = OPTIMIZERS[training["optimizer"]]
         values = {**optimizer.params.defaults(), **training.get("optimizer_params", {})}
@@ -241,17 +312,36 @@ class TrainingPanel(QWidget):
     def _on_event(self, event) -> None:
         if isinstance(event, SettingsChanged) and event.what.startswith("training."):
             key = event.what.split(".", 1)[1]
-            if key in ("optimizer", "optimizer_params"):
+            value = self.document.graph.training.get(key)
+            if key in ("optimizer", "optimizer_params") or (
+                    key == "dataset" and value not in self.form.specs["dataset"].choices):
                 QTimer.singleShot(0, self._build_forms)   # not while a form emits
             else:
-                self.form.set_value(key, self.document.graph.training.get(key))
+                self.form.set_value(key, value)
                 self.check_data()
+
+    def _graph_validated(self) -> None:
+        """After a burst of edits: the fit message and Start follow the graph as it is now."""
+        self._update_buttons()
+        if not self.data_current():
+            self.recheck_timer.start()
+
+    def _recheck(self) -> None:
+        if self.document is not None and not self.data_current():
+            self.check_data()
 
     def check_data(self) -> None:
         """Read the data set and check it against the network, in a thread: the result
         (shapes and whether they fit, or what is wrong) comes back through `_collect_checks`."""
         self.data_check += 1
         self.data_state, self.data_message, self.data_split = "checking", "", None
+        if len(self.document.graph) == 0:
+            self._checked = (fileformat.dumps(self.document.graph), self._base_dir())
+            name = self.document.graph.training.get("dataset") or "a data set"
+            self._data_checked(self.data_check, None, f"The network is empty: add an Input "
+                               f"layer for the samples of {name} and end with an output layer "
+                               f"for its targets.")
+            return
         try:
             text = fileformat.dumps(self.document.graph)
         except (ValueError, OverflowError) as e:       # a project that cannot be written
@@ -288,6 +378,7 @@ class TrainingPanel(QWidget):
             return                   # a check of an earlier project or setting
         if split is None:
             self.data_state, self.data_message = "failed", message
+            self.preview.show_project(self.project)      # no preview of a data set not read
             self.data_label.setText(f"<span style='color:#d32f2f'>{escape(message)}</span>")
         else:
             self.data_state, self.data_split = "ok", split
@@ -304,6 +395,8 @@ class TrainingPanel(QWidget):
         waiting, self._start_after_check = self._start_after_check, None
         if waiting is not None:
             self._start_checked(waiting)
+        else:
+            self._update_buttons()
 
     def data_current(self) -> bool:
         """Whether the newest data check is of the project as it is now."""
@@ -313,8 +406,7 @@ class TrainingPanel(QWidget):
             return False
 
     def _base_dir(self) -> str:
-        path = self.document.path
-        return str(path.parent) if path else str(Path.cwd())
+        return str(self.document.base_dir)
 
     # -- running --------------------------------------------------------------------------------
     def evaluate(self) -> bool:
@@ -324,7 +416,10 @@ class TrainingPanel(QWidget):
     def start(self, evaluate_only: bool = False) -> bool:
         """Start a run once the data are checked: at once when the newest check is of the
         project as it is, else after a fresh check (False: refused now, with the reason)."""
-        if self.process is not None and self.process.running:
+        if self.run_state in BUSY:
+            self.status.setText(f"Already {self.run_state}: "
+                                + ("resume or stop the paused run first." if
+                                   self.run_state == PAUSED else "wait for it to end."))
             return False
         self.document.revalidate()
         if evaluate_only and self.saved_weights() is None:
@@ -334,7 +429,7 @@ class TrainingPanel(QWidget):
             self.check_data()
         if self.data_state == "checking":
             self._start_after_check = evaluate_only
-            self.status.setText("Checking the data before starting…")
+            self._set_state(CHECKING, "Checking the data before starting…")
             return True
         return self._start_checked(evaluate_only)
 
@@ -342,9 +437,9 @@ class TrainingPanel(QWidget):
         """Start now that the data of the project as it is are checked (refused, with the
         reason, when they failed)."""
         if self.data_state != "ok":
-            self.status.setText(f"<span style='color:#d32f2f'>Cannot start: "
-                                f"{escape(self.data_message)}</span>")
             self.last_end = {"event": "error", "message": self.data_message}
+            self._set_state(FAILED, f"<span style='color:#d32f2f'>Cannot start: "
+                                    f"{escape(self.data_message)}</span>")
             self.runFinished.emit(self.last_end)
             return False
         run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
@@ -357,6 +452,8 @@ class TrainingPanel(QWidget):
                                                       or self.resume_weights.isChecked())
                   else None)
         self.plots.clear()
+        self.plots.explain_no_gradients(
+            mode_named(graph.training.get("mode", "supervised")).no_layer_stats)
         self.window.scene.clear_training_overlay()
         self.events_seen = 0
         self.last_end = None
@@ -366,9 +463,9 @@ class TrainingPanel(QWidget):
         self.started_at = time.perf_counter()
         self.max_gap = 0.0
         self._last_tick = None
-        self.status.setText(f"Starting the {job.backend} backend…")
         self.timer.start()
-        self._update_buttons()
+        self._set_state(EVALUATING if evaluate_only else TRAINING,
+                        f"Starting the {job.backend} backend…")
         return True
 
     def toggle_pause(self) -> None:
@@ -376,21 +473,27 @@ class TrainingPanel(QWidget):
             return
         if self.process.paused:
             self.process.resume()
-            self.status.setText("Resumed.")
+            self._set_state(EVALUATING if self.job.evaluate_only else TRAINING, "Resumed.")
         else:
             self.process.pause()
-            self.status.setText("Paused: the run waits before its next batch.")
-        self._update_buttons()
+            self._set_state(PAUSED, "Paused: the run waits before its next batch. Resume it, "
+                                    "or stop it.")
 
     def stop(self) -> None:
-        """Stop the run; the project and its previous weights stay as they were."""
-        if self.process is None:
+        """Stop the run (or a Start waiting for its data check); the project and its previous
+        weights stay as they were."""
+        if self.run_state == CHECKING:
+            self._start_after_check = None
+            self._set_state(IDLE, "Not started: Stop was pressed while the data were checked.")
             return
+        if self.process is None or self.run_state not in (TRAINING, EVALUATING, PAUSED):
+            return
+        self._set_state(STOPPING, "Stopping…")
         self.process.stop()
         self.poll()
         self.timer.stop()
-        self.status.setText("Stopped. The project and its weights are unchanged.")
-        self._update_buttons()
+        if self.run_state == STOPPING:            # not failed or finished meanwhile
+            self._set_state(STOPPED, "Stopped. The project and its weights are unchanged.")
 
     def poll(self) -> None:
         now = time.perf_counter()
@@ -415,7 +518,21 @@ class TrainingPanel(QWidget):
         self.plots.redraw()
         if self.process.done and not self.process.running:
             self.timer.stop()
-            self._update_buttons()
+            if self.run_state in (TRAINING, EVALUATING, PAUSED):
+                self._run_ended()
+
+    def _run_ended(self) -> None:
+        """The worker is gone: the state says how the run ended (its message stays)."""
+        end = self.last_end or {}
+        if end.get("event") == "error" or end.get("reason") == "nan":
+            self._set_state(FAILED)
+        elif end.get("reason") == "stopped":
+            self._set_state(STOPPED)
+        elif end:
+            self._set_state(FINISHED)
+        else:
+            self._set_state(FAILED, "<span style='color:#d32f2f'>The training process ended "
+                                    "without a result.</span>")
 
     def _handle(self, event: dict) -> None:
         kind = event["event"]
@@ -443,8 +560,8 @@ class TrainingPanel(QWidget):
             self.runFinished.emit(event)
         elif kind == "error":
             self.last_end = event
-            self.status.setText(f"<span style='color:#d32f2f'>Training failed: "
-                                f"{event['message']}</span>")
+            self._set_state(FAILED, f"<span style='color:#d32f2f'>Training failed: "
+                                    f"{escape(event['message'])}</span>")
             self.runFinished.emit(event)
 
     def _overlay(self, event: dict) -> None:
@@ -480,25 +597,51 @@ class TrainingPanel(QWidget):
             self.document.fileChanged.emit()
             self.runs.set_runs(self.document.graph.runs)
 
-    def save_weights(self, project_path: Path) -> Path | None:
-        """Called when the project is saved: the last run's weights go beside it."""
-        if self.pending_weights is None or not self.pending_weights.exists():
+    def save_weights(self, project_path: Path, source: Path | None = None) -> Path | None:
+        """Called when the project is saved: its newest weights go beside it. `source`: the
+        weights the project had before it was saved (the last run's, or those beside the file
+        it was read from: Save As carries them to the new name)."""
+        source = source if source is not None else self.saved_weights()
+        if source is None or not source.exists():
             return None
         target = weights_path(project_path)
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(self.pending_weights, tmp)
-        tmp.replace(target)
+        if source.resolve() != target.resolve():
+            tmp = target.with_suffix(".tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
         self.pending_weights = None
+        if self.run_state not in BUSY:
+            self.status.setText(f"Trained weights saved: {target.name}.")
+        self._update_buttons()
         return target
 
+    def start_refusal(self) -> str:
+        """Why Start cannot act now ("" when it can)."""
+        if self.run_state == PAUSED:
+            return "The run is paused: resume it or stop it first."
+        if self.run_state in BUSY:
+            return f"A run is {self.run_state}."
+        if self.document is None:
+            return "No project is open."
+        errors = [p for p in self.document.analysis.problems() if p.severity == "error"]
+        if errors:
+            return (f"The design has {len(errors)} problem{'s' if len(errors) != 1 else ''}: "
+                    f"{errors[0].message}")
+        if self.data_state == "failed" and self.data_current():
+            return self.data_message
+        return ""
+
     def _update_buttons(self) -> None:
-        running = self.process is not None and self.process.running
-        self.start_button.setEnabled(not running)
-        self.evaluate_button.setEnabled(not running and self.saved_weights() is not None)
-        self.resume_weights.setEnabled(self.saved_weights() is not None)
-        self.pause_button.setEnabled(running)
-        self.stop_button.setEnabled(running)
-        self.pause_button.setText("Resume" if running and self.process.paused else "Pause")
+        running = self.run_state in (TRAINING, EVALUATING, PAUSED)
+        saved = self.saved_weights() is not None
+        refusal = self.start_refusal()
+        self.start_button.setEnabled(not refusal)
+        self.start_button.setToolTip(refusal or "Train the network on the chosen data set")
+        self.evaluate_button.setEnabled(self.run_state not in BUSY and saved)
+        self.resume_weights.setEnabled(saved and self.run_state not in BUSY)
+        self.pause_button.setEnabled(self.run_state in (TRAINING, PAUSED))
+        self.stop_button.setEnabled(running or self.run_state == CHECKING)
+        self.pause_button.setText("Resume" if self.run_state == PAUSED else "Pause")
 
     def export_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export plots to")
@@ -513,7 +656,6 @@ class TrainingPanel(QWidget):
         if self._checks_running and self._gc_was_enabled:
             gc.enable()                  # this panel will not collect its checks any more
         self._checks_running = 0
-        if self.process is not None and self.process.running:
-            self.process.stop()
-        self.timer.stop()
+        self.recheck_timer.stop()
+        self._abandon_run()
         shutil.rmtree(self._tmp, ignore_errors=True)

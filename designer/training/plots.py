@@ -28,6 +28,8 @@ def make_plot(title: str, x: str, y: str, log_y: bool = False,
     w.setLabel("left", y)
     w.addLegend(offset=(-10, 10))
     w.setLogMode(y=log_y)
+    for side in ("left", "bottom"):       # unitless: "accuracy (x0.001)" with ticks 800-950
+        w.getAxis(side).enableAutoSIPrefix(False)
     if long_series:          # long runs: draw only what is in view, peak-downsampled
         w.setClipToView(True)
         w.setDownsampling(auto=True, mode="peak")
@@ -103,6 +105,10 @@ class TrainingPlots(QTabWidget):
         self.grad_plot = make_plot("Gradient size per layer (mean |g|)", "batch", "mean |g|",
                                log_y=True)
         self.gradient_hist = HistogramView("Gradients (latest)", "gradient")
+        self.grad_note = QLabel()              # why a run shows no gradients, when it does not
+        self.grad_note.setWordWrap(True)
+        self.grad_note.hide()
+        box.addWidget(self.grad_note)
         box.addWidget(self.grad_plot, 3)
         box.addWidget(self.gradient_hist, 2)
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
@@ -119,6 +125,15 @@ class TrainingPlots(QTabWidget):
         self.redraw()
 
     # -- data -----------------------------------------------------------------------------------
+    def show_project(self, project) -> None:
+        """Another project is open: nothing of the previous one's runs stays drawn."""
+        self.clear()
+
+    def explain_no_gradients(self, reason: str) -> None:
+        """Say in the Gradients tab why this run streams no gradient statistics."""
+        self.grad_note.setText(reason)
+        self.grad_note.setVisible(bool(reason))
+
     def clear(self) -> None:
         self.batch_steps: list[int] = []
         self.batch_losses: list[float] = []
@@ -133,10 +148,17 @@ class TrainingPlots(QTabWidget):
         self.metric_curves, self.grad_curves = {}, {}
         self.metric_plot.clear()
         self.grad_plot.clear()
+        for curve in (self.batch_curve, self.train_curve, self.val_curve):
+            curve.setData([], [])
+        for plot in (self.batch_plot, self.epoch_plot, self.metric_plot, self.grad_plot):
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # none of the previous
+            plot.enableAutoRange()                                  # project's axis ranges
         for view in (self.activations, self.gradient_hist, self.weights):
             view.latest.clear()
             view.layer.clear()
+            view.redraw()
         self.feature_maps.clear()
+        self.explain_no_gradients("")
 
     def add_event(self, event: dict) -> None:
         kind = event["event"]
@@ -190,8 +212,16 @@ class TrainingPlots(QTabWidget):
         self.batch_curve.setData(self.batch_steps, self.batch_losses)
         self.train_curve.setData(self.epochs, self.epoch_loss)
         val = np.asarray(self.epoch_val, dtype=float)
+        legend = self.epoch_plot.getPlotItem().legend
+        listed = any(sample.item is self.val_curve for sample, _ in legend.items)
         if np.isfinite(val).any():
             self.val_curve.setData(self.epochs, val, connect="finite")
+            if not listed:
+                legend.addItem(self.val_curve, "validation")
+        else:           # no validation split (a GAN run): no stray dot, no legend entry
+            self.val_curve.setData([], [])
+            if listed and self.epochs:
+                legend.removeItem(self.val_curve)
 
     def _draw_metrics(self) -> None:
         for i, (name, values) in enumerate(self.metrics.items()):

@@ -13,12 +13,15 @@ from .images import array_pixmap
 from .plots import PENS, make_plot
 
 
+NO_EVALUATION = "Train a network to see how it does on the test set."
+
+
 class EvaluationView(QWidget):
     """Test loss and metrics, per-class precision/recall/F1, confusion matrix, examples."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.summary = QLabel("Train a network to see how it does on the test set.")
+        self.summary = QLabel(NO_EVALUATION)
         self.summary.setWordWrap(True)
         self.per_class = QTableWidget()
         self.confusion = QTableWidget()
@@ -43,7 +46,19 @@ class EvaluationView(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.tables, 1)
         layout.addWidget(self.examples)
+        self.show_project(None)
+
+    def show_project(self, project) -> None:
+        """Nothing evaluated yet in this window for the project that is open."""
         self.event: dict | None = None
+        self.summary.setText(NO_EVALUATION)
+        for table in (self.per_class, self.confusion):
+            table.clear()
+            table.setRowCount(0)
+            table.setColumnCount(0)
+        self.tables.hide()
+        self._clear_examples()
+        self.examples.hide()
 
     def show_event(self, event: dict) -> None:
         self.event = event
@@ -159,6 +174,10 @@ class RunsView(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(plots, 3)
         self.runs: list = []
+
+    def show_project(self, project) -> None:
+        """The open project's own runs (those saved in its file)."""
+        self.set_runs(project.graph.runs)
 
     def set_runs(self, runs: list) -> None:
         self.runs = runs

@@ -35,8 +35,12 @@ def _dense_shape(p, inputs):
 def _dense_advice(p, inputs, outputs):
     (x,) = inputs
     if len(x) >= 3:
-        return [f"Dense works on the last axis only, so {fmt(x)} becomes {fmt(outputs[0])}. "
-                f"To use every value of the image as one feature vector, add a Flatten before it."]
+        positions = " x ".join("?" if d is None else str(d) for d in x[:-1])
+        values = f"{x[-1]} value{'s' if x[-1] != 1 else ''}"
+        return [f"Dense works on the last axis only: it maps the {values} at each of the "
+                f"{positions} positions to {p['units']} values on its own, so {fmt(x)} becomes "
+                f"{fmt(outputs[0])} and no output sees the whole image. To use every value of "
+                f"the image as one feature vector, add a Flatten before it."]
     return []
 
 
