@@ -18,8 +18,16 @@ from .errors import ExportError
 FORMAT_NAMES = {"py": "a Python script", "savedmodel": "a SavedModel", "keras": "a .keras file",
                 "onnx": "ONNX"}
 
-#: layers (type -> why) that tf2onnx cannot convert, found by converting them
-ONNX_UNSUPPORTED: dict[str, str] = {}
+#: parameter values that tf2onnx cannot convert (value -> why), found by converting every
+#: catalog layer alone (default parameters, then each activation): every layer type converts,
+#: but the exact GELU becomes TensorFlow's Erfc op, which tf2onnx has no conversion for; it
+#: leaves the op in the file and onnxruntime then refuses the model ("No Op registered for
+#: Erfc"). The choice is offered by every `activation` / `recurrent_activation` parameter.
+ONNX_UNSUPPORTED_VALUES: dict[str, str] = {
+    "gelu": "tf2onnx cannot convert the exact GELU (its Erfc operation), and onnxruntime "
+            "refuses the resulting file",
+}
+ONNX_ALTERNATIVE = {"gelu": "swish, which converts"}
 
 #: layers whose Keras class is netdesigner's own: a .keras file holding one loads only where
 #: netdesigner is imported (its classes are registered as "netdesigner>NAME")
@@ -50,10 +58,14 @@ def problems_for(graph, to: str) -> list[Problem]:
     for node_id in flat.nodes():
         type_id = flat.node(node_id).type
         inside = "" if _design_node(node_id) == node_id else f" (layer {node_id} of the block)"
-        if to == "onnx" and type_id in ONNX_UNSUPPORTED:
-            add(node_id, f"{type_id}{inside} cannot be converted to ONNX: "
-                         f"{ONNX_UNSUPPORTED[type_id]}. Replace it, or export a SavedModel "
-                         f"or a .keras file instead.")
+        if to == "onnx":
+            for param, value in flat.node(node_id).params.items():
+                if isinstance(value, str) and value in ONNX_UNSUPPORTED_VALUES:
+                    add(node_id, f"{type_id}{inside} cannot be exported as ONNX with "
+                                 f"{param}={value}: {ONNX_UNSUPPORTED_VALUES[value]}. Use "
+                                 f"{ONNX_ALTERNATIVE[value]}, or export a SavedModel or a "
+                                 f".keras file instead.")
+                    break
         elif to == "keras" and type_id in CUSTOM_KERAS_CLASSES:
             add(node_id, f"{type_id}{inside} is netdesigner's own Keras layer: the .keras file "
                          f"loads only where netdesigner is installed and imported "
