@@ -204,7 +204,9 @@ def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_that_loads(
         f"m = tf.saved_model.load({str(out / 'lenet_savedmodel')!r})\n"
         f"d = np.load({str(out / 'lenet.data.npz')!r})\n"
         "p = np.asarray(m.serve(d['x_val'].astype('float32')))\n"
-        "print('accuracy', float((p.argmax(1) == d['y_val'].reshape(-1)).mean()))\n")
+        "y = d['y_val']\n"
+        "y = y.argmax(1) if y.ndim == 2 else y.reshape(-1)      # one-hot or class ids\n"
+        "print('accuracy', float((p.argmax(1) == y).mean()))\n")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
