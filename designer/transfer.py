@@ -69,6 +69,7 @@ class ApplicationsDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Import a Keras application")
+        self.resize(460, 480)
         self.list = QListWidget()
         self.list.addItems(APPLICATIONS)
         self.list.setCurrentRow(APPLICATIONS.index("MobileNetV2"))
@@ -201,8 +202,9 @@ class Transfers(QObject):
         self.progress = QProgressDialog(label, "Cancel", 0, 0, self.window)
         self.progress.setWindowTitle("netdesigner")
         self.progress.setWindowModality(Qt.WindowModal)
-        self.progress.setMinimumDuration(300)
+        self.progress.setMinimumDuration(0)
         self.progress.canceled.connect(self.cancel)
+        self.progress.show()            # every job takes seconds (the worker imports TensorFlow)
         self.window.statusBar().showMessage(label)
         self.timer.start()
 
