@@ -110,8 +110,11 @@ class TransferProcess:
         except (EOFError, OSError):
             self.process.join(5)
             code = self.process.exitcode
-            what = how_it_ended(code if code is not None else 1)
-            self.outcome = {"ok": False, "message": what.replace("training", "export/import")}
+            what = "the export" if isinstance(self.job, ExportJob) else "the import"
+            ended = how_it_ended(code if code is not None else 1, f"{what} process")
+            sentence = ended[0].upper() + ended[1:]
+            self.outcome = {"ok": False, "message": sentence if sentence.endswith("?")
+                            else sentence + "."}
         if self.outcome is not None:
             self.process.join(5)
             self._reader.close()

@@ -129,6 +129,10 @@ class Transfers(QObject):
         name = FORMAT_NAMES[to]
         if self._refuse_while_busy():
             return False
+        if len(window.document.graph) == 0:
+            QMessageBox.information(window, "Nothing to export",
+                                    "The network is empty: add layers before exporting it.")
+            return False
         errors = self.preflight(to)
         if errors:
             self._show_problems_dock()

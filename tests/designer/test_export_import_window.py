@@ -88,6 +88,16 @@ def test_the_file_menu_offers_every_format(window, tmp_path, monkeypatch, qtbot)
     other.transfers.shutdown()
 
 
+def test_an_empty_network_is_not_exported(window, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *a, **k: pytest.fail("nothing to export: no file dialog")))
+    shown = record_boxes(monkeypatch)
+    menu_action(window, "File", "Export", "SavedModel").trigger()
+    assert shown == [("information", "Nothing to export",
+                      "The network is empty: add layers before exporting it.")]
+    assert not window.transfers.busy
+
+
 def test_preflight_refuses_onnx_and_lists_the_layer(window, tmp_path, monkeypatch):
     assert window.open_file(gelu_net(tmp_path / "gelu.graph"), ask=False)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
