@@ -43,9 +43,9 @@ def onnx_install_hint() -> str | None:
 
 
 def folder_of(paths: list[str]) -> Path:
-    """The folder to open after a transfer: where its first output lies."""
-    first = Path(paths[0])
-    return first if first.is_dir() else first.parent
+    """The folder to open after an export: the one holding its first output (a SavedModel is
+    itself a folder: its parent, where the user chose to put it)."""
+    return Path(paths[0]).parent
 
 
 class DoneBox(QMessageBox):
@@ -136,11 +136,14 @@ class Transfers(QObject):
         errors = self.preflight(to)
         if errors:
             self._show_problems_dock()
-            QMessageBox.warning(
-                window, f"Cannot export as {name}",
-                f"The network cannot be exported as {name}: {len(errors)} problem"
-                f"{'s' if len(errors) != 1 else ''} in the Problems panel "
-                f"(the first: {errors[0]}). Click one to find its layer.")
+            if len(errors) == 1:
+                text = (f"The network cannot be exported as {name}. {errors[0]}\n\nThe Problems "
+                        f"panel lists it: click it to find the layer.")
+            else:
+                text = (f"The network cannot be exported as {name}: the Problems panel lists "
+                        f"{len(errors)} problems (click one to find its layer). The first: "
+                        f"{errors[0]}")
+            QMessageBox.warning(window, f"Cannot export as {name}", text)
             return False
         doc = window.document
         start = default_out(doc.path, doc.graph.metadata.get("title", ""), to, Path.cwd())
