@@ -1,5 +1,6 @@
 """File > Export and File > Import in the real window: menu actions, a worker process, the
 pre-flight check in the Problems panel, sentences for failures, and files that really work."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,39 @@ def test_import_a_keras_file_and_a_keras_application(window, qtbot, tmp_path, mo
     item = window.scene.nodes[first]
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     assert visible.intersects(item.sceneBoundingRect())
+
+
+GUI_PROCESS_CHECK = r'''
+import sys
+from pathlib import Path
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QFileDialog
+app = QApplication([])
+from netdesigner.designer.main_window import MainWindow
+out = Path(sys.argv[1])
+w = MainWindow(settings=QSettings(str(out / "s.ini"), QSettings.IniFormat))
+w.open_file(sys.argv[2], ask=False)
+QFileDialog.getSaveFileName = staticmethod(lambda *a, **k: (str(out / "m.keras"), ""))
+file_menu = next(a for a in w.menuBar().actions() if a.text() == "&File").menu()
+export_menu = next(a for a in file_menu.actions() if a.text() == "&Export").menu()
+next(a for a in export_menu.actions() if a.text().startswith("Keras")).trigger()
+while w.transfers.last_outcome is None:
+    app.processEvents()
+    w.transfers.process is not None and w.transfers.process.process.join(0.05)
+assert w.transfers.last_outcome["ok"], w.transfers.last_outcome
+w.transfers.last_box.close()
+w.transfers.shutdown()
+print("tensorflow" in sys.modules, "keras" in sys.modules)
+'''
+
+
+def test_the_window_process_never_imports_tensorflow(tmp_path):
+    """An export from the window runs TensorFlow in its worker only (a fresh interpreter, since
+    other tests import TensorFlow into the test process)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", GUI_PROCESS_CHECK, str(tmp_path),
+                           str(ROOT / "samples" / "xor_mlp.graph")], capture_output=True,
+                          text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "m.keras").exists()
+    assert done.stdout.split()[-2:] == ["False", "False"]
