@@ -61,6 +61,7 @@ def test_unknown_format_is_a_sentence():
         problems_for(dense_net("relu"), "tflite")
 
 
+@pytest.mark.long        # ~16 s: a SavedModel export and a tf2onnx run
 def test_the_flagged_design_really_fails_to_convert(tmp_path):
     """What the pre-flight check refuses, tf2onnx cannot convert: it used to write a file that
     onnxruntime then refused ("No Op registered for Erfc"); the export now says so and leaves
