@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QListWidget,
                                QMessageBox, QProgressDialog, QVBoxLayout)
@@ -94,8 +94,6 @@ class ApplicationsDialog(QDialog):
 
 class Transfers(QObject):
     """The window's exports and imports: at most one at a time, in a worker process."""
-
-    finished = Signal(dict)          # the outcome, after the user has been told
 
     def __init__(self, window):
         super().__init__(window)
@@ -245,7 +243,6 @@ class Transfers(QObject):
             self._exported(job, outcome)
         else:
             self._imported(job, outcome)
-        self.finished.emit(outcome)
 
     def _exported(self, job: ExportJob, outcome: dict) -> None:
         paths = outcome["paths"]
