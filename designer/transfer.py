@@ -25,10 +25,12 @@ from .document import Document
 POLL_MS = 100
 
 #: keras.applications architectures offered by File > Import > Keras Application (weights=None:
-#: the architecture only, nothing is downloaded)
-APPLICATIONS = ("MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "ResNet50",
-                "ResNet101", "ResNet152", "ResNet50V2", "VGG16", "VGG19", "DenseNet121",
-                "InceptionV3", "Xception", "EfficientNetB0", "NASNetMobile", "ConvNeXtTiny")
+#: the architecture only, nothing is downloaded). Only those the importer carries: refused
+#: today are MobileNetV3* (hard_silu activations), EfficientNetB0 (Rescaling, Dropout with a
+#: noise_shape), NASNetMobile (Cropping2D) and ConvNeXtTiny (LayerScale); add them here when
+#: the catalog has those layers.
+APPLICATIONS = ("MobileNet", "MobileNetV2", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2",
+                "VGG16", "VGG19", "DenseNet121", "InceptionV3", "Xception")
 
 EXPORT_FILTERS = {"py": "Python script (*.py)", "savedmodel": "SavedModel folder (*)",
                   "keras": "Keras model (*.keras)", "onnx": "ONNX model (*.onnx)"}
