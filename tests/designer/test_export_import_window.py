@@ -176,7 +176,7 @@ def test_import_asks_to_save_first_and_failures_are_sentences(window, qtbot, tmp
 
 
 @pytest.mark.long
-def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_that_loads(
+def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_and_onnx_that_load(
         window, qtbot, tmp_path, monkeypatch):
     path = copy_sample("cnn_digits.graph", tmp_path, epochs=2)
     assert window.open_file(path, ask=False)
@@ -197,11 +197,14 @@ def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_that_loads(
     assert "initial weights" not in window.transfers.last_box.text()
     window.transfers.last_box.close()
     window.transfers.last_outcome = None
-    answer_save_dialog(monkeypatch, out / "lenet_savedmodel")
-    menu_action(window, "File", "Export", "SavedModel").trigger()
-    outcome = transfer_done(qtbot, window)
-    assert outcome["ok"], outcome
-    window.transfers.last_box.close()
+    for entry, target in (("SavedModel", out / "lenet_savedmodel"), ("ONNX", out / "lenet.onnx")):
+        window.transfers.last_outcome = None
+        answer_save_dialog(monkeypatch, target)
+        menu_action(window, "File", "Export", entry).trigger()
+        outcome = transfer_done(qtbot, window)
+        assert outcome["ok"], outcome
+        assert outcome["paths"] == [str(target)]
+        window.transfers.last_box.close()
 
     # the script, alone in a fresh process: trains on its data file from the trained weights
     run = subprocess.run([sys.executable, str(out / "lenet.py"), "--epochs", "1",
@@ -209,12 +212,17 @@ def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_that_loads(
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "again.weights.h5").exists()
-    # the SavedModel carries the trained weights: it classifies the validation digits
+    # the SavedModel carries the trained weights: it classifies the validation digits; the ONNX
+    # file, run by onnxruntime, gives the same outputs
     check = (
-        "import numpy as np, tensorflow as tf\n"
+        "import numpy as np, tensorflow as tf, onnxruntime as ort\n"
         f"m = tf.saved_model.load({str(out / 'lenet_savedmodel')!r})\n"
         f"d = np.load({str(out / 'lenet.data.npz')!r})\n"
-        "p = np.asarray(m.serve(d['x_val'].astype('float32')))\n"
+        "x = d['x_val'].astype('float32')\n"
+        "p = np.asarray(m.serve(x))\n"
+        f"s = ort.InferenceSession({str(out / 'lenet.onnx')!r})\n"
+        "q = s.run(None, {s.get_inputs()[0].name: x})[0]\n"
+        "assert np.allclose(p, q, atol=1e-5), abs(p - q).max()\n"
         "y = d['y_val']\n"
         "y = y.argmax(1) if y.ndim == 2 else y.reshape(-1)      # one-hot or class ids\n"
         "print('accuracy', float((p.argmax(1) == y).mean()))\n")
