@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QTabBar
 
 from netdesigner.designer.canvas.view import LAYER_MIME
 
@@ -110,6 +110,16 @@ def pick_again(combo: QComboBox, text: str):
     assert combo.currentText() == text
 
 
+def click_tab(window, title):
+    """Click the tab of a tabbed panel (the Problems and Training docks share a tab bar)."""
+    for bar in window.findChildren(QTabBar):
+        for i in range(bar.count()):
+            if bar.tabText(i) == title:
+                QTest.mouseClick(bar, Qt.LeftButton, Qt.NoModifier, bar.tabRect(i).center())
+                return
+    raise AssertionError(f"no tab {title!r}")
+
+
 def answer_save_dialog(monkeypatch, path):
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(path), "")))
@@ -159,8 +169,9 @@ def test_build_train_export_lenet_like_a_user(window, qtbot, tmp_path, monkeypat
     assert doc.analysis.report(ids[-1]).outputs[0] == (10,)
 
     # training settings in the Training panel: digits, scaled to [0, 1], 2 epochs
-    window.show_training()
+    click_tab(window, "Training")
     panel = window.training
+    assert panel.isVisible()
     pick_again(panel.form.fields["dataset"][0], "digits")
     type_into(panel.form, "normalize", "minmax")
     type_into(panel.form, "epochs", "2")
