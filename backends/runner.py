@@ -94,8 +94,9 @@ def _worker(job: Job, conn, stop, pause) -> None:
     sender.close()
 
 
-def how_it_ended(exitcode: int) -> str:
-    """A sentence for a worker that ended without finishing: its exit code, or the signal."""
+def how_it_ended(exitcode: int, what: str = "the training process") -> str:
+    """A sentence for a worker (`what`) that ended without finishing: its exit code, or the
+    signal."""
     if exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
@@ -103,9 +104,9 @@ def how_it_ended(exitcode: int) -> str:
             name = f"signal {-exitcode}"
         if -exitcode == signal.SIGKILL:
             # the kernel's out-of-memory killer sends SIGKILL; so does `kill -9`
-            return f"the training process was killed ({name}) — out of memory?"
-        return f"the training process was killed by {name}"
-    return f"the training process ended unexpectedly (exit code {exitcode})"
+            return f"{what} was killed ({name}) — out of memory?"
+        return f"{what} was killed by {name}"
+    return f"{what} ended unexpectedly (exit code {exitcode})"
 
 
 class TrainingProcess:

@@ -27,6 +27,7 @@ from .properties import PropertyEditor
 from .theme import THEMES, apply_palette
 from .trace_panel import TracePanel
 from .training.panel import TrainingPanel
+from .transfer import Transfers, onnx_install_hint
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 MAX_RECENT = 8
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
                   self.status_device):
             self.statusBar().addPermanentWidget(w)
 
+        self.transfers = Transfers(self)
         self._make_actions()
         self.palette.activated.connect(self.add_layer_at_centre)
         self.view.layerDropped.connect(self.add_layer)
@@ -135,6 +137,8 @@ class MainWindow(QMainWindow):
         self._action("&Open…", self.open_dialog, QKeySequence.Open, f)
         self._action("Open &Sample…", self.open_sample_dialog, None, f)
         self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        self._make_transfer_menus(f)
         f.addSeparator()
         self._action("&Save", self.save, QKeySequence.Save, f)
         self._action("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), f)
@@ -191,6 +195,25 @@ class MainWindow(QMainWindow):
         panels = v.addMenu("&Panels")          # a closed panel comes back from here
         for dock in self.findChildren(QDockWidget):
             panels.addAction(dock.toggleViewAction())
+
+    def _make_transfer_menus(self, f) -> None:
+        """File > Import and File > Export (the work: designer/transfer.py)."""
+        i = f.addMenu("&Import")
+        self._action("Keras Model (.keras)…", self.transfers.import_keras_file, None, i)
+        self._action("Keras Application…", self.transfers.import_application, None, i,
+                     tip="ResNet50, MobileNetV2, VGG16… from keras.applications")
+        x = f.addMenu("&Export")
+        self._action("Python Script…", lambda: self.transfers.export("py"), None, x)
+        self._action("SavedModel…", lambda: self.transfers.export("savedmodel"), None, x)
+        self._action("Keras Model (.keras)…", lambda: self.transfers.export("keras"), None, x)
+        onnx = self._action("ONNX…", lambda: self.transfers.export("onnx"), None, x)
+        hint = onnx_install_hint()
+        if hint:
+            onnx.setText("ONNX (pip install netdesigner[onnx])")
+            onnx.setEnabled(False)
+            onnx.setToolTip(hint)
+            onnx.setStatusTip(hint)
+        x.setToolTipsVisible(True)
 
     # -- the document ---------------------------------------------------------------------------
     def set_document(self, document: Document) -> None:
@@ -543,6 +566,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.stop()
         self.training.shutdown()
         self.trace.shutdown()
+        self.transfers.shutdown()
         self.discard_recovery()
         event.accept()
 

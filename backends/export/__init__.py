@@ -28,6 +28,7 @@ designer's (`backends.keras.compiler.dense_gradients`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,4 +169,13 @@ def export_onnx(model, out: Path, opset: int | None = None, timeout: float = 900
         if done.returncode != 0 or not out.exists():
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
             raise ExportError(f"tf2onnx could not convert the model:\n{tail}")
+        # tf2onnx writes a file even when it could not convert some operations (they stay
+        # TensorFlow ops, which no ONNX runtime runs): that file is no export
+        unsupported = re.search(r"Unsupported ops: Counter\((\{.*?\})\)", done.stderr or "")
+        if unsupported:
+            out.unlink(missing_ok=True)
+            raise ExportError(f"tf2onnx could not convert these TensorFlow operations: "
+                              f"{unsupported.group(1)}; no ONNX runtime could run the file, so "
+                              f"none was written (File > Export's pre-flight check names the "
+                              f"layers that cause them)")
     return out

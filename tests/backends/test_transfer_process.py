@@ -1,0 +1,38 @@
+"""Export and import jobs in a worker process: outcomes are sentences, even when it dies."""
+import os
+import signal
+import time
+
+from netdesigner.backends.transfer import ExportJob, ImportJob, TransferProcess, default_out, run
+
+
+def wait_for(process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        assert time.monotonic() < deadline, "no outcome"
+        time.sleep(0.05)
+    return process.outcome
+
+
+def test_a_killed_worker_is_a_sentence(tmp_path):
+    process = TransferProcess(ImportJob("keras.applications.ResNet50", str(tmp_path / "r.graph")))
+    process.start()
+    assert process.poll() is None and process.running
+    os.kill(process.process.pid, signal.SIGKILL)
+    outcome = wait_for(process)
+    assert outcome == {"ok": False,
+                       "message": "The import process was killed (SIGKILL) — out of memory?"}
+    assert not process.running
+
+
+def test_a_bad_job_fails_with_a_sentence_not_an_exception(tmp_path):
+    outcome = run(ExportJob("{not json", "py", str(tmp_path / "x.py")))
+    assert outcome["ok"] is False and "Traceback" not in outcome["message"]
+    assert outcome["message"].startswith("<project>")      # where: the design's text
+
+
+def test_default_export_names(tmp_path):
+    project = tmp_path / "lenet.graph"
+    assert default_out(project, "", "py", tmp_path / "x") == tmp_path / "lenet.py"
+    assert default_out(project, "", "savedmodel", tmp_path) == tmp_path / "lenet_savedmodel"
+    assert default_out(None, "My net", "onnx", tmp_path) == tmp_path / "My_net.onnx"
