@@ -19,6 +19,9 @@ from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, Insert
                        MoveNodesCommand, RemoveNodesCommand, SetParamCommand,
                        SetTrainingCommand)
 
+AUTO_LAYOUT = "Auto Layout"        # the undo text; the canvas re-places ports when it is undone
+
+
 CLIPBOARD_MIME = "application/x-netdesigner-layers"
 
 
@@ -123,10 +126,14 @@ class Document(QObject):
         if moves:
             self.push(MoveNodesCommand(self.graph, moves))
 
-    def auto_layout(self) -> None:
-        positions = layered_positions(self.graph)
-        self.move_nodes({n: (self.graph.node(n).position, positions[n])
-                         for n in self.graph.nodes()})
+    def auto_layout(self, direction: str | None = None, view_width: float = 1600.0) -> None:
+        """One undoable move of every layer (see graph.layout: top-down when the network is
+        wider than `view_width` left to right, unless `direction` says which)."""
+        positions = layered_positions(self.graph, direction=direction, view_width=view_width)
+        moves = {n: (self.graph.node(n).position, positions[n]) for n in self.graph.nodes()}
+        moves = {k: v for k, v in moves.items() if tuple(v[0]) != tuple(v[1])}
+        if moves:
+            self.push(MoveNodesCommand(self.graph, moves, AUTO_LAYOUT))
 
     # -- clipboard ------------------------------------------------------------------------------
     def copy_data(self, node_ids) -> str:

@@ -249,3 +249,13 @@ def _spaced(want: list[float]) -> list[float]:
     for mean, weight in blocks:
         out.extend([mean] * int(weight))
     return [y + i for i, y in enumerate(out)]
+
+
+def orientation(graph: Graph) -> str:
+    """Which way the wires of a drawing mostly run: DOWN or RIGHT (the ports follow it)."""
+    along_y = along_x = 0.0
+    for e in graph.edges():
+        (sx, sy), (tx, ty) = graph.node(e.source).position, graph.node(e.target).position
+        along_x += max(0.0, tx - sx)
+        along_y += max(0.0, ty - sy)
+    return DOWN if along_y > along_x else RIGHT

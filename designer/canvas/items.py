@@ -74,6 +74,7 @@ class NodeItem(QGraphicsObject):
         self.canvas, self.node_id = scene, node_id
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
+        self._vertical = None          # the orientation the ports were placed for
         self._state = None             # what the last refresh showed
         self.training_level: float | None = None    # 0 weakest .. 1 strongest gradients
         self.training_gradient: float | None = None
@@ -126,8 +127,11 @@ class NodeItem(QGraphicsObject):
         lt = node.layer_type
         n_in = self.input_count()
         out_names = lt.output_port_names(node.params, graph)
-        if (len(self.inputs), [p.name for p in self.outputs]) == (n_in, out_names):
+        vertical = self.canvas.vertical
+        if (len(self.inputs), [p.name for p in self.outputs], self._vertical) == (
+                n_in, out_names, vertical):
             return
+        self._vertical = vertical
         for port in self.inputs + self.outputs:
             port.setParentItem(None)
             if port.scene():
@@ -136,16 +140,25 @@ class NodeItem(QGraphicsObject):
         self.height = max(HEADER + 3 * LINE + 10, HEADER + 8 + PORT_SPACING * max(n_in, len(out_names)))
         self.inputs = [PortItem(self, i, False, lt.input_port_name(i)) for i in range(n_in)]
         self.outputs = [PortItem(self, i, True, name) for i, name in enumerate(out_names)]
-        for ports, x in ((self.inputs, 0.0), (self.outputs, NODE_WIDTH)):
-            top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
-            for i, port in enumerate(ports):
-                port.setPos(x, top + i * PORT_SPACING)
+        if vertical:            # top-down drawing: inputs on the top edge, outputs below
+            for ports, y in ((self.inputs, 0.0), (self.outputs, self.height)):
+                spacing = min(3 * PORT_SPACING, (NODE_WIDTH - 24) / max(1, len(ports)))
+                left = (NODE_WIDTH - spacing * (len(ports) - 1)) / 2
+                for i, port in enumerate(ports):
+                    port.setPos(left + i * spacing, y)
+        else:
+            for ports, x in ((self.inputs, 0.0), (self.outputs, NODE_WIDTH)):
+                top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
+                for i, port in enumerate(ports):
+                    port.setPos(x, top + i * PORT_SPACING)
         self.update()
 
     def port_pos(self, is_output: bool, index: int) -> QPointF:
         ports = self.outputs if is_output else self.inputs
         if index < len(ports):
             return ports[index].scenePos()
+        if self.canvas.vertical:
+            return self.mapToScene(QPointF(NODE_WIDTH / 2, self.height if is_output else 0.0))
         return self.mapToScene(QPointF(NODE_WIDTH if is_output else 0.0, self.height / 2))
 
     # -- painting -------------------------------------------------------------------------------
@@ -327,7 +340,7 @@ class EdgeItem(QGraphicsPathItem):
             return
         a = src.port_pos(True, self.edge.source_port)
         b = dst.port_pos(False, self.edge.target_port)
-        self.setPath(wire_path(a, b))
+        self.setPath(wire_path(a, b, self.canvas.vertical))
 
     def refresh(self) -> None:
         shape = self.canvas.document.analysis.edge_shape(self.edge)
@@ -364,10 +377,16 @@ class EdgeItem(QGraphicsPathItem):
             painter.drawText(box, Qt.AlignCenter, self.label)
 
 
-def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
-    dx = max(40.0, abs(b.x() - a.x()) / 2)
+def wire_path(a: QPointF, b: QPointF, vertical: bool = False) -> QPainterPath:
+    """A curve leaving an output port and entering an input port: rightwards between side
+    ports, downwards between the bottom and top ports of a top-down drawing."""
     path = QPainterPath(a)
-    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    if vertical:
+        dy = max(40.0, abs(b.y() - a.y()) / 2)
+        path.cubicTo(QPointF(a.x(), a.y() + dy), QPointF(b.x(), b.y() - dy), b)
+    else:
+        dx = max(40.0, abs(b.x() - a.x()) / 2)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
     return path
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 from netdesigner.graph import Edge
 from netdesigner.graph.events import (BlockChanged, EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved,
                           NodeRemoved, ParamChanged)
+from netdesigner.graph.layout import DOWN, orientation
 from netdesigner.graph.shapes import fmt
 
 from ..document import Document
@@ -28,6 +29,8 @@ class NetworkScene(QGraphicsScene):
         self.document, self.theme = document, theme
         self.snap_to_grid = True
         self.show_wire_labels = True
+        # ports on the top and bottom edges when the drawing runs top-down (see set_orientation)
+        self.vertical = orientation(document.graph) == DOWN
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict = {}
         self._wire: dict | None = None        # the wire being dragged
@@ -107,6 +110,17 @@ class NetworkScene(QGraphicsScene):
             item.refresh()
         for item in self.edges.values():
             item.refresh()
+
+    def update_orientation(self) -> None:
+        """Put the ports where the wires run (after an auto layout or opening a file)."""
+        vertical = orientation(self.document.graph) == DOWN
+        if vertical == self.vertical:
+            return
+        self.vertical = vertical
+        for item in self.nodes.values():
+            item.rebuild_ports()
+        for item in self.edges.values():
+            item.update_path()
 
     def set_theme(self, theme) -> None:
         self.theme = theme
@@ -215,7 +229,7 @@ class NetworkScene(QGraphicsScene):
             w["target"] = (port.node_id, port.index, reason)
         else:
             end, ok, text = pos, True, ""
-        self._temp.setPath(wire_path(start, end))
+        self._temp.setPath(wire_path(start, end, self.vertical))
         self._temp.setPen(self._pen(ok))
         self._hint.setPos(pos)
         self._hint.set(text, ok, self.theme)
