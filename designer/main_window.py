@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
                                QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QScrollArea, QVBoxLayout)
+from shiboken6 import isValid
 
 from netdesigner.graph import fileformat
 from netdesigner.graph.layout import DOWN, RIGHT
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
         self._action("De&lete", self.delete_selection, QKeySequence.Delete, e)
         self._action("Select &All", self.select_all, QKeySequence.SelectAll, e)
         e.addSeparator()
-        self._action("Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), e,
+        self._action("Auto &Layout", lambda: self.auto_layout(), QKeySequence("Ctrl+L"), e,
                      tip="Arrange the layers by depth: top-down when the network is wider "
                          "than the view, else left to right")
         self._action("Auto Layout Left to &Right", lambda: self.auto_layout(RIGHT),
@@ -200,7 +201,8 @@ class MainWindow(QMainWindow):
         document.fileChanged.connect(self._update_title)
         document.undo.canUndoChanged.connect(self.undo_action.setEnabled)
         document.undo.canRedoChanged.connect(self.redo_action.setEnabled)
-        document.undo.indexChanged.connect(self._undo_index_changed)
+        document.undo.indexChanged.connect(
+            lambda index, d=document: self._undo_index_changed(d, index))
         self.undo_action.setEnabled(document.undo.canUndo())
         self.redo_action.setEnabled(document.undo.canRedo())
         if old is not None:
@@ -331,8 +333,10 @@ class MainWindow(QMainWindow):
         self.scene.update_orientation()
         self.view.show_network()
 
-    def _undo_index_changed(self, index: int) -> None:
-        undo = self.document.undo
+    def _undo_index_changed(self, document, index: int) -> None:
+        if document is not self.document or not isValid(document.undo) or self.scene is None:
+            return                  # a document going away
+        undo = document.undo
         for i in (index - 1, index):            # the command just redone, or just undone
             command = undo.command(i) if 0 <= i < undo.count() else None
             if command is not None and command.text() == AUTO_LAYOUT:

@@ -26,6 +26,18 @@ LABEL_FONT = QFont()
 LABEL_FONT.setPointSizeF(7.5)
 
 
+def repaint(item: QGraphicsItem) -> None:
+    """Repaint a cached item in every view. QGraphicsItem.update() alone left stale pixels
+    in the canvas while the overview (a second view of the scene) was repainted: a layer
+    restored by Undo kept "shape ?", the layers stayed white after a switch to the dark theme.
+    Dropping the device cache and making it again repaints it everywhere."""
+    mode = item.cacheMode()
+    if mode != QGraphicsItem.NoCache:
+        item.setCacheMode(QGraphicsItem.NoCache)
+        item.setCacheMode(mode)
+    item.update()
+
+
 def shapes_text(shapes) -> str:
     if shapes is None:
         return "shape ?"
@@ -151,7 +163,7 @@ class NodeItem(QGraphicsObject):
                 top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
                 for i, port in enumerate(ports):
                     port.setPos(x, top + i * PORT_SPACING)
-        self.update()
+        repaint(self)
 
     def port_pos(self, is_output: bool, index: int) -> QPointF:
         ports = self.outputs if is_output else self.inputs
@@ -257,7 +269,7 @@ class NodeItem(QGraphicsObject):
             tip.append(f"training: mean |gradient| {self.training_gradient:.3g}")
         tip += [f"⚡ {w}" for w in self.training_warnings]
         self.setToolTip("\n".join(tip))
-        self.update()
+        repaint(self)
 
     def set_training(self, level, gradient, warnings) -> None:
         if (level, gradient, warnings) == (self.training_level, self.training_gradient,
@@ -349,7 +361,7 @@ class EdgeItem(QGraphicsPathItem):
             return
         self.label = label
         self.setToolTip(f"{self.edge.source} → {self.edge.target}: {self.label}")
-        self.update()
+        repaint(self)
 
     def boundingRect(self):
         return super().boundingRect().adjusted(-60, -14, 60, 14)
@@ -396,7 +408,10 @@ class HintItem(QGraphicsItem):
     def __init__(self):
         super().__init__()
         self.text, self.ok = "", True
+        self.flip = (False, False)       # shown left of / above the cursor near the view's edge
         self.setZValue(10)
+        # screen-sized at any zoom: readable when zoomed out on a big network
+        self.setFlag(QGraphicsItem.ItemIgnoresTransformations)
         self.theme = None
 
     def set(self, text: str, ok: bool, theme) -> None:
@@ -404,10 +419,21 @@ class HintItem(QGraphicsItem):
         self.text, self.ok, self.theme = text, ok, theme
         self.update()
 
-    def _rect(self):
+    def size(self) -> tuple[float, float]:
         metrics = QFontMetricsF(BODY_FONT)
         r = metrics.boundingRect(QRectF(0, 0, 320, 1000), Qt.TextWordWrap, self.text)
-        return QRectF(14, 14, r.width() + 12, r.height() + 8)
+        return r.width() + 14, r.height() + 8
+
+    def set_flip(self, flip_x: bool, flip_y: bool) -> None:
+        if (flip_x, flip_y) != self.flip:
+            self.prepareGeometryChange()
+            self.flip = (flip_x, flip_y)
+
+    def _rect(self):
+        w, h = self.size()
+        x = -14 - w if self.flip[0] else 14
+        y = -14 - h if self.flip[1] else 14
+        return QRectF(x, y, w, h)
 
     def boundingRect(self):
         return self._rect().adjusted(-1, -1, 1, 1)

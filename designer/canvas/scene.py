@@ -5,7 +5,7 @@ itself. Gestures (drag a wire, move a selection) become one undoable command eac
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
@@ -17,7 +17,9 @@ from netdesigner.graph.shapes import fmt
 
 from ..document import Document
 from ..theme import LIGHT
-from .items import EdgeItem, HintItem, NodeItem, PortItem, wire_path
+from .items import EdgeItem, HintItem, NodeItem, PortItem, repaint, wire_path
+
+HINT_MS = 4000         # how long a refused wire's reason stays on the canvas
 
 
 class NetworkScene(QGraphicsScene):
@@ -42,6 +44,11 @@ class NetworkScene(QGraphicsScene):
         self._temp.hide()
         self._hint.hide()
         self._press_positions: dict[str, tuple] = {}
+        # a refused wire's reason stays a few seconds (or until the next click), not forever
+        self.hint_timer = QTimer(self)
+        self.hint_timer.setSingleShot(True)
+        self.hint_timer.setInterval(HINT_MS)
+        self.hint_timer.timeout.connect(self.hide_hint)
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
         for n in document.graph.nodes():
             self._add_node(n)
@@ -131,9 +138,10 @@ class NetworkScene(QGraphicsScene):
         self.repaint_items()
 
     def repaint_items(self) -> None:
-        """Items cache their pixels: a change of look must invalidate every one."""
+        """Items cache their pixels: a change of look must invalidate every one (see
+        items.repaint: update() alone left the layers white after a switch to dark)."""
         for item in self.items():
-            item.update()
+            repaint(item)
         self.update()
 
     # -- training overlay -----------------------------------------------------------------------
@@ -182,6 +190,7 @@ class NetworkScene(QGraphicsScene):
 
     # -- wiring by dragging ---------------------------------------------------------------------
     def mousePressEvent(self, event):
+        self.hide_hint()
         if event.button() == Qt.LeftButton:
             port = self.port_at(event.scenePos())
             if port is not None and port.is_output:
@@ -231,8 +240,8 @@ class NetworkScene(QGraphicsScene):
             end, ok, text = pos, True, ""
         self._temp.setPath(wire_path(start, end, self.vertical))
         self._temp.setPen(self._pen(ok))
-        self._hint.setPos(pos)
         self._hint.set(text, ok, self.theme)
+        self._place_hint(pos)
         self._hint.setVisible(bool(text))
         event.accept()
 
@@ -257,8 +266,9 @@ class NetworkScene(QGraphicsScene):
         target = w["target"]
         if target is not None and target[2] is not None:
             self._hint.set(target[2], False, self.theme)      # the reason stays a moment
-            self._hint.setPos(event.scenePos())
+            self._place_hint(event.scenePos())
             self._hint.show()
+            self.hint_timer.start()
             self.wireRefused.emit(target[2])
         else:
             self._hint.hide()
@@ -277,7 +287,20 @@ class NetworkScene(QGraphicsScene):
                 doc.undo.endMacro()
         event.accept()
 
+    def _place_hint(self, pos: QPointF) -> None:
+        """At the cursor, flipped to its left or above it where it would leave the view."""
+        self._hint.setPos(pos)
+        views = [v for v in self.views() if not hasattr(v, "main")]     # not the overview
+        if not views:
+            return
+        view = views[0]
+        at = view.mapFromScene(pos)
+        w, h = self._hint.size()
+        vp = view.viewport().rect()
+        self._hint.set_flip(at.x() + 14 + w > vp.right(), at.y() + 14 + h > vp.bottom())
+
     def hide_hint(self) -> None:
+        self.hint_timer.stop()
         self._hint.hide()
 
     def _finish_move(self) -> None:
