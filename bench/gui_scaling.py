@@ -24,7 +24,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from netdesigner.graph import Analysis, Graph, fileformat  # noqa: E402
-from netdesigner.graph.layout import layered_positions  # noqa: E402
+from netdesigner.graph.layout import RIGHT, layered_positions  # noqa: E402
 
 NODES = 500
 
@@ -45,7 +45,7 @@ def build(n: int) -> Graph:
         d = g.add_node("Dropout")
         g.connect(x, 0, d, 0)
         x = d
-    for node, pos in layered_positions(g).items():
+    for node, pos in layered_positions(g, direction=RIGHT).items():   # as measured before
         g.move_node(node, pos)
     return g
 

@@ -4,6 +4,8 @@ Items hold ids, never data: they read the graph model and the analysis when they
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
@@ -16,6 +18,9 @@ LINE = 16.0
 PORT_RADIUS = 6.0
 PORT_SPACING = 20.0
 GRID = 20.0
+# below this scale text is too small to read (about 4 px): items draw only their shapes and
+# colours, which is what the overview and a fitted big network need, at a fraction of the cost
+DETAIL_LOD = 0.45
 
 TITLE_FONT = QFont()
 TITLE_FONT.setPointSizeF(9.0)
@@ -38,6 +43,11 @@ def repaint(item: QGraphicsItem) -> None:
     item.update()
 
 
+def level_of_detail(painter: QPainter) -> float:
+    t = painter.worldTransform()
+    return (t.m11() ** 2 + t.m12() ** 2) ** 0.5
+
+
 def shapes_text(shapes) -> str:
     if shapes is None:
         return "shape ?"
@@ -53,12 +63,27 @@ class PortItem(QGraphicsItem):
         self.highlight: QColor | None = None
         self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        self.setToolTip(f"{'output' if is_output else 'input'} {index}: {name}"
-                        + ("\nDrag to an input port to wire it." if is_output else ""))
 
     @property
     def node_id(self) -> str:
         return self.node_item.node_id
+
+    def toolTip(self) -> str:
+        """Made on first use: making 1,250 port tooltips up front took a tenth of the time
+        to open a 500-layer network (Qt asks for it after hoverEnterEvent)."""
+        text = super().toolTip()
+        if not text:
+            text = self.tooltip_text()
+            self.setToolTip(text)
+        return text
+
+    def hoverEnterEvent(self, event):
+        self.toolTip()
+        super().hoverEnterEvent(event)
+
+    def tooltip_text(self) -> str:
+        return (f"{'output' if self.is_output else 'input'} {self.index}: {self.name}"
+                + ("\nDrag to an input port to wire it." if self.is_output else ""))
 
     def boundingRect(self):
         r = PORT_RADIUS + 3
@@ -70,6 +95,8 @@ class PortItem(QGraphicsItem):
         return path
 
     def paint(self, painter: QPainter, option, widget=None):
+        if level_of_detail(painter) < DETAIL_LOD:
+            return                          # the node's outline says enough from afar
         theme = self.node_item.scene_theme()
         colour = self.highlight or (theme.category(self.node_item.category()) if self.is_output
                                     else theme.colour("wire"))
@@ -207,6 +234,8 @@ class NodeItem(QGraphicsObject):
         header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 6, 6)
         header.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
         painter.fillPath(header, theme.category(node.layer_type.category))
+        if level_of_detail(painter) < DETAIL_LOD:
+            return                          # no text to read at this scale
         if self.training_warnings:      # a training warning: a yellow triangle
             painter.setPen(Qt.NoPen)
             painter.setBrush(QColor("#fdd835"))
@@ -261,6 +290,14 @@ class NodeItem(QGraphicsObject):
         if state == self._state:
             return
         self._state = state
+        self.setToolTip("")                 # made again when asked for (see toolTip)
+        if self.isUnderMouse():
+            self.toolTip()
+        repaint(self)
+
+    def tooltip_text(self) -> str:
+        node = self.model()
+        report = self.report()
         tip = [f"{node.type} — {node.layer_type.description}"]
         if report is not None:
             tip.append(f"output: {shapes_text(report.outputs)}   parameters: {report.params:,}")
@@ -268,8 +305,19 @@ class NodeItem(QGraphicsObject):
         if self.training_gradient is not None:
             tip.append(f"training: mean |gradient| {self.training_gradient:.3g}")
         tip += [f"⚡ {w}" for w in self.training_warnings]
-        self.setToolTip("\n".join(tip))
-        repaint(self)
+        return "\n".join(tip)
+
+    def toolTip(self) -> str:
+        """The tooltip, made on first use (Qt asks for it after hoverEnterEvent)."""
+        text = super().toolTip()
+        if not text:
+            text = self.tooltip_text()
+            self.setToolTip(text)
+        return text
+
+    def hoverEnterEvent(self, event):
+        self.toolTip()
+        super().hoverEnterEvent(event)
 
     def set_training(self, level, gradient, warnings) -> None:
         if (level, gradient, warnings) == (self.training_level, self.training_gradient,
@@ -329,8 +377,26 @@ def _summary(node) -> str:
     return node.layer_type.category.lower()
 
 
+_METRICS: dict = {}
+
+
+@lru_cache(maxsize=4096)
+def _label_width(text: str) -> float:
+    return QFontMetricsF(LABEL_FONT).horizontalAdvance(text)
+
+
+@lru_cache(maxsize=4096)
+def _elide_cached(text: str, font_key: str, width: float) -> str:
+    return _METRICS[font_key].elidedText(text, Qt.ElideRight, width)
+
+
 def _elide(text: str, font: QFont, width: float) -> str:
-    return QFontMetricsF(font).elidedText(text, Qt.ElideRight, width)
+    """Elided text, remembered: a 500-layer canvas asked Qt the same question thousands of
+    times while painting."""
+    key = font.key()
+    if key not in _METRICS:
+        _METRICS[key] = QFontMetricsF(font)
+    return _elide_cached(text, key, width)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -376,10 +442,10 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label and self.canvas.show_wire_labels:
+        if (self.label and self.canvas.show_wire_labels
+                and level_of_detail(painter) >= DETAIL_LOD):
             mid = self.path().pointAtPercent(0.5)
-            metrics = QFontMetricsF(LABEL_FONT)
-            w = metrics.horizontalAdvance(self.label) + 8
+            w = _label_width(self.label) + 8
             box = QRectF(mid.x() - w / 2, mid.y() - 8, w, 16)
             painter.setPen(QPen(colour, 0.8))
             painter.setBrush(theme.colour("wire_label"))

@@ -50,6 +50,7 @@ class NetworkScene(QGraphicsScene):
         self.hint_timer.setInterval(HINT_MS)
         self.hint_timer.timeout.connect(self.hide_hint)
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+        self._bounds: QRectF | None = None      # items_bounding_rect, until a layer moves
         for n in document.graph.nodes():
             self._add_node(n)
         for e in document.graph.edges():
@@ -70,6 +71,8 @@ class NetworkScene(QGraphicsScene):
         self.addItem(item)
 
     def on_event(self, event) -> None:
+        if isinstance(event, (NodeAdded, NodeRemoved, NodeMoved)):
+            self._bounds = None
         if isinstance(event, NodeAdded):
             self._add_node(event.node)
         elif isinstance(event, NodeRemoved):
@@ -103,6 +106,7 @@ class NetworkScene(QGraphicsScene):
 
     def node_moved(self, node_id: str) -> None:
         """Keep the wires of a node attached while it moves."""
+        self._bounds = None
         graph = self.document.graph
         if node_id not in graph:
             return
@@ -183,10 +187,13 @@ class NetworkScene(QGraphicsScene):
         return None
 
     def items_bounding_rect(self) -> QRectF:
-        rect = QRectF()
-        for item in self.nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
-        return rect
+        """The layers' bounds (remembered: the overview asks on every scroll step)."""
+        if self._bounds is None:
+            rect = QRectF()
+            for item in self.nodes.values():
+                rect = rect.united(item.sceneBoundingRect())
+            self._bounds = rect
+        return QRectF(self._bounds)
 
     # -- wiring by dragging ---------------------------------------------------------------------
     def mousePressEvent(self, event):

@@ -51,10 +51,18 @@ class NetworkView(QGraphicsView):
         rect = scene.items_bounding_rect() if scene is not None else QRectF()
         if rect.isNull():
             return
+        self._room_for(rect)
         self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.KeepAspectRatio)
         if self.zoom() > FIT_MAX_ZOOM:      # a tiny network is shown at a readable size
             self.set_zoom(FIT_MAX_ZOOM / self.zoom())
         self.minimap.refresh()
+
+    def _room_for(self, rect: QRectF) -> None:
+        """The scroll area reaches every layer (a 500-layer top-down drawing is 75,000 units
+        tall) with room to spare around it."""
+        room = rect.adjusted(-50_000, -50_000, 50_000, 50_000)
+        if not self.sceneRect().contains(room):
+            self.setSceneRect(self.sceneRect().united(room))
 
     def show_network(self, readable_zoom: float = READABLE_ZOOM) -> None:
         """The view after opening a file or a layout: everything if it fits at a readable
@@ -64,6 +72,7 @@ class NetworkView(QGraphicsView):
         rect = scene.items_bounding_rect() if scene is not None else QRectF()
         if rect.isNull():
             return
+        self._room_for(rect)
         self._framing = True
         margin = 60.0
         frame = rect.adjusted(-margin, -margin, margin, margin)
