@@ -27,6 +27,8 @@ LANE = 240.0
 # a chain longer than this (scene units) is laid out top-down when no view width is given
 AUTO_WIDTH = 1600.0
 SWEEPS = 4
+PLACEHOLDER_WEIGHT = 0.01   # how much a long wire's placeholder pulls on positions
+SNAP = 20.0                 # positions on the canvas grid (a multiple of LANE and ROW)
 
 
 def choose_direction(graph: Graph, view_width: float = AUTO_WIDTH) -> str:
@@ -51,10 +53,15 @@ def layered_positions(graph: Graph, origin=(0.0, 0.0), direction: str | None = N
     out = {}
     for n in graph.nodes():
         if direction == DOWN:
-            out[n] = (ox + across[n] * LANE, oy + depth[n] * LEVEL)
+            out[n] = (ox + _snap(across[n] * LANE), oy + depth[n] * LEVEL)
         else:
-            out[n] = (ox + depth[n] * COLUMN, oy + across[n] * ROW)
+            out[n] = (ox + depth[n] * COLUMN, oy + _snap(across[n] * ROW))
     return out
+
+
+def _snap(v: float) -> float:
+    # rounding keeps gaps of LANE or ROW (multiples of SNAP) at least that wide
+    return float(round(v / SNAP) * SNAP)
 
 
 def crossings(graph: Graph, positions: dict, direction: str = DOWN) -> int:
@@ -219,6 +226,11 @@ def _coordinates(layers, preds, succs) -> dict[str, float]:
     for layer in layers:
         for k, n in enumerate(layer):
             x[n] = k - (len(layer) - 1) / 2
+    def weight(n: str) -> float:
+        # a placeholder gives way: the layers of a main path stay in one straight line and
+        # a long skip wire is the one pushed aside
+        return PLACEHOLDER_WEIGHT if n.startswith("\0") else 1.0
+
     for sweep in range(SWEEPS):
         down = sweep % 2 == 0
         order = layers if down else layers[::-1]
@@ -227,27 +239,28 @@ def _coordinates(layers, preds, succs) -> dict[str, float]:
             want = []
             for n in layer:
                 ns = nbrs[n]
-                want.append(sum(x[m] for m in ns) / len(ns) if ns else x[n])
-            for n, v in zip(layer, _spaced(want)):
+                total = sum(weight(m) for m in ns)
+                want.append(sum(x[m] * weight(m) for m in ns) / total if ns else x[n])
+            for n, v in zip(layer, _spaced(want, [weight(n) for n in layer])):
                 x[n] = v
     # a whole drawing starts at 0 on its leftmost lane
     low = min(x.values(), default=0.0)
     return {n: v - low for n, v in x.items()}
 
 
-def _spaced(want: list[float]) -> list[float]:
-    """The list closest to `want` (least squares) with each value >= the previous + 1: with
-    y_i = x_i - i the constraint is y non-decreasing, solved by pool-adjacent-violators."""
-    blocks: list[list[float]] = []       # [mean, weight]
-    for i, w in enumerate(want):
-        blocks.append([w - i, 1.0])
+def _spaced(want: list[float], weights: list[float]) -> list[float]:
+    """The list closest to `want` (weighted least squares) with each value >= the previous + 1:
+    with y_i = x_i - i the constraint is y non-decreasing, solved by pool-adjacent-violators."""
+    blocks: list[list[float]] = []       # [mean, weight, count]
+    for i, (w, k) in enumerate(zip(want, weights)):
+        blocks.append([w - i, k, 1])
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            m2, w2 = blocks.pop()
-            m1, w1 = blocks.pop()
-            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
     out = []
-    for mean, weight in blocks:
-        out.extend([mean] * int(weight))
+    for mean, _, count in blocks:
+        out.extend([mean] * count)
     return [y + i for i, y in enumerate(out)]
 
 

@@ -18,6 +18,7 @@ LINE = 16.0
 PORT_RADIUS = 6.0
 PORT_SPACING = 20.0
 GRID = 20.0
+DETOUR_MIN = 220.0      # a wire this long (along the drawing) may run through other layers
 # below this scale text is too small to read (about 4 px): items draw only their shapes and
 # colours, which is what the overview and a fitted big network need, at a fraction of the cost
 DETAIL_LOD = 0.45
@@ -418,7 +419,36 @@ class EdgeItem(QGraphicsPathItem):
             return
         a = src.port_pos(True, self.edge.source_port)
         b = dst.port_pos(False, self.edge.target_port)
-        self.setPath(wire_path(a, b, self.canvas.vertical))
+        vertical = self.canvas.vertical
+        detour = self._detour(a, b, vertical, (src, dst))
+        self.setPath(wire_path(a, b, vertical) if detour is None
+                     else detour_path(a, b, detour, vertical))
+
+    def may_need_detour(self) -> bool:
+        p = self.path()
+        a, b = p.pointAtPercent(0), p.pointAtPercent(1)
+        return ((b.y() - a.y()) if self.canvas.vertical else (b.x() - a.x())) >= DETOUR_MIN
+
+    def _detour(self, a: QPointF, b: QPointF, vertical: bool, ends) -> float | None:
+        """A long wire (a skip connection) that would run through layers goes around them:
+        the lane beside the layers in its way (right of them top-down, below them left to
+        right), where the auto-layout leaves room for it. None: the plain curve is clear."""
+        along = (b.y() - a.y()) if vertical else (b.x() - a.x())
+        if along < DETOUR_MIN or getattr(self.canvas, "building", False):
+            return None                     # next to each other, or the scene is being made
+        if vertical:
+            x1, y1 = min(a.x(), b.x()) - 8, a.y() + 8
+            x2, y2 = max(a.x(), b.x()) + 8, b.y() - 8
+        else:
+            x1, y1 = a.x() + 8, min(a.y(), b.y()) - 8
+            x2, y2 = b.x() - 8, max(a.y(), b.y()) + 8
+        blockers = [r for r in self.canvas.node_rects()
+                    if r[0] < x2 and r[2] > x1 and r[1] < y2 and r[3] > y1 and r[4] not in ends]
+        if not blockers:
+            return None
+        if vertical:
+            return max(r[2] for r in blockers) + 2 * GRID
+        return max(r[3] for r in blockers) + 2 * GRID
 
     def refresh(self) -> None:
         shape = self.canvas.document.analysis.edge_shape(self.edge)
@@ -465,6 +495,22 @@ def wire_path(a: QPointF, b: QPointF, vertical: bool = False) -> QPainterPath:
     else:
         dx = max(40.0, abs(b.x() - a.x()) / 2)
         path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path
+
+
+def detour_path(a: QPointF, b: QPointF, lane: float, vertical: bool) -> QPainterPath:
+    """Out of the output port, along `lane` (an x top-down, a y left to right) past the layers
+    in the way, and into the input port."""
+    bend = 3 * GRID
+    path = QPainterPath(a)
+    if vertical:
+        path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(lane, a.y()), QPointF(lane, a.y() + 2 * bend))
+        path.lineTo(QPointF(lane, b.y() - 2 * bend))
+        path.cubicTo(QPointF(lane, b.y()), QPointF(b.x(), b.y() - bend), b)
+    else:
+        path.cubicTo(QPointF(a.x() + bend, a.y()), QPointF(a.x(), lane), QPointF(a.x() + 2 * bend, lane))
+        path.lineTo(QPointF(b.x() - 2 * bend, lane))
+        path.cubicTo(QPointF(b.x(), lane), QPointF(b.x() - bend, b.y()), b)
     return path
 
 

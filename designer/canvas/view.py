@@ -85,8 +85,8 @@ class NetworkView(QGraphicsView):
             target = min(zx, zy, FIT_MAX_ZOOM)
             centre = rect.center()
         else:
+            target = readable_zoom          # as much of it as can be read
             across = zx if vertical else zy
-            target = max(readable_zoom, min(across, 1.0))
             half_w, half_h = vp.width() / target / 2, vp.height() / target / 2
             if vertical:         # the top of the network, centred if its width fits
                 x = rect.center().x() if zx >= target else frame.left() + half_w

@@ -169,3 +169,22 @@ def test_switching_to_the_dark_theme_repaints_the_existing_layers(window, qtbot)
     assert window.theme.name == "dark"
     assert colour() == window.theme.colour("node").name()
     window.dark_action.trigger()
+
+
+def test_a_skip_wire_goes_around_the_layers_in_its_way(window, qtbot):
+    doc = window.document
+    x = doc.add_node("Input", (0, 0), {"shape": (8,)})
+    a = doc.add_node("Dense", (0, 0), {"units": 8})
+    b = doc.add_node("Dense", (0, 0), {"units": 8})
+    add = doc.add_node("Add", (0, 0))
+    for src, dst, p in ((x, a, 0), (a, b, 0), (b, add, 0), (x, add, 1)):
+        doc.connect(src, 0, dst, p)
+    menu_action(window, "Auto Layout &Top-Down").trigger()
+    for direction in ("top-down", "left to right"):
+        skip = next(e for e in doc.graph.edges() if e.source == x and e.target == add)
+        path = window.scene.edges[skip].path()
+        for n in (a, b):
+            rect = window.scene.nodes[n].sceneBoundingRect()
+            assert not any(rect.contains(path.pointAtPercent(t / 50)) for t in range(51)), \
+                (direction, n)
+        menu_action(window, "Auto Layout Left to &Right").trigger()
