@@ -331,13 +331,23 @@ class NodeItem(QGraphicsObject):
 
     # -- interaction ----------------------------------------------------------------------------
     def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionChange and self.canvas.snap_to_grid:
+        # Qt calls this ~15 times per layer while a network opens: the enum members are
+        # looked up once (module constants), not on every call
+        if change not in _WATCHED_CHANGES:
+            return value
+        if change == _POSITION_CHANGE and self.canvas.snap_to_grid:
             return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
-        if change == QGraphicsItem.ItemPositionHasChanged:
+        if change == _POSITION_HAS_CHANGED:
             self.canvas.node_moved(self.node_id)
-        if change == QGraphicsItem.ItemSelectedHasChanged:
+        if change == _SELECTED_HAS_CHANGED:
             self.update()
-        return super().itemChange(change, value)
+        return value
+
+
+_POSITION_CHANGE = QGraphicsItem.ItemPositionChange
+_POSITION_HAS_CHANGED = QGraphicsItem.ItemPositionHasChanged
+_SELECTED_HAS_CHANGED = QGraphicsItem.ItemSelectedHasChanged
+_WATCHED_CHANGES = frozenset((_POSITION_CHANGE, _POSITION_HAS_CHANGED, _SELECTED_HAS_CHANGED))
 
 
 def gradient_colour(level: float) -> QColor:
