@@ -563,6 +563,8 @@ class HintItem(QGraphicsItem):
     def paint(self, painter, option, widget=None):
         if not self.text or self.theme is None:
             return
+        if widget is not None and hasattr(widget.parent(), "main"):
+            return                  # not in the overview, where screen-sized text would cover it
         rect = self._rect()
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setPen(QPen(self.theme.colour("ok" if self.ok else "error"), 1.2))
