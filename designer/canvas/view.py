@@ -37,6 +37,7 @@ class NetworkView(QGraphicsView):
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        self._framing = False
         factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
         self.scale(factor, factor)
         self.minimap.refresh()
@@ -102,6 +103,7 @@ class NetworkView(QGraphicsView):
     def center_on_node(self, node_id: str) -> None:
         item = self.scene().nodes.get(node_id)
         if item is not None:
+            self._framing = False
             self.centerOn(item)
             self.minimap.refresh()
 

@@ -65,6 +65,13 @@ def test_opening_a_file_frames_it_at_a_readable_zoom_from_its_input(window, qtbo
     shown = visible_rect(window)
     for n in window.document.graph.inputs():
         assert shown.contains(window.scene.nodes[n].sceneBoundingRect())
+    window.show_training()               # the canvas shrinks: the view frames it again
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 0.35 * window.height(),
+                    timeout=3000)
+    qtbot.wait(50)
+    shown = visible_rect(window)
+    for n in window.document.graph.inputs():
+        assert shown.contains(window.scene.nodes[n].sceneBoundingRect())
     assert window.open_file(SAMPLES / "perceptron_and.graph", ask=False)
     qtbot.wait(50)
     shown = visible_rect(window)
