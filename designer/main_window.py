@@ -156,6 +156,8 @@ class MainWindow(QMainWindow):
                      QKeySequence("Ctrl+Shift+L"), e, tip="Arrange the layers left to right")
         self._action("Auto Layout &Top-Down", lambda: self.auto_layout(DOWN), None, e,
                      tip="Arrange the layers top to bottom, like Netron")
+        self._action("&Collapse into Block", self.collapse_selection, QKeySequence("Ctrl+G"), e,
+                     tip="Replace the selected layers by one Block node (double-click opens it)")
         self._action("Edit &Block Definition…", self.edit_selected_block, QKeySequence("Ctrl+B"),
                      e, tip="Open the sub-graph of the selected Block node (or double-click it)")
 
@@ -320,6 +322,13 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         if ids:
             self.scene.select_only(self.document.duplicate(ids))
+
+    def collapse_selection(self) -> None:
+        node, why = self.document.collapse_to_block(self.scene.selected_node_ids())
+        if node is None:
+            self.statusBar().showMessage(why, 6000)
+        else:
+            self.scene.select_only([node])
 
     def select_all(self) -> None:
         for item in self.scene.nodes.values():
