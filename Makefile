@@ -70,6 +70,8 @@ bench: install
 screenshot: install
 	$(PY) -m netdesigner.designer.screenshot samples/resnet_digits.graph docs/designer.png --select block_1
 	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer-dark.png --theme dark --select conv2d_2
+	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer-training-1280x800.png --size 1280x800 --train 40 --mid-run 3
+	$(PY) -m netdesigner.designer.screenshot keras.applications.ResNet50 docs/designer-resnet50.png --size 1280x800 --import --select conv2_block1_add
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -10,6 +10,7 @@ import copy
 from PySide6.QtGui import QUndoCommand
 
 from netdesigner.graph import Edge, Graph
+from netdesigner.graph.model import BlockDef
 
 MERGE_PARAM = 1001        # QUndoCommand ids for merging consecutive edits
 MERGE_TRAINING = 1003
@@ -168,3 +169,66 @@ class SetTrainingCommand(QUndoCommand):
 
     def undo(self):
         self.graph.set_training(self.key, copy.deepcopy(self.old))
+
+
+class CollapseToBlockCommand(QUndoCommand):
+    """Replace a selection of layers by one Block node whose new definition holds them: each
+    distinct tensor coming in becomes an input of the block (an Input layer inside, of the
+    shape it carries), each tensor going out (or a model output) an output of the block."""
+
+    def __init__(self, graph: Graph, node_ids, name: str, feed_shapes: dict):
+        super().__init__(f"Collapse {len(node_ids)} layers into block {name}")
+        self.graph, self.name, self.feed_shapes = graph, name, dict(feed_shapes)
+        order = {n: i for i, n in enumerate(graph.nodes())}
+        self.ids = sorted(node_ids, key=order.get)
+        chosen = set(self.ids)
+        edges = graph.edges()
+        self.incoming = [e for e in edges if e.source not in chosen and e.target in chosen]
+        self.outgoing = [e for e in edges if e.source in chosen and e.target not in chosen]
+        self.internal = [e for e in edges if e.source in chosen and e.target in chosen]
+        self.feeds = sorted({(e.source, e.source_port) for e in self.incoming},
+                            key=lambda f: (order[f[0]], f[1]))
+        outs = {(e.source, e.source_port) for e in self.outgoing}
+        outs |= {(n, 0) for n in self.ids if not graph.out_edges(n)}      # model outputs
+        self.outs = sorted(outs, key=lambda f: (order[f[0]], f[1]))
+        self.saved = [copy.deepcopy(graph.node(n)) for n in self.ids]
+        xs = [node.position[0] for node in self.saved]
+        ys = [node.position[1] for node in self.saved]
+        self.origin = (min(xs), min(ys))
+        self.position = (sum(xs) / len(xs), sum(ys) / len(ys))
+        self.block_node: str | None = None
+
+    def redo(self):
+        inner = Graph()
+        ox, oy = self.origin
+        for node in self.saved:
+            x, y = node.position
+            inner.add_node(node.type, copy.deepcopy(node.params), (x - ox, y - oy + 150), node.id)
+        input_ids = []
+        for k, feed in enumerate(self.feeds):
+            shape, dtype = self.feed_shapes[feed]
+            input_ids.append(inner.add_node("Input", {"shape": shape, "dtype": dtype},
+                                            (k * 240.0, 0.0)))
+        for e in self.internal:
+            inner.restore_edge(e)
+        for e in self.incoming:
+            source = input_ids[self.feeds.index((e.source, e.source_port))]
+            inner.restore_edge(Edge(source, 0, e.target, e.target_port))
+        for n in self.ids:
+            self.graph.remove_node(n)
+        self.graph.define_block(BlockDef(self.name, inner, input_ids, list(self.outs)))
+        self.block_node = self.graph.add_node("Block", {"block": self.name, "repeat": 1},
+                                              self.position, self.block_node)
+        for k, (source, port) in enumerate(self.feeds):
+            self.graph.restore_edge(Edge(source, port, self.block_node, k))
+        for e in self.outgoing:
+            j = self.outs.index((e.source, e.source_port))
+            self.graph.restore_edge(Edge(self.block_node, j, e.target, e.target_port))
+
+    def undo(self):
+        self.graph.remove_node(self.block_node)
+        self.graph.remove_block(self.name)
+        for node in self.saved:
+            self.graph.add_node(node.type, copy.deepcopy(node.params), node.position, node.id)
+        for e in self.internal + self.incoming + self.outgoing:
+            self.graph.restore_edge(e)

@@ -16,9 +16,12 @@ from netdesigner.graph import Analysis, Edge, Graph, fileformat
 from netdesigner.graph.layout import layered_positions
 from netdesigner.graph.training import SETTINGS
 
-from .commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, InsertCommand,
+from .commands import (AddNodeCommand, CollapseToBlockCommand, ConnectCommand, DisconnectCommand, InsertCommand,
                        MoveNodesCommand, RemoveNodesCommand, SetParamCommand,
                        SetTrainingCommand)
+
+AUTO_LAYOUT = "Auto Layout"        # the undo text; the canvas re-places ports when it is undone
+
 
 CLIPBOARD_MIME = "application/x-netdesigner-layers"
 DEFAULT_DATASET = "digits"          # a new project trains on it until another is chosen
@@ -170,10 +173,42 @@ class Document(QObject):
         if moves:
             self.push(MoveNodesCommand(self.graph, moves))
 
-    def auto_layout(self) -> None:
-        positions = layered_positions(self.graph)
-        self.move_nodes({n: (self.graph.node(n).position, positions[n])
-                         for n in self.graph.nodes()})
+    def auto_layout(self, direction: str | None = None, view_width: float = 1600.0) -> None:
+        """One undoable move of every layer (see graph.layout: top-down when the network is
+        wider than `view_width` left to right, unless `direction` says which)."""
+        positions = layered_positions(self.graph, direction=direction, view_width=view_width)
+        moves = {n: (self.graph.node(n).position, positions[n]) for n in self.graph.nodes()}
+        moves = {k: v for k, v in moves.items() if tuple(v[0]) != tuple(v[1])}
+        if moves:
+            self.push(MoveNodesCommand(self.graph, moves, AUTO_LAYOUT))
+
+    def collapse_to_block(self, node_ids) -> tuple[str | None, str]:
+        """Replace the layers by one Block node holding them (one undo step). Returns the
+        Block node's id and "" , or None and why it cannot be done."""
+        graph = self.graph
+        ids = [n for n in graph.nodes() if n in set(node_ids)]
+        if not ids:
+            return None, "Select the layers to collapse into a block."
+        if any(graph.node(n).type == "Input" for n in ids):
+            return None, "Input layers stay outside a block: select the layers after them."
+        chosen = set(ids)
+        feed_shapes = {}
+        for e in graph.edges():
+            if e.source not in chosen and e.target in chosen:
+                shape = self.analysis.edge_shape(e)
+                if shape is None:
+                    return None, (f"The shape reaching {e.target} from {e.source} is not known "
+                                  f"yet: fix the problems first.")
+                source = graph.node(e.source)
+                dtype = source.params.get("dtype", "float32") if source.type == "Input" \
+                    else "float32"
+                feed_shapes[(e.source, e.source_port)] = (tuple(shape), dtype)
+        k = 1
+        while f"group_{k}" in graph.blocks:
+            k += 1
+        command = CollapseToBlockCommand(graph, ids, f"group_{k}", feed_shapes)
+        self.push(command)
+        return command.block_node, ""
 
     # -- clipboard ------------------------------------------------------------------------------
     def copy_data(self, node_ids) -> str:

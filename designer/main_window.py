@@ -13,13 +13,15 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QDockWidget, QFileDialog,
                                QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QScrollArea, QVBoxLayout)
+from shiboken6 import isValid
 
 from netdesigner.graph import fileformat
+from netdesigner.graph.layout import DOWN, RIGHT
 
-from .canvas.editing import add_layer, delete_selection
+from .canvas.editing import add_layer, delete_selection, free_spot
 from .canvas.scene import NetworkScene
-from .canvas.view import NetworkView
-from .document import CLIPBOARD_MIME, Document
+from .canvas.view import READABLE_ZOOM, NetworkView
+from .document import AUTO_LAYOUT, CLIPBOARD_MIME, Document
 from .palette import Palette
 from .problems import ProblemsList
 from .project_view import ProjectViews
@@ -79,6 +81,12 @@ class MainWindow(QMainWindow):
         docks[2].raise_()
         self.training_dock = docks[3]
         self._docks = docks
+        # raising the Training tab (or showing its dock) gives it a real share of the height
+        self.training_dock.visibilityChanged.connect(
+            lambda visible: visible and QTimer.singleShot(0, self._grow_training_dock))
+        self.trace_dock.visibilityChanged.connect(
+            lambda visible: visible and QTimer.singleShot(
+                0, lambda: self._grow_dock(self.trace_dock)))
         self._default_docks_pending = True     # sized on the first show (see showEvent)
 
         self.status_params = QLabel()
@@ -163,8 +171,15 @@ class MainWindow(QMainWindow):
         self._action("De&lete", self.delete_selection, QKeySequence.Delete, e)
         self._action("Select &All", self.select_all, QKeySequence.SelectAll, e)
         e.addSeparator()
-        self._action("Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), e,
-                     tip="Arrange the layers left to right by depth")
+        self._action("Auto &Layout", lambda: self.auto_layout(), QKeySequence("Ctrl+L"), e,
+                     tip="Arrange the layers by depth: top-down when the network is wider "
+                         "than the view, else left to right")
+        self._action("Auto Layout Left to &Right", lambda: self.auto_layout(RIGHT),
+                     QKeySequence("Ctrl+Shift+L"), e, tip="Arrange the layers left to right")
+        self._action("Auto Layout &Top-Down", lambda: self.auto_layout(DOWN), None, e,
+                     tip="Arrange the layers top to bottom, like Netron")
+        self._action("&Collapse into Block", self.collapse_selection, QKeySequence("Ctrl+G"), e,
+                     tip="Replace the selected layers by one Block node (double-click opens it)")
         self._action("Edit &Block Definition…", self.edit_selected_block, QKeySequence("Ctrl+B"),
                      e, tip="Open the sub-graph of the selected Block node (or double-click it)")
 
@@ -235,6 +250,8 @@ class MainWindow(QMainWindow):
         document.fileChanged.connect(self._update_title)
         document.undo.canUndoChanged.connect(self.undo_action.setEnabled)
         document.undo.canRedoChanged.connect(self.redo_action.setEnabled)
+        document.undo.indexChanged.connect(
+            lambda index, d=document: self._undo_index_changed(d, index))
         self.undo_action.setEnabled(document.undo.canUndo())
         self.redo_action.setEnabled(document.undo.canRedo())
         if old is not None:
@@ -326,8 +343,14 @@ class MainWindow(QMainWindow):
         return add_layer(self.document, self.scene, type_id, scene_pos)
 
     def add_layer_at_centre(self, type_id: str) -> str:
+        """A layer added from the palette (double-click, search + Enter): near the centre of
+        the view, where no layer is."""
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        return self.add_layer(type_id, centre)
+        node_id = self.add_layer(type_id, free_spot(self.scene, centre))
+        item = self.scene.nodes.get(node_id)
+        if item is not None:
+            self.view.ensureVisible(item, 20, 20)
+        return node_id
 
     def delete_selection(self) -> None:
         delete_selection(self.document, self.scene)
@@ -353,29 +376,63 @@ class MainWindow(QMainWindow):
         if ids:
             self.scene.select_only(self.document.duplicate(ids))
 
+    def collapse_selection(self) -> None:
+        node, why = self.document.collapse_to_block(self.scene.selected_node_ids())
+        if node is None:
+            self.statusBar().showMessage(why, 6000)
+        else:
+            self.scene.select_only([node])
+
     def select_all(self) -> None:
         for item in self.scene.nodes.values():
             item.setSelected(True)
 
-    def auto_layout(self) -> None:
-        self.document.auto_layout()
-        self.view.fit()
+    def auto_layout(self, direction: str | None = None) -> None:
+        """Lay the network out; without a direction, top-down when it would be wider than the
+        view at a readable zoom."""
+        width = self.view.viewport().width() / READABLE_ZOOM
+        self.document.auto_layout(direction, view_width=width)
+        self.scene.update_orientation()
+        self.view.show_network()
+
+    def _undo_index_changed(self, document, index: int) -> None:
+        if document is not self.document or not isValid(document.undo) or self.scene is None:
+            return                  # a document going away
+        undo = document.undo
+        for i in (index - 1, index):            # the command just redone, or just undone
+            command = undo.command(i) if 0 <= i < undo.count() else None
+            if command is not None and command.text() == AUTO_LAYOUT:
+                self.scene.update_orientation()
+                return
+
+    TRAINING_SHARE = 0.46      # of the window's height, when the training panel is shown
 
     def show_training(self) -> bool:
         """Bring the training panel up, tall enough for its plots."""
         self.training_dock.show()
         self.training_dock.raise_()
-        if self.training_dock.height() < self.height() * 0.4:
-            self.resizeDocks([self.training_dock], [int(self.height() * 0.48)], Qt.Vertical)
+        self._grow_training_dock()
         return True
 
     def show_trace(self) -> bool:
         """Bring the Trace panel up, tall enough for its pictures."""
         self.trace_dock.show()
         self.trace_dock.raise_()
-        if self.trace_dock.height() < self.height() * 0.4:
-            self.resizeDocks([self.trace_dock], [int(self.height() * 0.48)], Qt.Vertical)
+        self._grow_dock(self.trace_dock)
         return True
+
+    def _grow_training_dock(self) -> None:
+        """The training panel, when it is on screen, gets a real share of the height: its
+        Start button, settings and plots at once (it opened 70-90 px tall before)."""
+        self._grow_dock(self.training_dock)
+
+    def _grow_dock(self, dock) -> None:
+        if (dock.isFloating() or not dock.isVisible() or dock.visibleRegion().isEmpty()
+                or self.dockWidgetArea(dock) not in (Qt.BottomDockWidgetArea,
+                                                     Qt.TopDockWidgetArea)):
+            return
+        if dock.height() < self.height() * (self.TRAINING_SHARE - 0.08):
+            self.resizeDocks([dock], [int(self.height() * self.TRAINING_SHARE)], Qt.Vertical)
 
     def focus_node(self, node_id: str) -> None:
         self.scene.select_only([node_id])

@@ -1,13 +1,17 @@
 """Render the designer with a file open to a PNG (for the README and for looking at the GUI).
 
     python -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer.png [--select NODE]
+    python -m netdesigner.designer.screenshot samples/cnn_digits.graph out.png --train 30 --mid-run 3
+    python -m netdesigner.designer.screenshot keras.applications.ResNet50 out.png --import
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
+import time
 
 
 def main(argv=None) -> int:
@@ -20,6 +24,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train", type=int, metavar="EPOCHS",
                         help="train for this many epochs first and show the training view")
     parser.add_argument("--tab", default="Loss", help="training plot tab to show")
+    parser.add_argument("--mid-run", type=int, metavar="EPOCHS",
+                        help="with --train: capture while it runs, after this many epochs")
+    parser.add_argument("--import", dest="import_keras", action="store_true",
+                        help="FILE is a .keras file or keras.applications.NAME (weights=None): "
+                             "import it (laid out as the importer does) instead of opening it")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -37,7 +46,12 @@ def main(argv=None) -> int:
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
     window.show()
-    if not window.open_file(args.file, ask=False):
+    if args.import_keras:
+        from netdesigner.backends.keras.importer import import_model, load_keras_model
+
+        from .document import Document
+        window.set_document(Document(import_model(load_keras_model(args.file))))
+    elif not window.open_file(args.file, ask=False):
         return 1
     for _ in range(3):
         app.processEvents()
@@ -47,14 +61,19 @@ def main(argv=None) -> int:
     for _ in range(3):
         app.processEvents()
     if args.train:
-        import time
         window.document.set_training("epochs", args.train)
         window.show_training()
         window.training.start()
         deadline = time.time() + 600
+
+        def epochs_done() -> int:
+            m = re.match(r"Epoch (\d+):", window.training.status.text())
+            return int(m.group(1)) if m else 0
         while window.training.last_end is None and time.time() < deadline:
             app.processEvents()
             time.sleep(0.01)
+            if args.mid_run and epochs_done() >= args.mid_run:
+                break
         window.training.poll()
         tabs = window.training.plots
         for i in range(tabs.count()):
@@ -63,6 +82,12 @@ def main(argv=None) -> int:
         for _ in range(5):
             app.processEvents()
     ok = window.grab().save(args.png)
+    if args.mid_run and window.training.last_end is None:
+        window.training.stop()              # captured mid-run: end the run before closing
+        deadline = time.time() + 60
+        while window.training.last_end is None and time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
     window.document.undo.setClean()
     window.close()
     print(f"wrote {args.png}" if ok else f"could not write {args.png}")

@@ -8,7 +8,7 @@
   node id is the layer's name (made a valid identifier). Wires follow the model's functional
   graph, port by port. Models nested inside the model are flattened (their layers' ids are
   prefixed with the nested model's name and `__`).
-* Nodes are laid out left to right by depth (`graph.layout.layered_positions`).
+* Nodes are laid out by depth, top-down when the network is deep (`graph.layout.layered_positions`).
 * A compiled model's loss and optimizer (with its learning rate and other parameters) become the
   design's training settings when the catalog declares them.
 * Nothing is skipped: layers with no catalog counterpart — a class the catalog lacks, or an

@@ -4,6 +4,8 @@ Items hold ids, never data: they read the graph model and the analysis when they
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
@@ -16,6 +18,10 @@ LINE = 16.0
 PORT_RADIUS = 6.0
 PORT_SPACING = 20.0
 GRID = 20.0
+DETOUR_MIN = 220.0      # a wire this long (along the drawing) may run through other layers
+# below this scale text is too small to read (about 4 px): items draw only their shapes and
+# colours, which is what the overview and a fitted big network need, at a fraction of the cost
+DETAIL_LOD = 0.45
 
 TITLE_FONT = QFont()
 TITLE_FONT.setPointSizeF(9.0)
@@ -24,6 +30,23 @@ BODY_FONT = QFont()
 BODY_FONT.setPointSizeF(8.5)
 LABEL_FONT = QFont()
 LABEL_FONT.setPointSizeF(7.5)
+
+
+def repaint(item: QGraphicsItem) -> None:
+    """Repaint a cached item in every view. QGraphicsItem.update() alone left stale pixels
+    in the canvas while the overview (a second view of the scene) was repainted: a layer
+    restored by Undo kept "shape ?", the layers stayed white after a switch to the dark theme.
+    Dropping the device cache and making it again repaints it everywhere."""
+    mode = item.cacheMode()
+    if mode != QGraphicsItem.NoCache:
+        item.setCacheMode(QGraphicsItem.NoCache)
+        item.setCacheMode(mode)
+    item.update()
+
+
+def level_of_detail(painter: QPainter) -> float:
+    t = painter.worldTransform()
+    return (t.m11() ** 2 + t.m12() ** 2) ** 0.5
 
 
 def shapes_text(shapes) -> str:
@@ -41,12 +64,27 @@ class PortItem(QGraphicsItem):
         self.highlight: QColor | None = None
         self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        self.setToolTip(f"{'output' if is_output else 'input'} {index}: {name}"
-                        + ("\nDrag to an input port to wire it." if is_output else ""))
 
     @property
     def node_id(self) -> str:
         return self.node_item.node_id
+
+    def toolTip(self) -> str:
+        """Made on first use: making 1,250 port tooltips up front took a tenth of the time
+        to open a 500-layer network (Qt asks for it after hoverEnterEvent)."""
+        text = super().toolTip()
+        if not text:
+            text = self.tooltip_text()
+            self.setToolTip(text)
+        return text
+
+    def hoverEnterEvent(self, event):
+        self.toolTip()
+        super().hoverEnterEvent(event)
+
+    def tooltip_text(self) -> str:
+        return (f"{'output' if self.is_output else 'input'} {self.index}: {self.name}"
+                + ("\nDrag to an input port to wire it." if self.is_output else ""))
 
     def boundingRect(self):
         r = PORT_RADIUS + 3
@@ -58,6 +96,8 @@ class PortItem(QGraphicsItem):
         return path
 
     def paint(self, painter: QPainter, option, widget=None):
+        if level_of_detail(painter) < DETAIL_LOD:
+            return                          # the node's outline says enough from afar
         theme = self.node_item.scene_theme()
         colour = self.highlight or (theme.category(self.node_item.category()) if self.is_output
                                     else theme.colour("wire"))
@@ -74,6 +114,7 @@ class NodeItem(QGraphicsObject):
         self.canvas, self.node_id = scene, node_id
         self.inputs: list[PortItem] = []
         self.outputs: list[PortItem] = []
+        self._vertical = None          # the orientation the ports were placed for
         self._state = None             # what the last refresh showed
         self.training_level: float | None = None    # 0 weakest .. 1 strongest gradients
         self.training_gradient: float | None = None
@@ -126,8 +167,11 @@ class NodeItem(QGraphicsObject):
         lt = node.layer_type
         n_in = self.input_count()
         out_names = lt.output_port_names(node.params, graph)
-        if (len(self.inputs), [p.name for p in self.outputs]) == (n_in, out_names):
+        vertical = self.canvas.vertical
+        if (len(self.inputs), [p.name for p in self.outputs], self._vertical) == (
+                n_in, out_names, vertical):
             return
+        self._vertical = vertical
         for port in self.inputs + self.outputs:
             port.setParentItem(None)
             if port.scene():
@@ -136,16 +180,25 @@ class NodeItem(QGraphicsObject):
         self.height = max(HEADER + 3 * LINE + 10, HEADER + 8 + PORT_SPACING * max(n_in, len(out_names)))
         self.inputs = [PortItem(self, i, False, lt.input_port_name(i)) for i in range(n_in)]
         self.outputs = [PortItem(self, i, True, name) for i, name in enumerate(out_names)]
-        for ports, x in ((self.inputs, 0.0), (self.outputs, NODE_WIDTH)):
-            top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
-            for i, port in enumerate(ports):
-                port.setPos(x, top + i * PORT_SPACING)
-        self.update()
+        if vertical:            # top-down drawing: inputs on the top edge, outputs below
+            for ports, y in ((self.inputs, 0.0), (self.outputs, self.height)):
+                spacing = min(3 * PORT_SPACING, (NODE_WIDTH - 24) / max(1, len(ports)))
+                left = (NODE_WIDTH - spacing * (len(ports) - 1)) / 2
+                for i, port in enumerate(ports):
+                    port.setPos(left + i * spacing, y)
+        else:
+            for ports, x in ((self.inputs, 0.0), (self.outputs, NODE_WIDTH)):
+                top = HEADER + (self.height - HEADER - PORT_SPACING * (len(ports) - 1)) / 2
+                for i, port in enumerate(ports):
+                    port.setPos(x, top + i * PORT_SPACING)
+        repaint(self)
 
     def port_pos(self, is_output: bool, index: int) -> QPointF:
         ports = self.outputs if is_output else self.inputs
         if index < len(ports):
             return ports[index].scenePos()
+        if self.canvas.vertical:
+            return self.mapToScene(QPointF(NODE_WIDTH / 2, self.height if is_output else 0.0))
         return self.mapToScene(QPointF(NODE_WIDTH if is_output else 0.0, self.height / 2))
 
     # -- painting -------------------------------------------------------------------------------
@@ -182,6 +235,8 @@ class NodeItem(QGraphicsObject):
         header.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 6, 6)
         header.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
         painter.fillPath(header, theme.category(node.layer_type.category))
+        if level_of_detail(painter) < DETAIL_LOD:
+            return                          # no text to read at this scale
         if self.training_warnings:      # a training warning: a yellow triangle
             painter.setPen(Qt.NoPen)
             painter.setBrush(QColor("#fdd835"))
@@ -236,6 +291,14 @@ class NodeItem(QGraphicsObject):
         if state == self._state:
             return
         self._state = state
+        self.setToolTip("")                 # made again when asked for (see toolTip)
+        if self.isUnderMouse():
+            self.toolTip()
+        repaint(self)
+
+    def tooltip_text(self) -> str:
+        node = self.model()
+        report = self.report()
         tip = [f"{node.type} — {node.layer_type.description}"]
         if report is not None:
             tip.append(f"output: {shapes_text(report.outputs)}   parameters: {report.params:,}")
@@ -243,8 +306,19 @@ class NodeItem(QGraphicsObject):
         if self.training_gradient is not None:
             tip.append(f"training: mean |gradient| {self.training_gradient:.3g}")
         tip += [f"⚡ {w}" for w in self.training_warnings]
-        self.setToolTip("\n".join(tip))
-        self.update()
+        return "\n".join(tip)
+
+    def toolTip(self) -> str:
+        """The tooltip, made on first use (Qt asks for it after hoverEnterEvent)."""
+        text = super().toolTip()
+        if not text:
+            text = self.tooltip_text()
+            self.setToolTip(text)
+        return text
+
+    def hoverEnterEvent(self, event):
+        self.toolTip()
+        super().hoverEnterEvent(event)
 
     def set_training(self, level, gradient, warnings) -> None:
         if (level, gradient, warnings) == (self.training_level, self.training_gradient,
@@ -257,13 +331,23 @@ class NodeItem(QGraphicsObject):
 
     # -- interaction ----------------------------------------------------------------------------
     def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionChange and self.canvas.snap_to_grid:
+        # Qt calls this ~15 times per layer while a network opens: the enum members are
+        # looked up once (module constants), not on every call
+        if change not in _WATCHED_CHANGES:
+            return value
+        if change == _POSITION_CHANGE and self.canvas.snap_to_grid:
             return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
-        if change == QGraphicsItem.ItemPositionHasChanged:
+        if change == _POSITION_HAS_CHANGED:
             self.canvas.node_moved(self.node_id)
-        if change == QGraphicsItem.ItemSelectedHasChanged:
+        if change == _SELECTED_HAS_CHANGED:
             self.update()
-        return super().itemChange(change, value)
+        return value
+
+
+_POSITION_CHANGE = QGraphicsItem.ItemPositionChange
+_POSITION_HAS_CHANGED = QGraphicsItem.ItemPositionHasChanged
+_SELECTED_HAS_CHANGED = QGraphicsItem.ItemSelectedHasChanged
+_WATCHED_CHANGES = frozenset((_POSITION_CHANGE, _POSITION_HAS_CHANGED, _SELECTED_HAS_CHANGED))
 
 
 def gradient_colour(level: float) -> QColor:
@@ -304,8 +388,26 @@ def _summary(node) -> str:
     return node.layer_type.category.lower()
 
 
+_METRICS: dict = {}
+
+
+@lru_cache(maxsize=4096)
+def _label_width(text: str) -> float:
+    return QFontMetricsF(LABEL_FONT).horizontalAdvance(text)
+
+
+@lru_cache(maxsize=4096)
+def _elide_cached(text: str, font_key: str, width: float) -> str:
+    return _METRICS[font_key].elidedText(text, Qt.ElideRight, width)
+
+
 def _elide(text: str, font: QFont, width: float) -> str:
-    return QFontMetricsF(font).elidedText(text, Qt.ElideRight, width)
+    """Elided text, remembered: a 500-layer canvas asked Qt the same question thousands of
+    times while painting."""
+    key = font.key()
+    if key not in _METRICS:
+        _METRICS[key] = QFontMetricsF(font)
+    return _elide_cached(text, key, width)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -327,7 +429,36 @@ class EdgeItem(QGraphicsPathItem):
             return
         a = src.port_pos(True, self.edge.source_port)
         b = dst.port_pos(False, self.edge.target_port)
-        self.setPath(wire_path(a, b))
+        vertical = self.canvas.vertical
+        detour = self._detour(a, b, vertical, (src, dst))
+        self.setPath(wire_path(a, b, vertical) if detour is None
+                     else detour_path(a, b, detour, vertical))
+
+    def may_need_detour(self) -> bool:
+        p = self.path()
+        a, b = p.pointAtPercent(0), p.pointAtPercent(1)
+        return ((b.y() - a.y()) if self.canvas.vertical else (b.x() - a.x())) >= DETOUR_MIN
+
+    def _detour(self, a: QPointF, b: QPointF, vertical: bool, ends) -> float | None:
+        """A long wire (a skip connection) that would run through layers goes around them:
+        the lane beside the layers in its way (right of them top-down, below them left to
+        right), where the auto-layout leaves room for it. None: the plain curve is clear."""
+        along = (b.y() - a.y()) if vertical else (b.x() - a.x())
+        if along < DETOUR_MIN or getattr(self.canvas, "building", False):
+            return None                     # next to each other, or the scene is being made
+        if vertical:
+            x1, y1 = min(a.x(), b.x()) - 8, a.y() + 8
+            x2, y2 = max(a.x(), b.x()) + 8, b.y() - 8
+        else:
+            x1, y1 = a.x() + 8, min(a.y(), b.y()) - 8
+            x2, y2 = b.x() - 8, max(a.y(), b.y()) + 8
+        blockers = [r for r in self.canvas.node_rects()
+                    if r[0] < x2 and r[2] > x1 and r[1] < y2 and r[3] > y1 and r[4] not in ends]
+        if not blockers:
+            return None
+        if vertical:
+            return max(r[2] for r in blockers) + 2 * GRID
+        return max(r[3] for r in blockers) + 2 * GRID
 
     def refresh(self) -> None:
         shape = self.canvas.document.analysis.edge_shape(self.edge)
@@ -336,7 +467,7 @@ class EdgeItem(QGraphicsPathItem):
             return
         self.label = label
         self.setToolTip(f"{self.edge.source} → {self.edge.target}: {self.label}")
-        self.update()
+        repaint(self)
 
     def boundingRect(self):
         return super().boundingRect().adjusted(-60, -14, 60, 14)
@@ -351,10 +482,10 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())
-        if self.label and self.canvas.show_wire_labels:
+        if (self.label and self.canvas.show_wire_labels
+                and level_of_detail(painter) >= DETAIL_LOD):
             mid = self.path().pointAtPercent(0.5)
-            metrics = QFontMetricsF(LABEL_FONT)
-            w = metrics.horizontalAdvance(self.label) + 8
+            w = _label_width(self.label) + 8
             box = QRectF(mid.x() - w / 2, mid.y() - 8, w, 16)
             painter.setPen(QPen(colour, 0.8))
             painter.setBrush(theme.colour("wire_label"))
@@ -364,10 +495,32 @@ class EdgeItem(QGraphicsPathItem):
             painter.drawText(box, Qt.AlignCenter, self.label)
 
 
-def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
-    dx = max(40.0, abs(b.x() - a.x()) / 2)
+def wire_path(a: QPointF, b: QPointF, vertical: bool = False) -> QPainterPath:
+    """A curve leaving an output port and entering an input port: rightwards between side
+    ports, downwards between the bottom and top ports of a top-down drawing."""
     path = QPainterPath(a)
-    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    if vertical:
+        dy = max(40.0, abs(b.y() - a.y()) / 2)
+        path.cubicTo(QPointF(a.x(), a.y() + dy), QPointF(b.x(), b.y() - dy), b)
+    else:
+        dx = max(40.0, abs(b.x() - a.x()) / 2)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    return path
+
+
+def detour_path(a: QPointF, b: QPointF, lane: float, vertical: bool) -> QPainterPath:
+    """Out of the output port, along `lane` (an x top-down, a y left to right) past the layers
+    in the way, and into the input port."""
+    bend = 3 * GRID
+    path = QPainterPath(a)
+    if vertical:
+        path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(lane, a.y()), QPointF(lane, a.y() + 2 * bend))
+        path.lineTo(QPointF(lane, b.y() - 2 * bend))
+        path.cubicTo(QPointF(lane, b.y()), QPointF(b.x(), b.y() - bend), b)
+    else:
+        path.cubicTo(QPointF(a.x() + bend, a.y()), QPointF(a.x(), lane), QPointF(a.x() + 2 * bend, lane))
+        path.lineTo(QPointF(b.x() - 2 * bend, lane))
+        path.cubicTo(QPointF(b.x(), lane), QPointF(b.x() - bend, b.y()), b)
     return path
 
 
@@ -377,7 +530,10 @@ class HintItem(QGraphicsItem):
     def __init__(self):
         super().__init__()
         self.text, self.ok = "", True
+        self.flip = (False, False)       # shown left of / above the cursor near the view's edge
         self.setZValue(10)
+        # screen-sized at any zoom: readable when zoomed out on a big network
+        self.setFlag(QGraphicsItem.ItemIgnoresTransformations)
         self.theme = None
 
     def set(self, text: str, ok: bool, theme) -> None:
@@ -385,10 +541,21 @@ class HintItem(QGraphicsItem):
         self.text, self.ok, self.theme = text, ok, theme
         self.update()
 
-    def _rect(self):
+    def size(self) -> tuple[float, float]:
         metrics = QFontMetricsF(BODY_FONT)
         r = metrics.boundingRect(QRectF(0, 0, 320, 1000), Qt.TextWordWrap, self.text)
-        return QRectF(14, 14, r.width() + 12, r.height() + 8)
+        return r.width() + 14, r.height() + 8
+
+    def set_flip(self, flip_x: bool, flip_y: bool) -> None:
+        if (flip_x, flip_y) != self.flip:
+            self.prepareGeometryChange()
+            self.flip = (flip_x, flip_y)
+
+    def _rect(self):
+        w, h = self.size()
+        x = -14 - w if self.flip[0] else 14
+        y = -14 - h if self.flip[1] else 14
+        return QRectF(x, y, w, h)
 
     def boundingRect(self):
         return self._rect().adjusted(-1, -1, 1, 1)
@@ -396,6 +563,8 @@ class HintItem(QGraphicsItem):
     def paint(self, painter, option, widget=None):
         if not self.text or self.theme is None:
             return
+        if widget is not None and hasattr(widget.parent(), "main"):
+            return                  # not in the overview, where screen-sized text would cover it
         rect = self._rect()
         painter.setRenderHint(QPainter.Antialiasing)
         painter.setPen(QPen(self.theme.colour("ok" if self.ok else "error"), 1.2))

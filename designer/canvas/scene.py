@@ -5,18 +5,21 @@ itself. Gestures (drag a wire, move a selection) become one undoable command eac
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen, QTransform
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
 from netdesigner.graph import Edge
 from netdesigner.graph.events import (BlockChanged, EdgeAdded, EdgeRemoved, NodeAdded, NodeMoved,
                           NodeRemoved, ParamChanged)
+from netdesigner.graph.layout import DOWN, orientation
 from netdesigner.graph.shapes import fmt
 
 from ..document import Document
 from ..theme import LIGHT
-from .items import EdgeItem, HintItem, NodeItem, PortItem, wire_path
+from .items import EdgeItem, HintItem, NodeItem, PortItem, repaint, wire_path
+
+HINT_MS = 4000         # how long a refused wire's reason stays on the canvas
 
 
 class NetworkScene(QGraphicsScene):
@@ -28,6 +31,8 @@ class NetworkScene(QGraphicsScene):
         self.document, self.theme = document, theme
         self.snap_to_grid = True
         self.show_wire_labels = True
+        # ports on the top and bottom edges when the drawing runs top-down (see set_orientation)
+        self.vertical = orientation(document.graph) == DOWN
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict = {}
         self._wire: dict | None = None        # the wire being dragged
@@ -39,11 +44,24 @@ class NetworkScene(QGraphicsScene):
         self._temp.hide()
         self._hint.hide()
         self._press_positions: dict[str, tuple] = {}
+        # a refused wire's reason stays a few seconds (or until the next click), not forever
+        self.hint_timer = QTimer(self)
+        self.hint_timer.setSingleShot(True)
+        self.hint_timer.setInterval(HINT_MS)
+        self.hint_timer.timeout.connect(self.hide_hint)
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+        self._bounds: QRectF | None = None      # items_bounding_rect, until a layer moves
+        self._rects: list | None = None         # node_rects, until a layer moves
+        self.building = True          # wires drawn plain until every layer is in (see below)
         for n in document.graph.nodes():
             self._add_node(n)
         for e in document.graph.edges():
             self._add_edge(e)
+        self.building = False
+        # long wires look for layers in their way once, with the item index complete
+        for item in self.edges.values():
+            if item.may_need_detour():
+                item.update_path()
         document.graphEvent.connect(self.on_event)
         document.validated.connect(self.refresh_all)
         self.refresh_all()
@@ -60,6 +78,8 @@ class NetworkScene(QGraphicsScene):
         self.addItem(item)
 
     def on_event(self, event) -> None:
+        if isinstance(event, (NodeAdded, NodeRemoved, NodeMoved)):
+            self._bounds = self._rects = None
         if isinstance(event, NodeAdded):
             self._add_node(event.node)
         elif isinstance(event, NodeRemoved):
@@ -93,6 +113,7 @@ class NetworkScene(QGraphicsScene):
 
     def node_moved(self, node_id: str) -> None:
         """Keep the wires of a node attached while it moves."""
+        self._bounds = self._rects = None
         graph = self.document.graph
         if node_id not in graph:
             return
@@ -108,6 +129,17 @@ class NetworkScene(QGraphicsScene):
         for item in self.edges.values():
             item.refresh()
 
+    def update_orientation(self) -> None:
+        """Put the ports where the wires run (after an auto layout or opening a file)."""
+        vertical = orientation(self.document.graph) == DOWN
+        if vertical == self.vertical:
+            return
+        self.vertical = vertical
+        for item in self.nodes.values():
+            item.rebuild_ports()
+        for item in self.edges.values():
+            item.update_path()
+
     def set_theme(self, theme) -> None:
         self.theme = theme
         self.repaint_items()
@@ -117,9 +149,10 @@ class NetworkScene(QGraphicsScene):
         self.repaint_items()
 
     def repaint_items(self) -> None:
-        """Items cache their pixels: a change of look must invalidate every one."""
+        """Items cache their pixels: a change of look must invalidate every one (see
+        items.repaint: update() alone left the layers white after a switch to dark)."""
         for item in self.items():
-            item.update()
+            repaint(item)
         self.update()
 
     # -- training overlay -----------------------------------------------------------------------
@@ -160,14 +193,29 @@ class NetworkScene(QGraphicsScene):
                 return item
         return None
 
+    def node_rects(self) -> list[tuple]:
+        """(left, top, right, bottom, item) of every layer: the wires' detours ask for the
+        layers in their way, and QGraphicsScene.items() called each item's Python
+        boundingRect() (a second per 500 layers)."""
+        if self._rects is None:
+            self._rects = []
+            for item in self.nodes.values():
+                r = item.sceneBoundingRect()
+                self._rects.append((r.left(), r.top(), r.right(), r.bottom(), item))
+        return self._rects
+
     def items_bounding_rect(self) -> QRectF:
-        rect = QRectF()
-        for item in self.nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
-        return rect
+        """The layers' bounds (remembered: the overview asks on every scroll step)."""
+        if self._bounds is None:
+            rect = QRectF()
+            for item in self.nodes.values():
+                rect = rect.united(item.sceneBoundingRect())
+            self._bounds = rect
+        return QRectF(self._bounds)
 
     # -- wiring by dragging ---------------------------------------------------------------------
     def mousePressEvent(self, event):
+        self.hide_hint()
         if event.button() == Qt.LeftButton:
             port = self.port_at(event.scenePos())
             if port is not None and port.is_output:
@@ -215,10 +263,10 @@ class NetworkScene(QGraphicsScene):
             w["target"] = (port.node_id, port.index, reason)
         else:
             end, ok, text = pos, True, ""
-        self._temp.setPath(wire_path(start, end))
+        self._temp.setPath(wire_path(start, end, self.vertical))
         self._temp.setPen(self._pen(ok))
-        self._hint.setPos(pos)
         self._hint.set(text, ok, self.theme)
+        self._place_hint(pos)
         self._hint.setVisible(bool(text))
         event.accept()
 
@@ -243,8 +291,9 @@ class NetworkScene(QGraphicsScene):
         target = w["target"]
         if target is not None and target[2] is not None:
             self._hint.set(target[2], False, self.theme)      # the reason stays a moment
-            self._hint.setPos(event.scenePos())
+            self._place_hint(event.scenePos())
             self._hint.show()
+            self.hint_timer.start()
             self.wireRefused.emit(target[2])
         else:
             self._hint.hide()
@@ -263,7 +312,20 @@ class NetworkScene(QGraphicsScene):
                 doc.undo.endMacro()
         event.accept()
 
+    def _place_hint(self, pos: QPointF) -> None:
+        """At the cursor, flipped to its left or above it where it would leave the view."""
+        self._hint.setPos(pos)
+        views = [v for v in self.views() if not hasattr(v, "main")]     # not the overview
+        if not views:
+            return
+        view = views[0]
+        at = view.mapFromScene(pos)
+        w, h = self._hint.size()
+        vp = view.viewport().rect()
+        self._hint.set_flip(at.x() + 14 + w > vp.right(), at.y() + 14 + h > vp.bottom())
+
     def hide_hint(self) -> None:
+        self.hint_timer.stop()
         self._hint.hide()
 
     def _finish_move(self) -> None:

@@ -30,10 +30,10 @@ def test_resnet50_round_trip():
     assert graph.node("conv1_pad").type == "ZeroPadding2D"
     assert graph.node("conv2_block1_add").type == "Add"
     assert graph.node("predictions").params["activation"] == "softmax"
-    # laid out left to right by depth
+    # laid out top-down by depth (a network this deep would be far wider than a view)
     (image,) = graph.inputs()            # named input_layer[_N] by Keras's global counter
-    assert graph.node(image).position[0] < graph.node("conv1_conv").position[0] < \
-        graph.node("predictions").position[0]
+    assert graph.node(image).position[1] < graph.node("conv1_conv").position[1] < \
+        graph.node("predictions").position[1]
     # and it exports: every layer written as code builds the same layer
     from netdesigner.backends.export.script import script_source
     text = script_source(graph, model=compiled)
