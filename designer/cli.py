@@ -409,7 +409,8 @@ def cmd_check(args) -> int:
     report = parity.check(graph, weights=weights, batch=args.batch, seed=args.seed)
     where = f"trained weights {weights}" if weights else "random weights"
     print(f"{args.file}: NumPy vs Keras on {where}, a batch of {report.batch}; "
-          f"tolerance {parity.RTOL:g} relative or {parity.ATOL:g} absolute")
+          f"tolerance {parity.ATOL:g} absolute or {parity.RTOL:g} times the "
+          f"tensor's largest value")
     print(report.table())
     failed = report.failed()
     if failed:

@@ -101,14 +101,18 @@ def _regularizer(cls: str, value, arg: str) -> tuple[float, float]:
 
 
 def _require(cls: str, config: dict, **expected) -> None:
-    """Arguments the catalog has no parameter for must keep Keras's default value."""
-    for key, want in expected.items():
-        value = config.get(key, want)
+    """Arguments the catalog has no parameter for must keep Keras's default value.
+
+    Each keyword is `key=(default, want)`: `default` is the value an absent key stands for
+    (Keras 3.15 configs omit keys older ones wrote, e.g. Conv2DTranspose's `groups`), `want`
+    the accepted value or a predicate on it."""
+    for key, (default, want) in expected.items():
+        value = config.get(key, default)
         if isinstance(value, list):
             value = tuple(_fmt_inner(v) for v in value)
         ok = want(value) if callable(want) else value == want
         if not ok:
-            raise Unsupported(f"{cls} with {key}={_fmt(config.get(key))}")
+            raise Unsupported(f"{cls} with {key}={_fmt(config.get(key, default))}")
 
 
 def _no_extras(cls: str, config: dict, *names) -> None:
@@ -120,7 +124,8 @@ def _no_extras(cls: str, config: dict, *names) -> None:
 
 
 def _channels_last(cls: str, config: dict) -> None:
-    _require(cls, config, data_format=lambda v: v in (None, "channels_last"))
+    _require(cls, config, data_format=("channels_last",
+                                      lambda v: v in (None, "channels_last")))
 
 
 def _tuple(v):
@@ -203,6 +208,24 @@ def _gaussian_noise(cls, c, ranks, kw):
     return "GaussianNoise", {"stddev": float(c["stddev"])}
 
 
+def _activity_regularization(cls, c, ranks, kw):
+    return "ActivityRegularization", {"l1": float(c.get("l1", 0.0)),
+                                      "l2": float(c.get("l2", 0.0))}
+
+
+def _number(cls, c, key, default):
+    value = c.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Unsupported(f"{cls} with {key}={_fmt(value)} (one number per layer only, not one "
+                          f"per channel)")
+    return float(value)
+
+
+def _rescaling(cls, c, ranks, kw):
+    return "Rescaling", {"scale": _number(cls, c, "scale", 1.0),
+                         "offset": _number(cls, c, "offset", 0.0)}
+
+
 def _flatten(cls, c, ranks, kw):
     _channels_last(cls, c)
     return "Flatten", {}
@@ -237,7 +260,7 @@ def _embedding(cls, c, ranks, kw):
 
 def _conv_common(cls, c):
     _channels_last(cls, c)
-    _require(cls, c, groups=lambda v: v in (None, 1, (1,)))
+    _require(cls, c, groups=(1, lambda v: v in (None, 1, (1,))))
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "kernel_constraint",
                "bias_constraint", "lora_rank")
 
@@ -245,8 +268,8 @@ def _conv_common(cls, c):
 def _conv1d(cls, c, ranks, kw):
     _conv_common(cls, c)
     return "Conv1D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"])[0],
-                      "strides": _tuple(c["strides"])[0], "padding": c["padding"],
-                      "dilation_rate": _tuple(c["dilation_rate"])[0],
+                      "strides": _tuple(c.get("strides", 1))[0], "padding": c.get("padding", "valid"),
+                      "dilation_rate": _tuple(c.get("dilation_rate", 1))[0],
                       "activation": _activation(cls, c.get("activation")),
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -254,8 +277,8 @@ def _conv1d(cls, c, ranks, kw):
 def _conv2d(cls, c, ranks, kw):
     _conv_common(cls, c)
     return "Conv2D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-                      "strides": _tuple(c["strides"]), "padding": c["padding"],
-                      "dilation_rate": _tuple(c["dilation_rate"]),
+                      "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
+                      "dilation_rate": _tuple(c.get("dilation_rate", 1)),
                       "activation": _activation(cls, c.get("activation")),
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -263,9 +286,9 @@ def _conv2d(cls, c, ranks, kw):
 def _conv2d_transpose(cls, c, ranks, kw):
     _conv_common(cls, c)
     _no_extras(cls, c, "output_padding")
-    _require(cls, c, dilation_rate=lambda v: _tuple(v) in ((1,), (1, 1)))
+    _require(cls, c, dilation_rate=(1, lambda v: _tuple(v) in ((1,), (1, 1))))
     return "Conv2DTranspose", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-                               "strides": _tuple(c["strides"]), "padding": c["padding"],
+                               "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
                                "activation": _activation(cls, c.get("activation")),
                                "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -275,9 +298,9 @@ def _depthwise(cls, c, ranks, kw):
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
                "bias_constraint")
     return "DepthwiseConv2D", {
-        "kernel_size": _tuple(c["kernel_size"]), "strides": _tuple(c["strides"]),
-        "padding": c["padding"], "depth_multiplier": c.get("depth_multiplier", 1),
-        "dilation_rate": _tuple(c["dilation_rate"]),
+        "kernel_size": _tuple(c["kernel_size"]), "strides": _tuple(c.get("strides", 1)),
+        "padding": c.get("padding", "valid"), "depth_multiplier": c.get("depth_multiplier", 1),
+        "dilation_rate": _tuple(c.get("dilation_rate", 1)),
         "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
         **_weighted(cls, c, "depthwise_regularizer")}
 
@@ -292,16 +315,16 @@ def _separable(cls, c, ranks, kw):
         raise Unsupported(f"{cls} with different depthwise and pointwise regularizers")
     return "SeparableConv2D", {
         "filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-        "strides": _tuple(c["strides"]), "padding": c["padding"],
+        "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
         "depth_multiplier": c.get("depth_multiplier", 1),
-        "dilation_rate": _tuple(c["dilation_rate"]),
+        "dilation_rate": _tuple(c.get("dilation_rate", 1)),
         "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
         "l1": dw[0], "l2": dw[1]}
 
 
 def _zero_padding2d(cls, c, ranks, kw):
     _channels_last(cls, c)
-    pad = c["padding"]
+    pad = c.get("padding", "valid")
     if isinstance(pad, int):
         return "ZeroPadding2D", {"padding": (pad, pad)}
     (top, bottom), (left, right) = [(p, p) if isinstance(p, int) else tuple(p) for p in pad]
@@ -312,18 +335,21 @@ def _zero_padding2d(cls, c, ranks, kw):
 
 def _upsampling2d(cls, c, ranks, kw):
     _channels_last(cls, c)
-    return "UpSampling2D", {"size": _tuple(c["size"]), "interpolation": c["interpolation"]}
+    return "UpSampling2D", {"size": _tuple(c.get("size", 2)),
+                            "interpolation": c.get("interpolation", "nearest")}
 
 
 def _pooling(type_id, rank):
     def convert(cls, c, ranks, kw):
         _channels_last(cls, c)
-        pool, strides = _tuple(c["pool_size"]), c.get("strides")
+        pool, strides = _tuple(c.get("pool_size", 2)), c.get("strides")
         strides = None if strides is None else _tuple(strides)
+        if strides == pool:
+            strides = None           # Keras writes strides=None as the pool size
         if rank == 1:
             pool = pool[0]
             strides = None if strides is None else strides[0]
-        return type_id, {"pool_size": pool, "strides": strides, "padding": c["padding"]}
+        return type_id, {"pool_size": pool, "strides": strides, "padding": c.get("padding", "valid")}
     return convert
 
 
@@ -338,8 +364,8 @@ def _batch_norm(cls, c, ranks, kw):
     _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
     _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
                "gamma_constraint", "synchronized", "renorm")
-    return "BatchNormalization", {"momentum": float(c["momentum"]),
-                                  "epsilon": float(c["epsilon"]),
+    return "BatchNormalization", {"momentum": float(c.get("momentum", 0.99)),
+                                  "epsilon": float(c.get("epsilon", 1e-3)),
                                   "center": bool(c.get("center", True)),
                                   "scale": bool(c.get("scale", True))}
 
@@ -348,7 +374,7 @@ def _layer_norm(cls, c, ranks, kw):
     _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
     _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
                "gamma_constraint", "rms_scaling")
-    return "LayerNormalization", {"epsilon": float(c["epsilon"]),
+    return "LayerNormalization", {"epsilon": float(c.get("epsilon", 1e-3)),
                                   "center": bool(c.get("center", True)),
                                   "scale": bool(c.get("scale", True))}
 
@@ -456,7 +482,9 @@ def _rbf(cls, c, ranks, kw):
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
-    "GaussianNoise": _gaussian_noise, "Flatten": _flatten, "Reshape": _reshape,
+    "GaussianNoise": _gaussian_noise, "Rescaling": _rescaling,
+    "ActivityRegularization": _activity_regularization,
+    "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
@@ -533,6 +561,94 @@ def _call_inputs(class_name: str, call: dict) -> tuple[list, dict]:
     return found, kwargs
 
 
+def _constants(value) -> list:
+    """The values in a call's positional args that are not tensors (a Python number, an
+    array), in order: what `keras.ops` arithmetic takes besides its tensors."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [c for v in value for c in _constants(v)]
+    return [] if value is None else [value]
+
+
+#: arithmetic of `keras.ops` (what `x * 2.0`, `1 - x` or `keras.ops.add(x, y)` record in a
+#: functional model): with two tensors, the catalog's merge layer; with one tensor and one
+#: number, a Rescaling: op -> (merge type, (scale, offset) of tensor-op-number,
+#: of number-op-tensor)
+OPS_ARITHMETIC = {
+    "Add": ("Add", lambda k: (1.0, k), lambda k: (1.0, k)),
+    "Subtract": ("Subtract", lambda k: (1.0, -k), lambda k: (-1.0, k)),
+    "Multiply": ("Multiply", lambda k: (k, 0.0), lambda k: (k, 0.0)),
+    "TrueDivide": (None, lambda k: (1.0 / k, 0.0), None),
+    "Divide": (None, lambda k: (1.0 / k, 0.0), None),
+    "Negative": (None, None, None),
+}
+
+
+def _op(cls: str, call: dict, ranks: list) -> tuple[str, dict]:
+    """The catalog layer of one `keras.ops` call recorded in a functional model."""
+    if cls not in OPS_ARITHMETIC:
+        raise Unsupported(f"keras.ops.{cls} (an operation on tensors with no catalog layer; "
+                          f"express it with layers)")
+    merge, tensor_first, number_first = OPS_ARITHMETIC[cls]
+    args, kwargs = call.get("args", []), call.get("kwargs", {})
+    extra = {k: v for k, v in kwargs.items() if v is not None}
+    if extra:
+        raise Unsupported(f"keras.ops.{cls} called with {', '.join(sorted(extra))}")
+    tensors = [bool(_tensors(a)) for a in args]
+    if cls == "Negative" and tensors == [True]:
+        return "Rescaling", {"scale": -1.0, "offset": 0.0}
+    if tensors == [True, True] and merge is not None:
+        return merge, {}
+    if len(args) == 2 and sum(tensors) == 1:
+        k = args[1] if tensors[0] else args[0]
+        rule = tensor_first if tensors[0] else number_first
+        if isinstance(k, bool) or not isinstance(k, (int, float)):
+            raise Unsupported(f"keras.ops.{cls} with a constant {type(k).__name__} operand "
+                              f"(only a plain number becomes a Rescaling layer)")
+        if rule is None:
+            raise Unsupported(f"keras.ops.{cls} of a number by a tensor (no catalog layer "
+                              f"divides by its input)")
+        if cls in ("TrueDivide", "Divide") and k == 0:
+            raise Unsupported(f"keras.ops.{cls} by 0")
+        scale, offset = rule(float(k))
+        return "Rescaling", {"scale": scale, "offset": offset}
+    raise Unsupported(f"keras.ops.{cls} with {sum(tensors)} tensor(s) and "
+                      f"{len(args) - sum(tensors)} constant(s)")
+
+
+#: layers that compute differently in training and inference: a `training=` given at the call
+#: would fix their mode, which a design cannot express
+TRAINING_MODE = ("Dropout", "GaussianNoise", "BatchNormalization", "Sampling")
+
+
+def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
+                  constants: list) -> str | None:
+    """Why one call of a layer cannot be imported as is (an argument the design would drop),
+    or None."""
+    if constants:
+        return f"{cls} called with the constant argument(s) {', '.join(map(_fmt, constants))}"
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key == "training":
+            moded = (type_id in TRAINING_MODE or float(params.get("dropout", 0) or 0) > 0
+                     or float(params.get("recurrent_dropout", 0) or 0) > 0)
+            if moded:
+                return (f"{cls} called with training={value!r} (a design's layers follow the "
+                        f"training loop's mode)")
+            continue
+        if key == "initial_state":
+            return (f"{cls} called with initial_state (recurrent layers take no initial "
+                    f"state in the catalog yet; the import would start them from zeros)")
+        if key == "mask" or _tensors(value):
+            return f"{cls} called with {key}= a tensor (the catalog has no {key} input)"
+        if value is False and key in ("return_attention_scores", "use_causal_mask"):
+            continue
+        return f"{cls} called with {key}={_fmt(value)}"
+    return None
+
+
 def _node_id(name: str, taken: set) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
     if not re.match(r"[A-Za-z_]", base):
@@ -599,27 +715,41 @@ class _Importer:
                 sources = [produced.get(r[0]) for r in refs]
                 ranks = [None if r[1] is None else len(r[1]) for r in refs]
                 if cls in MODEL_CLASSES:
+                    given = {k: v for k, v in kwargs.items() if v is not None}
+                    if given:
+                        self.refuse(f"{cls} (a nested model) called with "
+                                    f"{', '.join(f'{k}={_fmt(v)}' for k, v in given.items())}",
+                                    prefix + name)
+                        continue
                     outs = self.walk(live.get_layer(name), f"{prefix}{name}__", sources)
                     for port, o in enumerate(outs):
                         produced[(name, node_index, port)] = o
                     continue
-                node = self.layer(c, cls, prefix + name, sources, ranks, kwargs, live)
+                node = self.layer(c, cls, prefix + name, sources, ranks, kwargs, live, call)
                 if node is None:
                     continue
                 for port in range(self.graph.output_count(node)):
                     produced[(name, node_index, port)] = (node, port)
         return [produced.get(ref) for ref in _triples(config["output_layers"])]
 
-    def layer(self, c, cls, name, sources, ranks, kwargs, live):
+    def layer(self, c, cls, name, sources, ranks, kwargs, live, call):
         registered = c.get("registered_name") or ""
         custom = next((k for k in CUSTOM_LAYERS if registered.endswith(f">{k}")), None)
+        is_op = str(c.get("module") or "").startswith("keras.src.ops")
         key = custom or cls
         convert = CONVERTERS.get(key)
-        if convert is None:
+        if convert is None and not is_op:
             self.refuse(cls, name)
             return None
         try:
-            type_id, params = convert(cls, c["config"], ranks, kwargs)
+            if is_op:
+                type_id, params = _op(cls, call, ranks)
+            else:
+                type_id, params = convert(cls, c["config"], ranks, kwargs)
+                problem = _call_problem(cls, type_id, params, kwargs,
+                                        _constants(call.get("args", [])))
+                if problem:
+                    raise Unsupported(problem)
             spec = CATALOG[type_id].params
             if "trainable" in spec and c["config"].get("trainable") is False:
                 params["trainable"] = False               # a frozen layer stays frozen
@@ -736,6 +866,60 @@ def _import(model, title, with_settings) -> tuple[Graph, dict]:
     return graph, importer.layers
 
 
+def _class_refs(value, found: dict) -> None:
+    """Every {"class_name", "module", "registered_name"} object of a saved config, by class."""
+    if isinstance(value, dict):
+        if isinstance(value.get("class_name"), str) and "config" in value:
+            found.setdefault(value["class_name"], (value.get("module"),
+                                                   value.get("registered_name")))
+        for v in value.values():
+            _class_refs(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _class_refs(v, found)
+
+
+def unknown_classes(path) -> list[str]:
+    """The classes a `.keras` file needs that neither Keras nor a registration provides (the
+    author's own layers), read from the file's config.json before anything is deserialised.
+    Empty for a file that is not a `.keras` zip (Keras then reports what it finds)."""
+    import json
+    import zipfile
+
+    import keras
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    found: dict = {}
+    _class_refs(config, found)
+    unknown = []
+    for cls, (module, registered) in sorted(found.items()):
+        if module and str(module).split(".")[0] == "keras":
+            continue                                   # a class of Keras itself
+        if registered and keras.saving.get_registered_object(registered) is not None:
+            continue                                   # registered by its author (imported)
+        if cls == "__keras_tensor__" or cls in ("Functional", "Sequential", "Model") and \
+                module in (None, "keras", "keras.src.models.functional"):
+            continue
+        unknown.append(str(registered or cls))
+    return unknown
+
+
+def custom_class_message(path, unknown: list[str]) -> str:
+    """One first line naming every class the file needs and what to do, then the detail."""
+    names = ", ".join(unknown)
+    return (f"{path}: the model uses {len(unknown)} layer class(es) of its own that Keras "
+            f"cannot rebuild: {names} — import the module that defines "
+            f"{'it' if len(unknown) == 1 else 'them'} (registered with "
+            f"@keras.saving.register_keras_serializable) before importing, or rebuild "
+            f"{'it' if len(unknown) == 1 else 'them'} from catalog layers.\n"
+            f"  a saved .keras file holds each layer's class name and arguments, not its code; "
+            f"the netdesigner catalog would need these classes as layer types to import the "
+            f"model (`netdesigner layers` lists the catalog).")
+
+
 def load_keras_model(source):
     """A model from a `.keras` / `.h5` file (safe mode), or `keras.applications.NAME` (built
     with weights=None)."""
@@ -752,6 +936,9 @@ def load_keras_model(source):
         raise ValueError(f"{path}: no such file (give a .keras file or "
                          f"keras.applications.NAME)")
     from . import layers as _registered  # noqa: F401  (Sampling is a custom layer)
+    unknown = unknown_classes(path)
+    if unknown:
+        raise ValueError(custom_class_message(path, unknown))
     try:
         return keras.models.load_model(path, safe_mode=True, compile=True)
     except Exception as e:
