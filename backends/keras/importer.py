@@ -470,7 +470,7 @@ def _concatenate(cls, c, ranks, kw):
 
 
 def _sampling(cls, c, ranks, kw):
-    return "Sampling", {}
+    return "Sampling", {"kl_weight": float(c.get("kl_weight", 1.0))}
 
 
 def _rbf(cls, c, ranks, kw):
@@ -632,9 +632,12 @@ def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
         if value is None:
             continue
         if key == "training":
+            # Keras records training=False for every layer called without it, and fit /
+            # predict override what is recorded; training=True (dropout kept on in inference,
+            # as in Monte-Carlo dropout) is the author's intent a design cannot express
             moded = (type_id in TRAINING_MODE or float(params.get("dropout", 0) or 0) > 0
                      or float(params.get("recurrent_dropout", 0) or 0) > 0)
-            if moded:
+            if value is not False and moded:
                 return (f"{cls} called with training={value!r} (a design's layers follow the "
                         f"training loop's mode)")
             continue
@@ -715,7 +718,8 @@ class _Importer:
                 sources = [produced.get(r[0]) for r in refs]
                 ranks = [None if r[1] is None else len(r[1]) for r in refs]
                 if cls in MODEL_CLASSES:
-                    given = {k: v for k, v in kwargs.items() if v is not None}
+                    given = {k: v for k, v in kwargs.items()
+                             if v is not None and not (k == "training" and v is False)}
                     if given:
                         self.refuse(f"{cls} (a nested model) called with "
                                     f"{', '.join(f'{k}={_fmt(v)}' for k, v in given.items())}",
