@@ -738,10 +738,17 @@ class _Importer:
 
     def layer(self, c, cls, name, sources, ranks, kwargs, live, call):
         registered = c.get("registered_name") or ""
-        custom = next((k for k in CUSTOM_LAYERS if registered.endswith(f">{k}")), None)
-        is_op = str(c.get("module") or "").startswith("keras.src.ops")
+        custom = next((k for k in CUSTOM_LAYERS if registered == f"netdesigner>{k}"), None)
+        module = str(c.get("module") or "")
+        is_op = module.startswith("keras.src.ops")
         key = custom or cls
         convert = CONVERTERS.get(key)
+        if custom is None and module.split(".")[0] != "keras" and cls not in MODEL_CLASSES:
+            # the author's own class, even when named like one of Keras's or ours (a VAE's
+            # Sampling that adds no KL term): its code is not the catalog's
+            self.refuse(f"{cls} (the model author's own layer class {registered or cls!r}; "
+                        f"rebuild it from catalog layers)", name)
+            return None
         if convert is None and not is_op:
             self.refuse(cls, name)
             return None
@@ -883,7 +890,7 @@ def _class_refs(value, found: dict) -> None:
             _class_refs(v, found)
 
 
-def unknown_classes(path) -> list[str]:
+def unknown_classes(path) -> list[tuple]:
     """The classes a `.keras` file needs that neither Keras nor a registration provides (the
     author's own layers), read from the file's config.json before anything is deserialised.
     Empty for a file that is not a `.keras` zip (Keras then reports what it finds)."""
@@ -907,21 +914,22 @@ def unknown_classes(path) -> list[str]:
         if cls == "__keras_tensor__" or cls in ("Functional", "Sequential", "Model") and \
                 module in (None, "keras", "keras.src.models.functional"):
             continue
-        unknown.append(str(registered or cls))
+        unknown.append((cls, str(registered or cls), module))
     return unknown
 
 
-def custom_class_message(path, unknown: list[str]) -> str:
+def custom_class_message(path, unknown: list[tuple]) -> str:
     """One first line naming every class the file needs and what to do, then the detail."""
-    names = ", ".join(unknown)
-    return (f"{path}: the model uses {len(unknown)} layer class(es) of its own that Keras "
-            f"cannot rebuild: {names} — import the module that defines "
-            f"{'it' if len(unknown) == 1 else 'them'} (registered with "
-            f"@keras.saving.register_keras_serializable) before importing, or rebuild "
-            f"{'it' if len(unknown) == 1 else 'them'} from catalog layers.\n"
-            f"  a saved .keras file holds each layer's class name and arguments, not its code; "
-            f"the netdesigner catalog would need these classes as layer types to import the "
-            f"model (`netdesigner layers` lists the catalog).")
+    names = ", ".join(cls for cls, _, _ in unknown)
+    them = "it" if len(unknown) == 1 else "them"
+    return (f"{path}: the model uses {len(unknown)} layer class(es) of its author: {names} — "
+            f"Keras needs their code to load the file (import the module that registers "
+            f"{them} with @keras.saving.register_keras_serializable), and a design needs "
+            f"{them} rebuilt from catalog layers (`netdesigner layers` lists them).\n"
+            + "".join(f"  {cls}: saved as {reg!r}"
+                      f"{f' from the module {module}' if module else ''}\n"
+                      for cls, reg, module in unknown)
+            + "  a .keras file holds each layer's class name and arguments, not its code.")
 
 
 def load_keras_model(source):
