@@ -652,6 +652,59 @@ def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
     return None
 
 
+#: Keras config keys that do not change what a layer computes on imported weights (names,
+#: initialisers: the weights come with the model) or that the design keeps elsewhere
+NOT_COMPUTED = {"name", "dtype", "trainable", "seed", "build_config", "kernel_initializer",
+                "bias_initializer", "recurrent_initializer", "embeddings_initializer",
+                "depthwise_initializer", "pointwise_initializer", "beta_initializer",
+                "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
+                "alpha_initializer", "centers_initializer",
+                "unroll", "unit_forget_bias"}   # the same computation / only the initial bias
+
+
+#: keys a built Keras layer writes resolved (axis -1 as 3) that the converter checks itself
+CHECKED_BY_CONVERTER = {"BatchNormalization": {"axis"}, "LayerNormalization": {"axis"},
+                        "MultiHeadAttention": {"attention_axes"}}
+
+
+def _comparable(value):
+    """A config value as plain data: tuples as lists, regularisers as (l1, l2), the keys of
+    NOT_COMPUTED left out."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("L1", "L2", "L1L2"):
+            c = value.get("config", {})
+            default = 0.01 if value["class_name"] in ("L1", "L2") else 0.0
+            l1 = float(c.get("l1", default if value["class_name"] == "L1" else 0.0))
+            l2 = float(c.get("l2", default if value["class_name"] == "L2" else 0.0))
+            return ["penalty", l1, l2]
+        return {k: _comparable(v) for k, v in value.items() if k not in NOT_COMPUTED}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def _dropped_keys(cls: str, config: dict, type_id: str, params: dict) -> str | None:
+    """Nothing dropped silently: the layer the design builds (backends.keras.layers) must have
+    the configuration the model's layer had, key by key (keys one Keras version writes and the
+    other lacks are left to the converters' explicit defaults). Returns the first difference
+    as 'Conv2D with groups=2', or None."""
+    from .layers import KERAS_BUILDERS
+    builder = KERAS_BUILDERS.get(type_id)
+    if builder is None:
+        return None
+    rebuilt = builder(params, "rebuilt")
+    if type(rebuilt).__name__ != cls:
+        return None                   # a different Keras class (ReLU -> Activation): mapped
+    theirs, ours = _comparable(config), _comparable(rebuilt.get_config())
+    for key in sorted(set(theirs) & set(ours) - CHECKED_BY_CONVERTER.get(cls, set())):
+        if theirs[key] != ours[key]:
+            shown = config[key]
+            if isinstance(shown, dict):
+                shown = shown.get("class_name", shown)
+            return f"{cls} with {key}={_fmt(shown)} (the catalog's {type_id} cannot hold it)"
+    return None
+
+
 def _node_id(name: str, taken: set) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
     if not re.match(r"[A-Za-z_]", base):
@@ -769,6 +822,10 @@ class _Importer:
                 problem = spec[k].check(v)
                 if problem:
                     raise Unsupported(f"{cls} with {k}={_fmt(v)} ({problem})")
+            if not is_op:
+                dropped = _dropped_keys(cls, c["config"], type_id, params)
+                if dropped:
+                    raise Unsupported(dropped)
         except Unsupported as e:
             self.refuse(str(e.args[0]), name)
             return None

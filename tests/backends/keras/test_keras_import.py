@@ -158,6 +158,17 @@ def test_arguments_the_design_cannot_hold_are_refused_by_name():
     assert "GlobalAveragePooling1D called with mask=" in text and "gap" in text
 
 
+def test_a_config_key_no_converter_reads_is_refused_not_dropped():
+    """The layer the design would build is compared with the model's, key by key."""
+    s = keras.Input((5, 3), name="seq")
+    a = keras.layers.LSTM(4, zero_output_for_mask=True, return_sequences=True, name="a")(s)
+    b = keras.layers.LSTM(4, unroll=True, name="b")(a)        # same computation: imported
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.Model(s, b))
+    assert info.value.unsupported == {
+        "LSTM with zero_output_for_mask=True (the catalog's LSTM cannot hold it)": ["a"]}
+
+
 def test_arithmetic_with_a_number_becomes_rescaling():
     x = keras.Input((4,), name="x")
     y = keras.layers.Dense(3, name="d")(x)
