@@ -47,10 +47,15 @@ class ImportProblem(ValueError):
     def _message(self) -> str:
         lines = []
         n = sum(len(v) for v in self.unsupported.values())
-        if self.unsupported:
+        if len(self.unsupported) == 1:          # one kind: said on the first line
+            ((kind, names),) = self.unsupported.items()
+            lines.append(f"cannot import {self.model_name!r}: {kind} — {len(names)} layer(s): "
+                         f"{', '.join(names)} (the layer catalog cannot express it; nothing "
+                         f"was imported)")
+        elif self.unsupported:
             lines.append(f"cannot import {self.model_name!r}: {n} layer(s) of "
-                         f"{len(self.unsupported)} kind(s) have no counterpart in the layer "
-                         f"catalog (nothing was imported; the catalog needs these first):")
+                         f"{len(self.unsupported)} kind(s) cannot be expressed with the layer "
+                         f"catalog (nothing was imported):")
             for kind, names in sorted(self.unsupported.items(), key=lambda kv: -len(kv[1])):
                 lines.append(f"  {kind} — {len(names)} layer(s): {', '.join(names)}")
         if self.other:
