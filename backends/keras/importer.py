@@ -918,6 +918,25 @@ def import_with_weights(model, **kwargs) -> tuple[Graph, dict]:
     return graph, out
 
 
+def _match_outputs(model_name: str, graph: Graph, wanted: list) -> None:
+    """A design outputs every port of every layer nobody reads; the model may output fewer (an
+    RNN's states returned but unused). States nobody reads are dropped by turning return_state
+    off (the same computation); any other port the model leaves out is refused by name."""
+    def design_outputs():
+        return [(n, p) for n in graph.outputs() for p in range(graph.output_count(n))]
+    wanted_set = set(wanted)
+    for node, port in design_outputs():
+        params = graph.node(node).params
+        if port > 0 and (node, port) not in wanted_set and params.get("return_state") and \
+                not any((node, p) in wanted_set for p in range(1, graph.output_count(node))):
+            graph.set_param(node, "return_state", False)
+    extra = [f"{n} port {p}" for n, p in design_outputs() if (n, p) not in wanted_set]
+    if extra:
+        raise ImportProblem(model_name, {}, [
+            f"{', '.join(extra)}: the model does not output this port of a layer nobody "
+            f"reads, and a design outputs every port of such a layer"])
+
+
 def _import(model, title, with_settings) -> tuple[Graph, dict]:
     importer = _Importer()
     outputs = importer.walk(model)
@@ -930,6 +949,7 @@ def _import(model, title, with_settings) -> tuple[Graph, dict]:
         raise ImportProblem(model.name, {}, [
             f"{n} is an output of the model and also feeds other layers; a design's outputs are "
             f"the layers nobody reads" for n in dangling])
+    _match_outputs(model.name, graph, [o for o in outputs if o is not None])
     for node, pos in layered_positions(graph).items():
         graph.move_node(node, pos)
     graph.metadata["title"] = title or model.name

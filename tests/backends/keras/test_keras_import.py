@@ -158,6 +158,20 @@ def test_arguments_the_design_cannot_hold_are_refused_by_name():
     assert "GlobalAveragePooling1D called with mask=" in text and "gap" in text
 
 
+def test_unused_recurrent_states_are_not_extra_outputs():
+    s = keras.Input((5, 3), name="seq")
+    out, h, c = keras.layers.LSTM(4, return_state=True, name="enc")(s)
+    model = keras.Model(s, out)
+    graph = import_model(model)
+    assert graph.node("enc").params["return_state"] is False
+    assert compile_graph(graph, compile=False).outputs[0].shape == model.outputs[0].shape
+    assert len(compile_graph(graph, compile=False).outputs) == 1
+    # the states as the model's outputs, the sequence output unused: a design cannot
+    states = keras.Model(s, [h, c])
+    with pytest.raises(ImportProblem, match="enc port 0: the model does not output"):
+        import_model(states)
+
+
 def test_a_config_key_no_converter_reads_is_refused_not_dropped():
     """The layer the design would build is compared with the model's, key by key."""
     s = keras.Input((5, 3), name="seq")
