@@ -710,6 +710,16 @@ def _dropped_keys(cls: str, config: dict, type_id: str, params: dict) -> str | N
     return None
 
 
+def _is_padding_mask(calls: list, padded: set) -> bool:
+    """A not_equal(ids, 0) on the ids an Embedding with mask_zero reads: its padding mask."""
+    if len(calls) != 1:
+        return False
+    args = calls[0].get("args", [])
+    found = _tensors(args[:1])
+    return (len(args) == 2 and len(found) == 1 and found[0][0] in padded
+            and not isinstance(args[1], bool) and args[1] == 0 and not calls[0].get("kwargs"))
+
+
 def _node_id(name: str, taken: set) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
     if not re.match(r"[A-Za-z_]", base):
@@ -763,16 +773,30 @@ class _Importer:
             node = _node_id(prefix + ref[0], self.taken)
             self.graph.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node)
             produced[ref] = (node, 0)
+        # Keras 3 records an Embedding's padding mask (mask_zero) as a not_equal(ids, 0) op
+        # handed to later layers as mask=; the design's Embedding makes the same mask
+        padded = {ref for e in config["layers"] if e["class_name"] == "Embedding"
+                  and e["config"].get("mask_zero")
+                  for call in e.get("inbound_nodes", [])
+                  for ref, _ in _tensors(call.get("args", []))}
+        masks: set = set()
         for c in config["layers"]:
             name, cls = c["name"], c["class_name"]
             if cls == "InputLayer":
                 continue
             calls = c.get("inbound_nodes", [])
+            if cls == "NotEqual" and str(c.get("module", "")).startswith("keras.src.ops") \
+                    and _is_padding_mask(calls, padded):
+                masks.add((name, 0, 0))
+                continue
             if len(calls) > 1:
                 self.refuse(f"{cls} shared between {len(calls)} calls", prefix + name)
                 continue
             for node_index, call in enumerate(calls):
                 refs, kwargs = _call_inputs(cls, call)
+                given_mask = _tensors(kwargs.get("mask"))
+                if given_mask and all(ref in masks for ref, _ in given_mask):
+                    kwargs.pop("mask")               # the Embedding's mask: the design's too
                 sources = [produced.get(r[0]) for r in refs]
                 ranks = [None if r[1] is None else len(r[1]) for r in refs]
                 if cls in MODEL_CLASSES:

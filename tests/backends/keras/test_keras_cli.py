@@ -90,6 +90,19 @@ def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
     assert not (tmp_path / "m.graph").exists()
 
 
+def test_check_names_a_layer_one_backend_cannot_run(tmp_path, capsys):
+    ids = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(9, 3, mask_zero=True, name="emb")(ids)
+    y = keras.layers.Dense(1)(keras.layers.GRU(2)(x))
+    keras.Model(ids, y).save(tmp_path / "masked.keras")
+    assert main(["import", str(tmp_path / "masked.keras"), str(tmp_path / "m.graph")]) == 0
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "m.graph")]) == 1
+    err = capsys.readouterr().err
+    assert "emb: mask_zero is not supported by the NumPy backend" in err
+    assert "internal error" not in err
+
+
 def test_validate_stays_free_of_tensorflow():
     code = ("import sys; from netdesigner.designer.cli import main; "
             f"rc = main(['validate', {str(SAMPLES / 'mlp_digits.graph')!r}]); "

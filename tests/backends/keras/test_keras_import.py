@@ -172,6 +172,29 @@ def test_unused_recurrent_states_are_not_extra_outputs():
         import_model(states)
 
 
+def test_an_embeddings_padding_mask_imports_and_other_masks_are_refused(tmp_path):
+    """Keras 3 records mask_zero's mask as not_equal(ids, 0) handed on as mask=: the design's
+    Embedding makes the same mask, so it imports (and computes the same in Keras)."""
+    ids = keras.Input((7,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(10, 4, mask_zero=True, name="emb")(ids)
+    seq = keras.layers.LSTM(3, return_sequences=True, name="rnn")(e)
+    out = keras.layers.Dense(2, name="out")(keras.layers.GlobalAveragePooling1D(name="gap")(seq))
+    model = keras.Model(ids, out)
+    graph, weights = import_with_weights(model)
+    assert [graph.node(n).type for n in graph.nodes()] == [
+        "Input", "Embedding", "LSTM", "GlobalAveragePooling1D", "Dense"]
+    again = compile_graph(graph, compile=False)
+    from netdesigner.backends.keras.weights import set_weights
+    set_weights(again, weights)
+    x = np.array([[1, 2, 3, 0, 0, 0, 0], [4, 5, 0, 0, 0, 0, 0]], "int32")
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-6)
+    # a mask of the author's own making is refused
+    own = keras.ops.greater(keras.ops.sum(e, axis=-1), 0.5)
+    other = keras.layers.LSTM(3, name="rnn2")(e, mask=own)
+    with pytest.raises(ImportProblem, match="LSTM called with mask="):
+        import_model(keras.Model(ids, other))
+
+
 def test_a_config_key_no_converter_reads_is_refused_not_dropped():
     """The layer the design would build is compared with the model's, key by key."""
     s = keras.Input((5, 3), name="seq")
