@@ -273,7 +273,8 @@ def _conv_common(cls, c):
 def _conv1d(cls, c, ranks, kw):
     _conv_common(cls, c)
     return "Conv1D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"])[0],
-                      "strides": _tuple(c.get("strides", 1))[0], "padding": c.get("padding", "valid"),
+                      "strides": _tuple(c.get("strides", 1))[0],
+                      "padding": c.get("padding", "valid"),
                       "dilation_rate": _tuple(c.get("dilation_rate", 1))[0],
                       "activation": _activation(cls, c.get("activation")),
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
@@ -293,7 +294,8 @@ def _conv2d_transpose(cls, c, ranks, kw):
     _no_extras(cls, c, "output_padding")
     _require(cls, c, dilation_rate=(1, lambda v: _tuple(v) in ((1,), (1, 1))))
     return "Conv2DTranspose", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-                               "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
+                               "strides": _tuple(c.get("strides", 1)),
+                               "padding": c.get("padding", "valid"),
                                "activation": _activation(cls, c.get("activation")),
                                "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -354,7 +356,8 @@ def _pooling(type_id, rank):
         if rank == 1:
             pool = pool[0]
             strides = None if strides is None else strides[0]
-        return type_id, {"pool_size": pool, "strides": strides, "padding": c.get("padding", "valid")}
+        return type_id, {"pool_size": pool, "strides": strides,
+                         "padding": c.get("padding", "valid")}
     return convert
 
 
