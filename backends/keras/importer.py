@@ -593,8 +593,24 @@ OPS_ARITHMETIC = {
 }
 
 
-def _op(cls: str, call: dict, ranks: list) -> tuple[str, dict]:
+def _op(cls: str, call: dict, ranks: list, config: dict | None = None) -> tuple[str, dict]:
     """The catalog layer of one `keras.ops` call recorded in a functional model."""
+    config = {k: v for k, v in (config or {}).items() if k != "name"}
+    if cls == "Concatenate":                  # keras.ops.concatenate([a, b], axis=...)
+        axis = config.pop("axis", 0)
+        if config:
+            raise Unsupported(f"keras.ops.concatenate with {', '.join(sorted(config))}")
+        if axis == 0:
+            raise Unsupported("keras.ops.concatenate along axis 0 (the batch axis)")
+        return "Concatenate", {"axis": int(axis)}
+    if cls == "Reshape":                      # keras.ops.reshape(x, (-1, ...))
+        shape = tuple(config.pop("newshape", None) or ())
+        if config or not shape or shape[0] not in (-1, None):
+            raise Unsupported(f"keras.ops.reshape to {_fmt(list(shape))} (only the batch axis "
+                              f"first, as -1, can become a Reshape layer)")
+        return "Reshape", {"target_shape": tuple(shape[1:])}
+    if config:
+        raise Unsupported(f"keras.ops.{cls} with {', '.join(sorted(config))}")
     if cls not in OPS_ARITHMETIC:
         raise Unsupported(f"keras.ops.{cls} (an operation on tensors with no catalog layer; "
                           f"express it with layers)")
@@ -839,7 +855,7 @@ class _Importer:
             return None
         try:
             if is_op:
-                type_id, params = _op(cls, call, ranks)
+                type_id, params = _op(cls, call, ranks, c.get("config"))
             else:
                 type_id, params = convert(cls, c["config"], ranks, kwargs)
                 problem = _call_problem(cls, type_id, params, kwargs,

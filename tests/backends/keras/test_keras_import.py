@@ -223,6 +223,23 @@ def test_arithmetic_with_a_number_becomes_rescaling():
     np.testing.assert_allclose(np.asarray(again(xs)), np.asarray(model(xs)), atol=1e-6)
 
 
+def test_ops_concatenate_and_reshape_become_layers():
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    joined = keras.ops.concatenate([a, b], axis=-1)
+    model = keras.Model([a, b], keras.ops.reshape(joined, (-1, 5, 1)))
+    graph = import_model(model)
+    types = sorted(graph.node(n).type for n in graph.nodes())
+    assert types == ["Concatenate", "Input", "Input", "Reshape"]
+    assert Analysis(graph, live=False).errors() == []
+    xs = [np.ones((2, 3), "float32"), np.zeros((2, 2), "float32")]
+    again = compile_graph(graph, compile=False)
+    np.testing.assert_array_equal(np.asarray(again(xs)), np.asarray(model(xs)))
+    with pytest.raises(ImportProblem, match="keras.ops.concatenate along axis 0"):
+        import_model(keras.Model([a, b], keras.ops.concatenate([a, a])))
+    with pytest.raises(ImportProblem, match=r"keras.ops.reshape to \(4, -1\)"):
+        import_model(keras.Model(a, keras.ops.reshape(a, (4, -1))))
+
+
 def test_a_file_with_its_authors_classes_is_refused_in_one_line(tmp_path):
     @keras.saving.register_keras_serializable(package="h4_test")
     class Jitter(keras.layers.Layer):
