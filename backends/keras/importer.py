@@ -1003,11 +1003,14 @@ def _import(model, title, with_settings) -> tuple[Graph, dict]:
 
 
 def _class_refs(value, found: dict) -> None:
-    """Every {"class_name", "module", "registered_name"} object of a saved config, by class."""
+    """Every {"class_name", "module", "registered_name"} object of a saved config, by name (a
+    function's own name for a saved function)."""
     if isinstance(value, dict):
         if isinstance(value.get("class_name"), str) and "config" in value:
-            found.setdefault(value["class_name"], (value.get("module"),
-                                                   value.get("registered_name")))
+            name = value["class_name"]
+            if name == "function" and isinstance(value.get("config"), str):
+                name = value["config"]
+            found.setdefault(name, (value.get("module"), value.get("registered_name")))
         for v in value.values():
             _class_refs(v, found)
     elif isinstance(value, list):
@@ -1015,39 +1018,52 @@ def _class_refs(value, found: dict) -> None:
             _class_refs(v, found)
 
 
-def unknown_classes(path) -> list[tuple]:
-    """The classes a `.keras` file needs that neither Keras nor a registration provides (the
-    author's own layers), read from the file's config.json before anything is deserialised.
-    Empty for a file that is not a `.keras` zip (Keras then reports what it finds)."""
-    import json
-    import zipfile
-
+def _unknown(tree) -> list[tuple]:
     import keras
-    try:
-        with zipfile.ZipFile(path) as z:
-            config = json.loads(z.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return []
     found: dict = {}
-    _class_refs(config, found)
+    _class_refs(tree, found)
     unknown = []
     for cls, (module, registered) in sorted(found.items()):
         if module and str(module).split(".")[0] == "keras":
             continue                                   # a class of Keras itself
         if registered and keras.saving.get_registered_object(registered) is not None:
             continue                                   # registered by its author (imported)
-        if cls == "__keras_tensor__" or cls in ("Functional", "Sequential", "Model") and \
-                module in (None, "keras", "keras.src.models.functional"):
+        if cls == "__keras_tensor__":
             continue
         unknown.append((cls, str(registered or cls), module))
     return unknown
+
+
+def _saved_config(path) -> dict:
+    import json
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+
+
+def unknown_classes(path) -> list[tuple]:
+    """The classes and functions the model of a `.keras` file needs that neither Keras nor a
+    registration provides (the author's own layers, activations), read from the file's
+    config.json before anything is deserialised, as (name, saved name, module). Empty for a
+    file that is not a `.keras` zip (Keras then reports what it finds)."""
+    return _unknown(_saved_config(path).get("config", {}))
+
+
+def unknown_training_objects(path) -> list[tuple]:
+    """The same for the file's compile set-up (a loss or metric of the author's): the model
+    still imports, with the catalog's default training settings."""
+    return _unknown(_saved_config(path).get("compile_config") or {})
 
 
 def custom_class_message(path, unknown: list[tuple]) -> str:
     """One first line naming every class the file needs and what to do, then the detail."""
     names = ", ".join(cls for cls, _, _ in unknown)
     them = "it" if len(unknown) == 1 else "them"
-    return (f"{path}: the model uses {len(unknown)} layer class(es) of its author: {names} — "
+    return (f"{path}: the model uses {len(unknown)} class(es) or function(s) of its author: "
+            f"{names} — "
             f"Keras needs their code to load the file (import the module that registers "
             f"{them} with @keras.saving.register_keras_serializable), and a design needs "
             f"{them} rebuilt from catalog layers (`netdesigner layers` lists them).\n"
@@ -1076,8 +1092,9 @@ def load_keras_model(source):
     unknown = unknown_classes(path)
     if unknown:
         raise ValueError(custom_class_message(path, unknown))
+    compile_it = not unknown_training_objects(path)    # else: the architecture alone
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=True)
+        return keras.models.load_model(path, safe_mode=True, compile=compile_it)
     except Exception as e:
         raise ValueError(f"{path}: Keras cannot load it ({type(e).__name__}: {e})") from None
 
@@ -1089,6 +1106,12 @@ def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]
     from netdesigner.graph import fileformat
     model = load_keras_model(source)
     graph, values = import_with_weights(model)
+    own = unknown_training_objects(source) if Path(str(source)).exists() else []
+    if own:
+        graph.metadata["description"] += (
+            f" Its training set-up uses {', '.join(n for n, _, _ in own)} of its author's, "
+            f"which Keras cannot load without their code: the design has the default "
+            f"training settings.")
     out = Path(out)
     fileformat.save(graph, out)
     written = [out]

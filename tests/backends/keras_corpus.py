@@ -319,7 +319,7 @@ CORPUS = {
     "unet": (unet, None),
     "dcgan_generator": (dcgan_generator, None),
     "dcgan_discriminator": (dcgan_discriminator, None),
-    "vae_encoder": (vae_encoder, "layer class(es) of its author: Sampling"),
+    "vae_encoder": (vae_encoder, "function(s) of its author: Sampling"),
     "vae_decoder": (vae_decoder, None),
     "text_cnn": (text_cnn, None),
     "bilstm_classifier": (bilstm_classifier, None),
@@ -335,5 +335,5 @@ CORPUS = {
     "small_resnet": (small_resnet, None),
     "separable_cnn": (separable_cnn, None),
     "transformer_text": (transformer_text,
-                         "layer class(es) of its author: TokenAndPositionEmbedding"),
+                         "function(s) of its author: TokenAndPositionEmbedding"),
 }

@@ -271,6 +271,27 @@ def test_a_file_with_its_authors_classes_is_refused_in_one_line(tmp_path):
         import_model(model)
 
 
+def test_a_loss_of_the_authors_leaves_the_architecture_importable(tmp_path):
+    def my_loss(y, p):
+        return keras.ops.mean((y - p) ** 2)
+
+    def my_act(x):
+        return x * 2
+
+    x = keras.Input((3,))
+    model = keras.Model(x, keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss=my_loss)
+    model.save(tmp_path / "loss.keras")
+    graph, _ = import_file(tmp_path / "loss.keras", tmp_path / "loss.graph")
+    assert "Its training set-up uses my_loss of its author's" in graph.metadata["description"]
+    assert [graph.node(n).type for n in graph.nodes()] == ["Input", "Dense"]
+    # an activation of the author's is part of the model: refused, named
+    acted = keras.Model(x, keras.layers.Dense(1, activation=my_act)(x))
+    acted.save(tmp_path / "act.keras")
+    with pytest.raises(ValueError, match="function.s. of its author: my_act"):
+        import_file(tmp_path / "act.keras", tmp_path / "act.graph")
+
+
 def test_unbuilt_sequential_is_refused_with_advice():
     with pytest.raises(ImportProblem, match="not built"):
         import_model(keras.Sequential([keras.layers.Dense(3)]))
