@@ -788,7 +788,19 @@ class _Importer:
                 continue
             c = layer_cfgs[ref[0]]["config"]
             shape = tuple(c.get("batch_shape") or c.get("batch_input_shape"))[1:]
-            dtype = "int32" if "int" in str(c.get("dtype", "float32")) else "float32"
+            given = c.get("dtype", "float32")
+            if isinstance(given, dict):                   # a DTypePolicy
+                given = given.get("config", {}).get("name", "float32")
+            given = str(given)
+            flags = [k for k in ("sparse", "ragged") if c.get(k)]
+            if flags or not (given.startswith("float") or given.startswith("int")
+                             or given.startswith("uint")):
+                what = f"{flags[0]}=True" if flags else f"dtype={given!r}"
+                self.refuse(f"InputLayer with {what} (the catalog's Input takes dense float "
+                            f"or integer tensors)", prefix + ref[0])
+                produced[ref] = None
+                continue
+            dtype = "float32" if given.startswith("float") else "int32"
             node = _node_id(prefix + ref[0], self.taken)
             self.graph.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node)
             produced[ref] = (node, 0)

@@ -271,6 +271,15 @@ def test_a_file_with_its_authors_classes_is_refused_in_one_line(tmp_path):
         import_model(model)
 
 
+def test_inputs_of_strings_or_sparse_tensors_are_refused_by_name():
+    text = keras.Input((1,), dtype="string", name="text")
+    with pytest.raises(ImportProblem, match=r"InputLayer with dtype='string'.*text"):
+        import_model(keras.Model(text, text))
+    sparse = keras.Input((5,), sparse=True, name="bag")
+    with pytest.raises(ImportProblem, match=r"InputLayer with sparse=True.*bag"):
+        import_model(keras.Model(sparse, keras.layers.Dense(2)(sparse)))
+
+
 def test_a_loss_of_the_authors_leaves_the_architecture_importable(tmp_path):
     def my_loss(y, p):
         return keras.ops.mean((y - p) ** 2)
