@@ -6,6 +6,7 @@ either backend loads into the other.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,28 @@ def write_npz(weights: dict, path) -> Path:
     return path
 
 
+#: a recurrent layer's weight as files written before the names were settled held it: Keras's
+#: variable path flattened (`gru/gru_cell_kernel`, from an import or a Keras run); both
+#: backends name it `gru/kernel`
+_LEGACY_RECURRENT = re.compile(r"^(?P<node>.+)/(?:simple_rnn|lstm|gru)_cell_"
+                               r"(?P<name>kernel|recurrent_kernel|bias)$")
+
+
+def current_name(key: str) -> str:
+    """The weight key as both backends name it today (`gru/gru_cell_kernel` -> `gru/kernel`)."""
+    m = _LEGACY_RECURRENT.match(key)
+    return f"{m['node']}/{m['name']}" if m else key
+
+
 def read_npz(path) -> dict:
-    """{"node/name": array} from an `.npz` file; a clear error for anything else."""
+    """{"node/name": array} from an `.npz` file (older recurrent names read as today's); a
+    clear error for anything else."""
     try:
         with np.load(Path(path), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            out = {current_name(k): data[k] for k in data.files}
+            if len(out) != len(data.files):
+                raise ValueError("it holds a weight under both its old and its new name")
+            return out
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: cannot read weights ({e})") from None
 

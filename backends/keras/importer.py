@@ -47,10 +47,15 @@ class ImportProblem(ValueError):
     def _message(self) -> str:
         lines = []
         n = sum(len(v) for v in self.unsupported.values())
-        if self.unsupported:
+        if len(self.unsupported) == 1:          # one kind: said on the first line
+            ((kind, names),) = self.unsupported.items()
+            lines.append(f"cannot import {self.model_name!r}: {kind} — {len(names)} layer(s): "
+                         f"{', '.join(names)} (the layer catalog cannot express it; nothing "
+                         f"was imported)")
+        elif self.unsupported:
             lines.append(f"cannot import {self.model_name!r}: {n} layer(s) of "
-                         f"{len(self.unsupported)} kind(s) have no counterpart in the layer "
-                         f"catalog (nothing was imported; the catalog needs these first):")
+                         f"{len(self.unsupported)} kind(s) cannot be expressed with the layer "
+                         f"catalog (nothing was imported):")
             for kind, names in sorted(self.unsupported.items(), key=lambda kv: -len(kv[1])):
                 lines.append(f"  {kind} — {len(names)} layer(s): {', '.join(names)}")
         if self.other:
@@ -101,14 +106,18 @@ def _regularizer(cls: str, value, arg: str) -> tuple[float, float]:
 
 
 def _require(cls: str, config: dict, **expected) -> None:
-    """Arguments the catalog has no parameter for must keep Keras's default value."""
-    for key, want in expected.items():
-        value = config.get(key, want)
+    """Arguments the catalog has no parameter for must keep Keras's default value.
+
+    Each keyword is `key=(default, want)`: `default` is the value an absent key stands for
+    (Keras 3.15 configs omit keys older ones wrote, e.g. Conv2DTranspose's `groups`), `want`
+    the accepted value or a predicate on it."""
+    for key, (default, want) in expected.items():
+        value = config.get(key, default)
         if isinstance(value, list):
             value = tuple(_fmt_inner(v) for v in value)
         ok = want(value) if callable(want) else value == want
         if not ok:
-            raise Unsupported(f"{cls} with {key}={_fmt(config.get(key))}")
+            raise Unsupported(f"{cls} with {key}={_fmt(config.get(key, default))}")
 
 
 def _no_extras(cls: str, config: dict, *names) -> None:
@@ -120,7 +129,8 @@ def _no_extras(cls: str, config: dict, *names) -> None:
 
 
 def _channels_last(cls: str, config: dict) -> None:
-    _require(cls, config, data_format=lambda v: v in (None, "channels_last"))
+    _require(cls, config, data_format=("channels_last",
+                                      lambda v: v in (None, "channels_last")))
 
 
 def _tuple(v):
@@ -203,6 +213,24 @@ def _gaussian_noise(cls, c, ranks, kw):
     return "GaussianNoise", {"stddev": float(c["stddev"])}
 
 
+def _activity_regularization(cls, c, ranks, kw):
+    return "ActivityRegularization", {"l1": float(c.get("l1", 0.0)),
+                                      "l2": float(c.get("l2", 0.0))}
+
+
+def _number(cls, c, key, default):
+    value = c.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Unsupported(f"{cls} with {key}={_fmt(value)} (one number per layer only, not one "
+                          f"per channel)")
+    return float(value)
+
+
+def _rescaling(cls, c, ranks, kw):
+    return "Rescaling", {"scale": _number(cls, c, "scale", 1.0),
+                         "offset": _number(cls, c, "offset", 0.0)}
+
+
 def _flatten(cls, c, ranks, kw):
     _channels_last(cls, c)
     return "Flatten", {}
@@ -237,7 +265,7 @@ def _embedding(cls, c, ranks, kw):
 
 def _conv_common(cls, c):
     _channels_last(cls, c)
-    _require(cls, c, groups=lambda v: v in (None, 1, (1,)))
+    _require(cls, c, groups=(1, lambda v: v in (None, 1, (1,))))
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "kernel_constraint",
                "bias_constraint", "lora_rank")
 
@@ -245,8 +273,9 @@ def _conv_common(cls, c):
 def _conv1d(cls, c, ranks, kw):
     _conv_common(cls, c)
     return "Conv1D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"])[0],
-                      "strides": _tuple(c["strides"])[0], "padding": c["padding"],
-                      "dilation_rate": _tuple(c["dilation_rate"])[0],
+                      "strides": _tuple(c.get("strides", 1))[0],
+                      "padding": c.get("padding", "valid"),
+                      "dilation_rate": _tuple(c.get("dilation_rate", 1))[0],
                       "activation": _activation(cls, c.get("activation")),
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -254,8 +283,8 @@ def _conv1d(cls, c, ranks, kw):
 def _conv2d(cls, c, ranks, kw):
     _conv_common(cls, c)
     return "Conv2D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-                      "strides": _tuple(c["strides"]), "padding": c["padding"],
-                      "dilation_rate": _tuple(c["dilation_rate"]),
+                      "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
+                      "dilation_rate": _tuple(c.get("dilation_rate", 1)),
                       "activation": _activation(cls, c.get("activation")),
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -263,9 +292,10 @@ def _conv2d(cls, c, ranks, kw):
 def _conv2d_transpose(cls, c, ranks, kw):
     _conv_common(cls, c)
     _no_extras(cls, c, "output_padding")
-    _require(cls, c, dilation_rate=lambda v: _tuple(v) in ((1,), (1, 1)))
+    _require(cls, c, dilation_rate=(1, lambda v: _tuple(v) in ((1,), (1, 1))))
     return "Conv2DTranspose", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-                               "strides": _tuple(c["strides"]), "padding": c["padding"],
+                               "strides": _tuple(c.get("strides", 1)),
+                               "padding": c.get("padding", "valid"),
                                "activation": _activation(cls, c.get("activation")),
                                "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
@@ -275,9 +305,9 @@ def _depthwise(cls, c, ranks, kw):
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
                "bias_constraint")
     return "DepthwiseConv2D", {
-        "kernel_size": _tuple(c["kernel_size"]), "strides": _tuple(c["strides"]),
-        "padding": c["padding"], "depth_multiplier": c.get("depth_multiplier", 1),
-        "dilation_rate": _tuple(c["dilation_rate"]),
+        "kernel_size": _tuple(c["kernel_size"]), "strides": _tuple(c.get("strides", 1)),
+        "padding": c.get("padding", "valid"), "depth_multiplier": c.get("depth_multiplier", 1),
+        "dilation_rate": _tuple(c.get("dilation_rate", 1)),
         "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
         **_weighted(cls, c, "depthwise_regularizer")}
 
@@ -292,16 +322,16 @@ def _separable(cls, c, ranks, kw):
         raise Unsupported(f"{cls} with different depthwise and pointwise regularizers")
     return "SeparableConv2D", {
         "filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
-        "strides": _tuple(c["strides"]), "padding": c["padding"],
+        "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
         "depth_multiplier": c.get("depth_multiplier", 1),
-        "dilation_rate": _tuple(c["dilation_rate"]),
+        "dilation_rate": _tuple(c.get("dilation_rate", 1)),
         "activation": _activation(cls, c.get("activation")), "use_bias": c.get("use_bias", True),
         "l1": dw[0], "l2": dw[1]}
 
 
 def _zero_padding2d(cls, c, ranks, kw):
     _channels_last(cls, c)
-    pad = c["padding"]
+    pad = c.get("padding", "valid")
     if isinstance(pad, int):
         return "ZeroPadding2D", {"padding": (pad, pad)}
     (top, bottom), (left, right) = [(p, p) if isinstance(p, int) else tuple(p) for p in pad]
@@ -312,18 +342,22 @@ def _zero_padding2d(cls, c, ranks, kw):
 
 def _upsampling2d(cls, c, ranks, kw):
     _channels_last(cls, c)
-    return "UpSampling2D", {"size": _tuple(c["size"]), "interpolation": c["interpolation"]}
+    return "UpSampling2D", {"size": _tuple(c.get("size", 2)),
+                            "interpolation": c.get("interpolation", "nearest")}
 
 
 def _pooling(type_id, rank):
     def convert(cls, c, ranks, kw):
         _channels_last(cls, c)
-        pool, strides = _tuple(c["pool_size"]), c.get("strides")
+        pool, strides = _tuple(c.get("pool_size", 2)), c.get("strides")
         strides = None if strides is None else _tuple(strides)
+        if strides == pool:
+            strides = None           # Keras writes strides=None as the pool size
         if rank == 1:
             pool = pool[0]
             strides = None if strides is None else strides[0]
-        return type_id, {"pool_size": pool, "strides": strides, "padding": c["padding"]}
+        return type_id, {"pool_size": pool, "strides": strides,
+                         "padding": c.get("padding", "valid")}
     return convert
 
 
@@ -338,8 +372,8 @@ def _batch_norm(cls, c, ranks, kw):
     _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
     _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
                "gamma_constraint", "synchronized", "renorm")
-    return "BatchNormalization", {"momentum": float(c["momentum"]),
-                                  "epsilon": float(c["epsilon"]),
+    return "BatchNormalization", {"momentum": float(c.get("momentum", 0.99)),
+                                  "epsilon": float(c.get("epsilon", 1e-3)),
                                   "center": bool(c.get("center", True)),
                                   "scale": bool(c.get("scale", True))}
 
@@ -348,7 +382,7 @@ def _layer_norm(cls, c, ranks, kw):
     _last_axis(cls, c.get("axis", -1), ranks[0] if ranks else None)
     _no_extras(cls, c, "beta_regularizer", "gamma_regularizer", "beta_constraint",
                "gamma_constraint", "rms_scaling")
-    return "LayerNormalization", {"epsilon": float(c["epsilon"]),
+    return "LayerNormalization", {"epsilon": float(c.get("epsilon", 1e-3)),
                                   "center": bool(c.get("center", True)),
                                   "scale": bool(c.get("scale", True))}
 
@@ -444,7 +478,7 @@ def _concatenate(cls, c, ranks, kw):
 
 
 def _sampling(cls, c, ranks, kw):
-    return "Sampling", {}
+    return "Sampling", {"kl_weight": float(c.get("kl_weight", 1.0))}
 
 
 def _rbf(cls, c, ranks, kw):
@@ -456,7 +490,9 @@ def _rbf(cls, c, ranks, kw):
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
-    "GaussianNoise": _gaussian_noise, "Flatten": _flatten, "Reshape": _reshape,
+    "GaussianNoise": _gaussian_noise, "Rescaling": _rescaling,
+    "ActivityRegularization": _activity_regularization,
+    "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
@@ -533,6 +569,176 @@ def _call_inputs(class_name: str, call: dict) -> tuple[list, dict]:
     return found, kwargs
 
 
+def _constants(value) -> list:
+    """The values in a call's positional args that are not tensors (a Python number, an
+    array), in order: what `keras.ops` arithmetic takes besides its tensors."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [c for v in value for c in _constants(v)]
+    return [] if value is None else [value]
+
+
+#: arithmetic of `keras.ops` (what `x * 2.0`, `1 - x` or `keras.ops.add(x, y)` record in a
+#: functional model): with two tensors, the catalog's merge layer; with one tensor and one
+#: number, a Rescaling: op -> (merge type, (scale, offset) of tensor-op-number,
+#: of number-op-tensor)
+OPS_ARITHMETIC = {
+    "Add": ("Add", lambda k: (1.0, k), lambda k: (1.0, k)),
+    "Subtract": ("Subtract", lambda k: (1.0, -k), lambda k: (-1.0, k)),
+    "Multiply": ("Multiply", lambda k: (k, 0.0), lambda k: (k, 0.0)),
+    "TrueDivide": (None, lambda k: (1.0 / k, 0.0), None),
+    "Divide": (None, lambda k: (1.0 / k, 0.0), None),
+    "Negative": (None, None, None),
+}
+
+
+def _op(cls: str, call: dict, ranks: list, config: dict | None = None) -> tuple[str, dict]:
+    """The catalog layer of one `keras.ops` call recorded in a functional model."""
+    config = {k: v for k, v in (config or {}).items() if k != "name"}
+    if cls == "Concatenate":                  # keras.ops.concatenate([a, b], axis=...)
+        axis = config.pop("axis", 0)
+        if config:
+            raise Unsupported(f"keras.ops.concatenate with {', '.join(sorted(config))}")
+        if axis == 0:
+            raise Unsupported("keras.ops.concatenate along axis 0 (the batch axis)")
+        return "Concatenate", {"axis": int(axis)}
+    if cls == "Reshape":                      # keras.ops.reshape(x, (-1, ...))
+        shape = tuple(config.pop("newshape", None) or ())
+        if config or not shape or shape[0] not in (-1, None):
+            raise Unsupported(f"keras.ops.reshape to {_fmt(list(shape))} (only the batch axis "
+                              f"first, as -1, can become a Reshape layer)")
+        return "Reshape", {"target_shape": tuple(shape[1:])}
+    if config:
+        raise Unsupported(f"keras.ops.{cls} with {', '.join(sorted(config))}")
+    if cls not in OPS_ARITHMETIC:
+        raise Unsupported(f"keras.ops.{cls} (an operation on tensors with no catalog layer; "
+                          f"express it with layers)")
+    merge, tensor_first, number_first = OPS_ARITHMETIC[cls]
+    args, kwargs = call.get("args", []), call.get("kwargs", {})
+    extra = {k: v for k, v in kwargs.items() if v is not None}
+    if extra:
+        raise Unsupported(f"keras.ops.{cls} called with {', '.join(sorted(extra))}")
+    tensors = [bool(_tensors(a)) for a in args]
+    if cls == "Negative" and tensors == [True]:
+        return "Rescaling", {"scale": -1.0, "offset": 0.0}
+    if tensors == [True, True] and merge is not None:
+        return merge, {}
+    if len(args) == 2 and sum(tensors) == 1:
+        k = args[1] if tensors[0] else args[0]
+        rule = tensor_first if tensors[0] else number_first
+        if isinstance(k, bool) or not isinstance(k, (int, float)):
+            raise Unsupported(f"keras.ops.{cls} with a constant {type(k).__name__} operand "
+                              f"(only a plain number becomes a Rescaling layer)")
+        if rule is None:
+            raise Unsupported(f"keras.ops.{cls} of a number by a tensor (no catalog layer "
+                              f"divides by its input)")
+        if cls in ("TrueDivide", "Divide") and k == 0:
+            raise Unsupported(f"keras.ops.{cls} by 0")
+        scale, offset = rule(float(k))
+        return "Rescaling", {"scale": scale, "offset": offset}
+    raise Unsupported(f"keras.ops.{cls} with {sum(tensors)} tensor(s) and "
+                      f"{len(args) - sum(tensors)} constant(s)")
+
+
+#: layers that compute differently in training and inference: a `training=` given at the call
+#: would fix their mode, which a design cannot express
+TRAINING_MODE = ("Dropout", "GaussianNoise", "BatchNormalization", "Sampling")
+
+
+def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
+                  constants: list) -> str | None:
+    """Why one call of a layer cannot be imported as is (an argument the design would drop),
+    or None."""
+    if constants:
+        return f"{cls} called with the constant argument(s) {', '.join(map(_fmt, constants))}"
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key == "training":
+            # Keras records training=False for every layer called without it, and fit /
+            # predict override what is recorded; training=True (dropout kept on in inference,
+            # as in Monte-Carlo dropout) is the author's intent a design cannot express
+            moded = (type_id in TRAINING_MODE or float(params.get("dropout", 0) or 0) > 0
+                     or float(params.get("recurrent_dropout", 0) or 0) > 0)
+            if value is not False and moded:
+                return (f"{cls} called with training={value!r} (a design's layers follow the "
+                        f"training loop's mode)")
+            continue
+        if key == "initial_state":
+            return (f"{cls} called with initial_state (recurrent layers take no initial "
+                    f"state in the catalog yet; the import would start them from zeros)")
+        if key == "mask" or _tensors(value):
+            return f"{cls} called with {key}= a tensor (the catalog has no {key} input)"
+        if value is False and key in ("return_attention_scores", "use_causal_mask"):
+            continue
+        return f"{cls} called with {key}={_fmt(value)}"
+    return None
+
+
+#: Keras config keys that do not change what a layer computes on imported weights (names,
+#: initialisers: the weights come with the model) or that the design keeps elsewhere
+NOT_COMPUTED = {"name", "dtype", "trainable", "seed", "build_config", "kernel_initializer",
+                "bias_initializer", "recurrent_initializer", "embeddings_initializer",
+                "depthwise_initializer", "pointwise_initializer", "beta_initializer",
+                "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
+                "alpha_initializer", "centers_initializer",
+                "unroll", "unit_forget_bias"}   # the same computation / only the initial bias
+
+
+#: keys a built Keras layer writes resolved (axis -1 as 3) that the converter checks itself
+CHECKED_BY_CONVERTER = {"BatchNormalization": {"axis"}, "LayerNormalization": {"axis"},
+                        "MultiHeadAttention": {"attention_axes"}}
+
+
+def _comparable(value):
+    """A config value as plain data: tuples as lists, regularisers as (l1, l2), the keys of
+    NOT_COMPUTED left out."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("L1", "L2", "L1L2"):
+            c = value.get("config", {})
+            default = 0.01 if value["class_name"] in ("L1", "L2") else 0.0
+            l1 = float(c.get("l1", default if value["class_name"] == "L1" else 0.0))
+            l2 = float(c.get("l2", default if value["class_name"] == "L2" else 0.0))
+            return ["penalty", l1, l2]
+        return {k: _comparable(v) for k, v in value.items() if k not in NOT_COMPUTED}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def _dropped_keys(cls: str, config: dict, type_id: str, params: dict) -> str | None:
+    """Nothing dropped silently: the layer the design builds (backends.keras.layers) must have
+    the configuration the model's layer had, key by key (keys one Keras version writes and the
+    other lacks are left to the converters' explicit defaults). Returns the first difference
+    as 'Conv2D with groups=2', or None."""
+    from .layers import KERAS_BUILDERS
+    builder = KERAS_BUILDERS.get(type_id)
+    if builder is None:
+        return None
+    rebuilt = builder(params, "rebuilt")
+    if type(rebuilt).__name__ != cls:
+        return None                   # a different Keras class (ReLU -> Activation): mapped
+    theirs, ours = _comparable(config), _comparable(rebuilt.get_config())
+    for key in sorted(set(theirs) & set(ours) - CHECKED_BY_CONVERTER.get(cls, set())):
+        if theirs[key] != ours[key]:
+            shown = config[key]
+            if isinstance(shown, dict):
+                shown = shown.get("class_name", shown)
+            return f"{cls} with {key}={_fmt(shown)} (the catalog's {type_id} cannot hold it)"
+    return None
+
+
+def _is_padding_mask(calls: list, padded: set) -> bool:
+    """A not_equal(ids, 0) on the ids an Embedding with mask_zero reads: its padding mask."""
+    if len(calls) != 1:
+        return False
+    args = calls[0].get("args", [])
+    found = _tensors(args[:1])
+    return (len(args) == 2 and len(found) == 1 and found[0][0] in padded
+            and not isinstance(args[1], bool) and args[1] == 0 and not calls[0].get("kwargs"))
+
+
 def _node_id(name: str, taken: set) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
     if not re.match(r"[A-Za-z_]", base):
@@ -582,44 +788,92 @@ class _Importer:
                 continue
             c = layer_cfgs[ref[0]]["config"]
             shape = tuple(c.get("batch_shape") or c.get("batch_input_shape"))[1:]
-            dtype = "int32" if "int" in str(c.get("dtype", "float32")) else "float32"
+            given = c.get("dtype", "float32")
+            if isinstance(given, dict):                   # a DTypePolicy
+                given = given.get("config", {}).get("name", "float32")
+            given = str(given)
+            flags = [k for k in ("sparse", "ragged") if c.get(k)]
+            if flags or not (given.startswith("float") or given.startswith("int")
+                             or given.startswith("uint")):
+                what = f"{flags[0]}=True" if flags else f"dtype={given!r}"
+                self.refuse(f"InputLayer with {what} (the catalog's Input takes dense float "
+                            f"or integer tensors)", prefix + ref[0])
+                produced[ref] = None
+                continue
+            dtype = "float32" if given.startswith("float") else "int32"
             node = _node_id(prefix + ref[0], self.taken)
             self.graph.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node)
             produced[ref] = (node, 0)
+        # Keras 3 records an Embedding's padding mask (mask_zero) as a not_equal(ids, 0) op
+        # handed to later layers as mask=; the design's Embedding makes the same mask
+        padded = {ref for e in config["layers"] if e["class_name"] == "Embedding"
+                  and e["config"].get("mask_zero")
+                  for call in e.get("inbound_nodes", [])
+                  for ref, _ in _tensors(call.get("args", []))}
+        masks: set = set()
         for c in config["layers"]:
             name, cls = c["name"], c["class_name"]
             if cls == "InputLayer":
                 continue
             calls = c.get("inbound_nodes", [])
+            if cls == "NotEqual" and str(c.get("module", "")).startswith("keras.src.ops") \
+                    and _is_padding_mask(calls, padded):
+                masks.add((name, 0, 0))
+                continue
             if len(calls) > 1:
                 self.refuse(f"{cls} shared between {len(calls)} calls", prefix + name)
                 continue
             for node_index, call in enumerate(calls):
                 refs, kwargs = _call_inputs(cls, call)
+                given_mask = _tensors(kwargs.get("mask"))
+                if given_mask and all(ref in masks for ref, _ in given_mask):
+                    kwargs.pop("mask")               # the Embedding's mask: the design's too
                 sources = [produced.get(r[0]) for r in refs]
                 ranks = [None if r[1] is None else len(r[1]) for r in refs]
                 if cls in MODEL_CLASSES:
+                    given = {k: v for k, v in kwargs.items()
+                             if v is not None and not (k == "training" and v is False)}
+                    if given:
+                        self.refuse(f"{cls} (a nested model) called with "
+                                    f"{', '.join(f'{k}={_fmt(v)}' for k, v in given.items())}",
+                                    prefix + name)
+                        continue
                     outs = self.walk(live.get_layer(name), f"{prefix}{name}__", sources)
                     for port, o in enumerate(outs):
                         produced[(name, node_index, port)] = o
                     continue
-                node = self.layer(c, cls, prefix + name, sources, ranks, kwargs, live)
+                node = self.layer(c, cls, prefix + name, sources, ranks, kwargs, live, call)
                 if node is None:
                     continue
                 for port in range(self.graph.output_count(node)):
                     produced[(name, node_index, port)] = (node, port)
         return [produced.get(ref) for ref in _triples(config["output_layers"])]
 
-    def layer(self, c, cls, name, sources, ranks, kwargs, live):
+    def layer(self, c, cls, name, sources, ranks, kwargs, live, call):
         registered = c.get("registered_name") or ""
-        custom = next((k for k in CUSTOM_LAYERS if registered.endswith(f">{k}")), None)
+        custom = next((k for k in CUSTOM_LAYERS if registered == f"netdesigner>{k}"), None)
+        module = str(c.get("module") or "")
+        is_op = module.startswith("keras.src.ops")
         key = custom or cls
         convert = CONVERTERS.get(key)
-        if convert is None:
+        if custom is None and module.split(".")[0] != "keras" and cls not in MODEL_CLASSES:
+            # the author's own class, even when named like one of Keras's or ours (a VAE's
+            # Sampling that adds no KL term): its code is not the catalog's
+            self.refuse(f"{cls} (the model author's own layer class {registered or cls!r}; "
+                        f"rebuild it from catalog layers)", name)
+            return None
+        if convert is None and not is_op:
             self.refuse(cls, name)
             return None
         try:
-            type_id, params = convert(cls, c["config"], ranks, kwargs)
+            if is_op:
+                type_id, params = _op(cls, call, ranks, c.get("config"))
+            else:
+                type_id, params = convert(cls, c["config"], ranks, kwargs)
+                problem = _call_problem(cls, type_id, params, kwargs,
+                                        _constants(call.get("args", [])))
+                if problem:
+                    raise Unsupported(problem)
             spec = CATALOG[type_id].params
             if "trainable" in spec and c["config"].get("trainable") is False:
                 params["trainable"] = False               # a frozen layer stays frozen
@@ -628,6 +882,10 @@ class _Importer:
                 problem = spec[k].check(v)
                 if problem:
                     raise Unsupported(f"{cls} with {k}={_fmt(v)} ({problem})")
+            if not is_op:
+                dropped = _dropped_keys(cls, c["config"], type_id, params)
+                if dropped:
+                    raise Unsupported(dropped)
         except Unsupported as e:
             self.refuse(str(e.args[0]), name)
             return None
@@ -715,6 +973,25 @@ def import_with_weights(model, **kwargs) -> tuple[Graph, dict]:
     return graph, out
 
 
+def _match_outputs(model_name: str, graph: Graph, wanted: list) -> None:
+    """A design outputs every port of every layer nobody reads; the model may output fewer (an
+    RNN's states returned but unused). States nobody reads are dropped by turning return_state
+    off (the same computation); any other port the model leaves out is refused by name."""
+    def design_outputs():
+        return [(n, p) for n in graph.outputs() for p in range(graph.output_count(n))]
+    wanted_set = set(wanted)
+    for node, port in design_outputs():
+        params = graph.node(node).params
+        if port > 0 and (node, port) not in wanted_set and params.get("return_state") and \
+                not any((node, p) in wanted_set for p in range(1, graph.output_count(node))):
+            graph.set_param(node, "return_state", False)
+    extra = [f"{n} port {p}" for n, p in design_outputs() if (n, p) not in wanted_set]
+    if extra:
+        raise ImportProblem(model_name, {}, [
+            f"{', '.join(extra)}: the model does not output this port of a layer nobody "
+            f"reads, and a design outputs every port of such a layer"])
+
+
 def _import(model, title, with_settings) -> tuple[Graph, dict]:
     importer = _Importer()
     outputs = importer.walk(model)
@@ -727,6 +1004,7 @@ def _import(model, title, with_settings) -> tuple[Graph, dict]:
         raise ImportProblem(model.name, {}, [
             f"{n} is an output of the model and also feeds other layers; a design's outputs are "
             f"the layers nobody reads" for n in dangling])
+    _match_outputs(model.name, graph, [o for o in outputs if o is not None])
     for node, pos in layered_positions(graph).items():
         graph.move_node(node, pos)
     graph.metadata["title"] = title or model.name
@@ -734,6 +1012,77 @@ def _import(model, title, with_settings) -> tuple[Graph, dict]:
     if with_settings:
         _training_settings(model, graph)
     return graph, importer.layers
+
+
+def _class_refs(value, found: dict) -> None:
+    """Every {"class_name", "module", "registered_name"} object of a saved config, by name (a
+    function's own name for a saved function)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("class_name"), str) and "config" in value:
+            name = value["class_name"]
+            if name == "function" and isinstance(value.get("config"), str):
+                name = value["config"]
+            found.setdefault(name, (value.get("module"), value.get("registered_name")))
+        for v in value.values():
+            _class_refs(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _class_refs(v, found)
+
+
+def _unknown(tree) -> list[tuple]:
+    import keras
+    found: dict = {}
+    _class_refs(tree, found)
+    unknown = []
+    for cls, (module, registered) in sorted(found.items()):
+        if module and str(module).split(".")[0] == "keras":
+            continue                                   # a class of Keras itself
+        if registered and keras.saving.get_registered_object(registered) is not None:
+            continue                                   # registered by its author (imported)
+        if cls == "__keras_tensor__":
+            continue
+        unknown.append((cls, str(registered or cls), module))
+    return unknown
+
+
+def _saved_config(path) -> dict:
+    import json
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+
+
+def unknown_classes(path) -> list[tuple]:
+    """The classes and functions the model of a `.keras` file needs that neither Keras nor a
+    registration provides (the author's own layers, activations), read from the file's
+    config.json before anything is deserialised, as (name, saved name, module). Empty for a
+    file that is not a `.keras` zip (Keras then reports what it finds)."""
+    return _unknown(_saved_config(path).get("config", {}))
+
+
+def unknown_training_objects(path) -> list[tuple]:
+    """The same for the file's compile set-up (a loss or metric of the author's): the model
+    still imports, with the catalog's default training settings."""
+    return _unknown(_saved_config(path).get("compile_config") or {})
+
+
+def custom_class_message(path, unknown: list[tuple]) -> str:
+    """One first line naming every class the file needs and what to do, then the detail."""
+    names = ", ".join(cls for cls, _, _ in unknown)
+    them = "it" if len(unknown) == 1 else "them"
+    return (f"{path}: the model uses {len(unknown)} class(es) or function(s) of its author: "
+            f"{names} — "
+            f"Keras needs their code to load the file (import the module that registers "
+            f"{them} with @keras.saving.register_keras_serializable), and a design needs "
+            f"{them} rebuilt from catalog layers (`netdesigner layers` lists them).\n"
+            + "".join(f"  {cls}: saved as {reg!r}"
+                      f"{f' from the module {module}' if module else ''}\n"
+                      for cls, reg, module in unknown)
+            + "  a .keras file holds each layer's class name and arguments, not its code.")
 
 
 def load_keras_model(source):
@@ -752,8 +1101,12 @@ def load_keras_model(source):
         raise ValueError(f"{path}: no such file (give a .keras file or "
                          f"keras.applications.NAME)")
     from . import layers as _registered  # noqa: F401  (Sampling is a custom layer)
+    unknown = unknown_classes(path)
+    if unknown:
+        raise ValueError(custom_class_message(path, unknown))
+    compile_it = not unknown_training_objects(path)    # else: the architecture alone
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=True)
+        return keras.models.load_model(path, safe_mode=True, compile=compile_it)
     except Exception as e:
         raise ValueError(f"{path}: Keras cannot load it ({type(e).__name__}: {e})") from None
 
@@ -765,6 +1118,12 @@ def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]
     from netdesigner.graph import fileformat
     model = load_keras_model(source)
     graph, values = import_with_weights(model)
+    own = unknown_training_objects(source) if Path(str(source)).exists() else []
+    if own:
+        graph.metadata["description"] += (
+            f" Its training set-up uses {', '.join(n for n, _, _ in own)} of its author's, "
+            f"which Keras cannot load without their code: the design has the default "
+            f"training settings.")
     out = Path(out)
     fileformat.save(graph, out)
     written = [out]

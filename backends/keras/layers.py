@@ -193,6 +193,11 @@ def sampling(p, name):
     return Sampling(kl_weight=p["kl_weight"], name=name)
 
 
+@builds("Rescaling")
+def rescaling(p, name):
+    return keras.layers.Rescaling(scale=p["scale"], offset=p["offset"], name=name)
+
+
 @builds("ActivityRegularization")
 def activity_regularization(p, name):
     return keras.layers.ActivityRegularization(l1=p["l1"], l2=p["l2"], name=name)

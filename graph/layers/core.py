@@ -87,6 +87,21 @@ declare(
     param_count=_activation_params, has_weights=True,
 )
 
+# -- Rescaling ----------------------------------------------------------------------------------
+
+declare(
+    "Rescaling", category="Core",
+    description="Multiplies every value by a fixed number and adds another: y = x * scale + "
+                "offset. Nothing is learned. Maps pixels 0..255 to 0..1 (scale 1/255), or to "
+                "-1..1 (scale 1/127.5, offset -1); the importer also turns arithmetic with a "
+                "constant in a Keras model (y * 2.0, z - 1.0) into this layer.",
+    params=[
+        Param("scale", FLOAT, 1.0, "The factor every value is multiplied by."),
+        Param("offset", FLOAT, 0.0, "The number added after scaling."),
+    ],
+    shape=lambda p, inputs: [inputs[0]], flops=lambda p, i, o: 2 * known(size(i[0])),
+)
+
 # -- Regularisation by noise ------------------------------------------------------------------
 
 declare(

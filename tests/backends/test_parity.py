@@ -60,3 +60,21 @@ def test_check_command_passes_a_sample_and_fails_a_broken_layer(monkeypatch, cap
     assert main(["check", sample, "--random"]) == 1
     out = capsys.readouterr().out
     assert "2 node(s) over tolerance: conv2d_1, conv2d_2" in out
+
+
+def test_tolerance_scales_with_the_tensor_and_still_catches_a_mismatch():
+    """float32 noise of 1.8e-5 on a gradient of order 0.1 (seen on an imported SeparableConv2D)
+    passes; a 1 % error in one entry does not. Below ATOL everything agrees, as before."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    grad = rng.uniform(-0.1, 0.1, (64, 32))
+    noisy = grad + rng.choice([-1.8e-5, 1.8e-5], grad.shape)
+    assert parity._within(*parity._diff(grad, noisy))
+    wrong = grad.copy()
+    wrong[3, 4] *= 1.01
+    wrong[3, 4] += 0.01 * np.abs(grad).max()
+    assert not parity._within(*parity._diff(grad, wrong))
+    big = grad * 100                           # order 10: 1e-4 of noise is float32's lot ...
+    assert parity._within(*parity._diff(big, big + 1e-3))
+    assert not parity._within(*parity._diff(big, big * 1.05))          # ... 5 % is not
+    assert not parity._within(*parity._diff(grad, grad[:, :16]))           # shapes differ

@@ -169,7 +169,7 @@ def _dense(t):
 
 
 @case("Activation", "Dropout", "GaussianNoise", "Flatten", "BatchNormalization",
-      "LayerNormalization", "ActivityRegularization")
+      "LayerNormalization", "ActivityRegularization", "Rescaling")
 def _elementwise(t):
     return simple(params_of(t), one(shapes_of_rank((1, 2, 3))))
 

@@ -188,3 +188,14 @@ class Activation:
             negative = np.minimum(x, 0)
             return np.where(x > 0, dy, alpha * dy), {"alpha": (dy * negative).sum(axis=0)}
         return activate_grad(name, dy, x, y, **options), {}
+
+
+@register("Rescaling")
+class Rescaling:
+    """y = x * scale + offset: a fixed affine map, dy/dx = scale."""
+    def forward(x, weights, params, training):
+        scale = np.asarray(params["scale"], x.dtype)
+        return x * scale + np.asarray(params["offset"], x.dtype), scale
+
+    def backward(dy, scale):
+        return dy * scale, {}

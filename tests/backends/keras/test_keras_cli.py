@@ -77,7 +77,7 @@ def test_export_formats_and_import(project, tmp_path, capsys):
 
 def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
     x = keras.Input((8, 8, 3))
-    y = keras.layers.Rescaling(1 / 255, name="scale")(x)
+    y = keras.layers.Cropping2D(1, name="crop")(x)
     y = keras.layers.ReLU(max_value=4.0, name="capped_a")(y)
     y = keras.layers.ReLU(max_value=4.0, name="capped_b")(y)
     path = tmp_path / "odd.keras"
@@ -86,8 +86,21 @@ def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "ReLU with max_value=4.0 — 2 layer(s): capped_a, capped_b" in err
-    assert "Rescaling" in err and "scale" in err
+    assert "Cropping2D — 1 layer(s): crop" in err
     assert not (tmp_path / "m.graph").exists()
+
+
+def test_check_names_a_layer_one_backend_cannot_run(tmp_path, capsys):
+    ids = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(9, 3, mask_zero=True, name="emb")(ids)
+    y = keras.layers.Dense(1)(keras.layers.GRU(2)(x))
+    keras.Model(ids, y).save(tmp_path / "masked.keras")
+    assert main(["import", str(tmp_path / "masked.keras"), str(tmp_path / "m.graph")]) == 0
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "m.graph")]) == 1
+    err = capsys.readouterr().err
+    assert "emb: mask_zero is not supported by the NumPy backend" in err
+    assert "internal error" not in err
 
 
 def test_validate_stays_free_of_tensorflow():

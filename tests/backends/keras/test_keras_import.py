@@ -55,7 +55,7 @@ def test_densenet121_round_trip():
 def test_efficientnet_b0_lists_what_the_catalog_lacks():
     with pytest.raises(ImportProblem) as info:
         import_model(keras.applications.EfficientNetB0(weights=None))
-    assert set(info.value.unsupported) == {"Rescaling", "Normalization",
+    assert set(info.value.unsupported) == {"Normalization",
                                            "Dropout with noise_shape=(None, 1, 1, 1)"}
 
 
@@ -123,7 +123,7 @@ def test_sequential_and_nested_models():
 
 def test_every_unsupported_layer_is_listed_once_not_skipped():
     x = keras.Input((8, 8, 3), name="image")
-    a = keras.layers.Rescaling(1 / 255, name="scale")(x)
+    a = keras.layers.Cropping2D(1, name="crop")(x)
     b = keras.layers.Conv2D(4, 3, groups=1, activation="hard_sigmoid", name="conv")(a)
     c = keras.layers.Conv2D(4, 3, kernel_constraint="non_neg", name="conv_c")(b)
     shared = keras.layers.Dense(3, name="shared")
@@ -132,9 +132,173 @@ def test_every_unsupported_layer_is_listed_once_not_skipped():
     with pytest.raises(ImportProblem) as info:
         import_model(keras.Model(x, out))
     assert info.value.unsupported == {
-        "Rescaling": ["scale"], "Conv2D with activation='hard_sigmoid'": ["conv"],
+        "Cropping2D": ["crop"], "Conv2D with activation='hard_sigmoid'": ["conv"],
         "Conv2D with kernel_constraint=NonNeg": ["conv_c"],
         "Dense shared between 2 calls": ["shared"]}
+
+
+def test_arguments_the_design_cannot_hold_are_refused_by_name():
+    """Nothing is dropped silently: an initial state, a mask, training=True on dropout, and
+    arithmetic the catalog cannot express are each refused naming the layer and argument."""
+    s = keras.Input((5, 3), name="seq")
+    out, h, c = keras.layers.LSTM(4, return_state=True, name="enc")(s)
+    dec = keras.layers.LSTM(4, name="dec")(s, initial_state=[h, c])
+    drop = keras.layers.Dropout(0.5, name="mc")(dec, training=True)
+    square = keras.ops.square(drop)
+    inverse = 1.0 / drop
+    masked = keras.layers.GlobalAveragePooling1D(name="gap")(
+        s, mask=keras.ops.greater(keras.ops.sum(s, axis=-1), 0.0))
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.Model(s, [square, inverse, masked]))
+    text = str(info.value)
+    assert "LSTM called with initial_state" in text and "dec" in text
+    assert "Dropout called with training=True" in text and "mc" in text
+    assert "keras.ops.Square" in text
+    assert "keras.ops.TrueDivide of a number by a tensor" in text
+    assert "GlobalAveragePooling1D called with mask=" in text and "gap" in text
+
+
+def test_unused_recurrent_states_are_not_extra_outputs():
+    s = keras.Input((5, 3), name="seq")
+    out, h, c = keras.layers.LSTM(4, return_state=True, name="enc")(s)
+    model = keras.Model(s, out)
+    graph = import_model(model)
+    assert graph.node("enc").params["return_state"] is False
+    assert compile_graph(graph, compile=False).outputs[0].shape == model.outputs[0].shape
+    assert len(compile_graph(graph, compile=False).outputs) == 1
+    # the states as the model's outputs, the sequence output unused: a design cannot
+    states = keras.Model(s, [h, c])
+    with pytest.raises(ImportProblem, match="enc port 0: the model does not output"):
+        import_model(states)
+
+
+def test_an_embeddings_padding_mask_imports_and_other_masks_are_refused(tmp_path):
+    """Keras 3 records mask_zero's mask as not_equal(ids, 0) handed on as mask=: the design's
+    Embedding makes the same mask, so it imports (and computes the same in Keras)."""
+    ids = keras.Input((7,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(10, 4, mask_zero=True, name="emb")(ids)
+    seq = keras.layers.LSTM(3, return_sequences=True, name="rnn")(e)
+    out = keras.layers.Dense(2, name="out")(keras.layers.GlobalAveragePooling1D(name="gap")(seq))
+    model = keras.Model(ids, out)
+    graph, weights = import_with_weights(model)
+    assert [graph.node(n).type for n in graph.nodes()] == [
+        "Input", "Embedding", "LSTM", "GlobalAveragePooling1D", "Dense"]
+    again = compile_graph(graph, compile=False)
+    from netdesigner.backends.keras.weights import set_weights
+    set_weights(again, weights)
+    x = np.array([[1, 2, 3, 0, 0, 0, 0], [4, 5, 0, 0, 0, 0, 0]], "int32")
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-6)
+    # a mask of the author's own making is refused
+    own = keras.ops.greater(keras.ops.sum(e, axis=-1), 0.5)
+    other = keras.layers.LSTM(3, name="rnn2")(e, mask=own)
+    with pytest.raises(ImportProblem, match="LSTM called with mask="):
+        import_model(keras.Model(ids, other))
+
+
+def test_a_config_key_no_converter_reads_is_refused_not_dropped():
+    """The layer the design would build is compared with the model's, key by key."""
+    s = keras.Input((5, 3), name="seq")
+    a = keras.layers.LSTM(4, zero_output_for_mask=True, return_sequences=True, name="a")(s)
+    b = keras.layers.LSTM(4, unroll=True, name="b")(a)        # same computation: imported
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.Model(s, b))
+    assert info.value.unsupported == {
+        "LSTM with zero_output_for_mask=True (the catalog's LSTM cannot hold it)": ["a"]}
+
+
+def test_arithmetic_with_a_number_becomes_rescaling():
+    x = keras.Input((4,), name="x")
+    y = keras.layers.Dense(3, name="d")(x)
+    z = keras.layers.Add(name="sum")([1.0 - y * 2.0, keras.ops.add(y, 1) / 4])
+    model = keras.Model(x, -z)
+    graph, weights = import_with_weights(model)
+    kinds = {n: (graph.node(n).type, graph.node(n).params) for n in graph.nodes()}
+    rescales = sorted((p["scale"], p["offset"]) for t, p in kinds.values() if t == "Rescaling")
+    assert rescales == [(-1.0, 0.0), (-1.0, 1.0), (0.25, 0.0), (1.0, 1.0), (2.0, 0.0)]
+    assert Analysis(graph, live=False).errors() == []
+    again = compile_graph(graph, compile=False)
+    from netdesigner.backends.keras.weights import set_weights
+    set_weights(again, weights)
+    xs = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(xs)), np.asarray(model(xs)), atol=1e-6)
+
+
+def test_ops_concatenate_and_reshape_become_layers():
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    joined = keras.ops.concatenate([a, b], axis=-1)
+    model = keras.Model([a, b], keras.ops.reshape(joined, (-1, 5, 1)))
+    graph = import_model(model)
+    types = sorted(graph.node(n).type for n in graph.nodes())
+    assert types == ["Concatenate", "Input", "Input", "Reshape"]
+    assert Analysis(graph, live=False).errors() == []
+    xs = [np.ones((2, 3), "float32"), np.zeros((2, 2), "float32")]
+    again = compile_graph(graph, compile=False)
+    np.testing.assert_array_equal(np.asarray(again(xs)), np.asarray(model(xs)))
+    with pytest.raises(ImportProblem, match="keras.ops.concatenate along axis 0"):
+        import_model(keras.Model([a, b], keras.ops.concatenate([a, a])))
+    with pytest.raises(ImportProblem, match=r"keras.ops.reshape to \(4, -1\)"):
+        import_model(keras.Model(a, keras.ops.reshape(a, (4, -1))))
+
+
+def test_a_file_with_its_authors_classes_is_refused_in_one_line(tmp_path):
+    @keras.saving.register_keras_serializable(package="h4_test")
+    class Jitter(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    @keras.saving.register_keras_serializable(package="h4_test")
+    class Twice(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    x = keras.Input((3,))
+    model = keras.Model(x, Twice()(Jitter()(keras.layers.Dense(2)(x))))
+    model.save(tmp_path / "mine.keras")
+    # a Keras user loading the file elsewhere has not imported the classes
+    from keras.src.saving import object_registration
+    for key in ("h4_test>Jitter", "h4_test>Twice"):
+        object_registration.GLOBAL_CUSTOM_OBJECTS.pop(key, None)
+    with pytest.raises(ValueError) as info:
+        import_file(tmp_path / "mine.keras", tmp_path / "mine.graph")
+    first = str(info.value).splitlines()[0]
+    assert "Jitter, Twice" in first
+    assert "'h4_test>Jitter'" in str(info.value)
+    assert "register_keras_serializable" in first and "rebuilt from catalog layers" in first
+    assert "could not be deserialized" not in str(info.value)
+    assert not (tmp_path / "mine.graph").exists()
+    # registered (its module imported), it loads, but the importer still refuses it by name
+    with pytest.raises(ImportProblem, match="Twice .the model author's own layer class"):
+        import_model(model)
+
+
+def test_inputs_of_strings_or_sparse_tensors_are_refused_by_name():
+    text = keras.Input((1,), dtype="string", name="text")
+    with pytest.raises(ImportProblem, match=r"InputLayer with dtype='string'.*text"):
+        import_model(keras.Model(text, text))
+    sparse = keras.Input((5,), sparse=True, name="bag")
+    with pytest.raises(ImportProblem, match=r"InputLayer with sparse=True.*bag"):
+        import_model(keras.Model(sparse, keras.layers.Dense(2)(sparse)))
+
+
+def test_a_loss_of_the_authors_leaves_the_architecture_importable(tmp_path):
+    def my_loss(y, p):
+        return keras.ops.mean((y - p) ** 2)
+
+    def my_act(x):
+        return x * 2
+
+    x = keras.Input((3,))
+    model = keras.Model(x, keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss=my_loss)
+    model.save(tmp_path / "loss.keras")
+    graph, _ = import_file(tmp_path / "loss.keras", tmp_path / "loss.graph")
+    assert "Its training set-up uses my_loss of its author's" in graph.metadata["description"]
+    assert [graph.node(n).type for n in graph.nodes()] == ["Input", "Dense"]
+    # an activation of the author's is part of the model: refused, named
+    acted = keras.Model(x, keras.layers.Dense(1, activation=my_act)(x))
+    acted.save(tmp_path / "act.keras")
+    with pytest.raises(ValueError, match="function.s. of its author: my_act"):
+        import_file(tmp_path / "act.keras", tmp_path / "act.graph")
 
 
 def test_unbuilt_sequential_is_refused_with_advice():

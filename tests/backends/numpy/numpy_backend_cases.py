@@ -83,6 +83,8 @@ CASES = [
     C("RBF", [(3, 4)], units=5, gamma=0.3),
     C("RBF", [(4, 2)], units=3, gamma=0.8, learn_gamma=True, centers_initializer="normal"),
     C("ActivityRegularization", [(3, 4)], l1=0.1, l2=0.01),
+    C("Rescaling", [(3, 4)], scale=-2.5, offset=0.75),
+    C("Rescaling", [(2, 3, 4)], scale=1 / 255),
     # -- convolutions
     C("Conv2D", [IMG], filters=4, kernel_size=(3, 3), activation="relu"),
     C("Conv2D", [IMG], filters=3, kernel_size=(3, 3), strides=(2, 2), padding="same"),
