@@ -282,7 +282,7 @@ def cmd_compare(args) -> int:
     """Train the design with each optimizer in turn; a table, the curves as PNG / CSV."""
     from pathlib import Path
 
-    from netdesigner.backends.comparison import VARIANTS, compare_optimizers
+    from netdesigner.backends.comparison import VARIANTS, compare_optimizers, variant_settings
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
@@ -325,7 +325,12 @@ def cmd_compare(args) -> int:
                     w.writerow([name, i + 1, loss, val[i] if i < len(val) else ""])
         print(f"curves written to {args.csv}")
     if args.keep_runs:
-        graph.runs.extend(run.as_project_run(backend) for run in runs.values())
+        for run in runs.values():
+            # each run keeps the design it trained: this one with its optimizer
+            trained = fileformat.loads(fileformat.dumps(graph), str(args.file))
+            trained.training = variant_settings(dict(graph.training), run.name)
+            graph.runs.append({**run.as_project_run(backend),
+                               "design": fileformat.design_snapshot(trained)})
         fileformat.save(graph, args.file)
         print(f"{len(runs)} runs added to {args.file}: the designer's Runs tab overlays them")
     return EXIT_PROBLEMS if any(r.reason == "nan" for r in runs.values()) else EXIT_OK

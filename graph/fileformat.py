@@ -80,6 +80,22 @@ def to_dict(graph: Graph) -> dict:
     }
 
 
+def design_snapshot(graph: Graph) -> dict:
+    """The design a run trained, as the run keeps it (`run["design"]`): the project without its
+    runs and description, so that two runs can be compared layer by layer later."""
+    data = to_dict(graph)
+    data["runs"] = []
+    data["metadata"] = {}
+    return data
+
+
+def design_of_run(run: dict, where: str = "<run>") -> Graph | None:
+    """The design a run kept (None for a run saved without one); a GraphFileError naming
+    `where` when the kept design cannot be read."""
+    design = run.get("design")
+    return None if design is None else from_dict(design, where)
+
+
 def dumps(graph: Graph) -> str:
     return json.dumps(to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -322,7 +338,7 @@ class _Reader:
                     self.expect(run[key], str, f"{path}.{key}", "text")
             if "epochs" in run:
                 self.expect(run["epochs"], int, f"{path}.epochs", "a whole number")
-            for key in ("test", "optimizer_params"):
+            for key in ("test", "optimizer_params", "design"):
                 if run.get(key) is not None:
                     self.expect(run[key], dict, f"{path}.{key}", "an object")
         return runs

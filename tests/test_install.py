@@ -11,6 +11,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "mlp_digits.graph"
 
@@ -22,6 +24,7 @@ def run(cmd, cwd, timeout=300):
     return done.stdout
 
 
+@pytest.mark.long      # a fresh venv and a wheel build: ~15 s
 def test_installed_wheel_beside_pypi_backends_and_designer(tmp_path):
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", venv], tmp_path)

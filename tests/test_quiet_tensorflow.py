@@ -66,7 +66,8 @@ def test_a_filtered_import_still_shows_what_is_not_noise(capfd):
 
 # The loud run is the control (it shows the check can fail); it costs a TensorFlow import in a
 # fresh process, so it runs with the slow checks.
-@pytest.mark.parametrize("quiet", [True, pytest.param(False, marks=pytest.mark.long)])
+@pytest.mark.long          # each variant starts a TensorFlow worker (~5 s)
+@pytest.mark.parametrize("quiet", [True, False])
 def test_training_workers_inherit_the_quiet(monkeypatch, capfd, quiet):
     """A worker of backends.runner (spawned, so it imports TensorFlow afresh) is quiet when the
     process that started it is, and only then (the loud run shows the check can fail)."""

@@ -591,7 +591,10 @@ class TrainingPanel(QWidget):
             run = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
                    "backend": self.document.graph.training.get("backend"),
                    "reason": reason, "epochs": event["epochs_run"],
-                   "history": event.get("history", {})}
+                   "history": event.get("history", {}),
+                   # the design as it was trained (edits during the run are not in it)
+                   "design": fileformat.design_snapshot(
+                       fileformat.loads(self.job.graph_text, "<run>"))}
             self.document.graph.runs.append(run)
             self.document.undo.resetClean()          # the project has news to save
             self.document.fileChanged.emit()

@@ -7,7 +7,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from netdesigner.graph import fileformat
+from netdesigner.graph.diff import diff
 
 from .images import array_pixmap
 from .plots import PENS, make_plot
@@ -157,12 +160,15 @@ class EvaluationView(QWidget):
 
 
 class RunsView(QWidget):
-    """The project's runs; tick two (or more) to compare their curves."""
+    """The project's runs; tick two (or more) to compare their curves, and see what differed
+    between the first two ticked: the settings and layers of the designs they trained."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.itemChanged.connect(lambda _: self.redraw())
+        self.differences = QTextBrowser()
+        self.differences.setPlaceholderText("Tick two runs to see what differed between them.")
         self.loss = make_plot("Validation (dashed) and training loss per epoch", "epoch", "loss",
                           long_series=False)
         self.accuracy = make_plot("Validation accuracy per epoch", "epoch", "accuracy",
@@ -170,8 +176,12 @@ class RunsView(QWidget):
         plots = QVBoxLayout()
         plots.addWidget(self.loss)
         plots.addWidget(self.accuracy)
+        runs_column = QVBoxLayout()
+        runs_column.addWidget(self.list, 2)
+        runs_column.addWidget(QLabel("What differed"))
+        runs_column.addWidget(self.differences, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.list, 1)
+        layout.addLayout(runs_column, 1)
         layout.addLayout(plots, 3)
         self.runs: list = []
 
@@ -197,6 +207,7 @@ class RunsView(QWidget):
             item.setCheckState(Qt.Checked if i >= len(runs) - 2 else Qt.Unchecked)
             self.list.addItem(item)
         self.list.blockSignals(False)
+        self.differences.setPlainText(self.difference_text())
         self.stale = True
         if self.isVisible():
             self.redraw()
@@ -210,8 +221,31 @@ class RunsView(QWidget):
         return [i for i in range(self.list.count())
                 if self.list.item(i).checkState() == Qt.Checked]
 
+    def difference_text(self) -> str:
+        """What differed between the designs of the first two ticked runs (each run keeps the
+        design it trained)."""
+        ticked = self.checked()
+        if len(ticked) < 2:
+            return ""
+        i, j = ticked[:2]
+        designs = []
+        for k in (i, j):
+            try:
+                design = fileformat.design_of_run(self.runs[k], f"run #{k + 1}")
+            except fileformat.GraphFileError as e:
+                return f"Run #{k + 1}'s design cannot be read: {e}"
+            if design is None:
+                return (f"Run #{k + 1} was saved without its design (by an older version, or "
+                        f"imported): only the curves can be compared.")
+            designs.append(design)
+        d = diff(*designs)
+        if d.equal:
+            return f"Runs #{i + 1} and #{j + 1} trained the same design with the same settings."
+        return "\n".join([f"#{i + 1} -> #{j + 1}: {d.summary()}", *d.lines()])
+
     def redraw(self) -> None:
         self.stale = False
+        self.differences.setPlainText(self.difference_text())
         self.loss.clear()
         self.accuracy.clear()
         for k, i in enumerate(self.checked()):

@@ -60,6 +60,13 @@ def test_the_cli_prints_a_table_and_writes_the_curves(tmp_path, capsys):
     runs = fileformat.load(project).runs
     assert [r["label"] for r in runs] == ["sgd", "momentum", "rmsprop", "adam"]
     assert all(len(r["history"]["loss"]) == 5 for r in runs)
+    # each run keeps the design it trained: the runs differ by their optimizer only
+    from netdesigner.graph.diff import diff
+    designs = [fileformat.design_of_run(r) for r in runs]
+    assert designs[1].training["optimizer_params"]["momentum"] > 0
+    d = diff(designs[0], designs[1])
+    assert d.layers == [] and d.wires == [] and d.settings
+    assert all(s.name.startswith("optimizer") for s in d.settings)
 
 
 def test_the_cli_refuses_an_unknown_optimizer(capsys):

@@ -1,7 +1,8 @@
 """Issue #13's acceptance journey, driven only through what a user does: palette double-click
 and drops, port-to-port drags, property edits, the training panel's widgets and buttons, and
-File > Export. It builds a LeNet-style CNN for the digits, trains it 2 epochs, exports it as a
-Python script and a SavedModel, runs the script in a fresh process and loads the SavedModel."""
+File > Export / Open / New. It builds a LeNet-style CNN for the digits, trains it 2 epochs,
+exports it as a Python script and a SavedModel, runs the script in a fresh process and loads the
+SavedModel; then opens gan_moons and makes a new project, and no view shows anything of LeNet."""
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QTabBar
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox, QTabBar
 
 from netdesigner.designer.canvas.view import LAYER_MIME
+from tests.designer.test_project_state import SAMPLES, assert_fresh
 
 WORKER_MS = 180_000
 
@@ -99,17 +101,6 @@ def type_into(form, name, text):
     QTest.keyClick(widget, Qt.Key_Return)
 
 
-def pick_again(combo: QComboBox, text: str):
-    """Choose `text` in a drop-down with the keyboard, even if it already shows it: a fresh
-    project's data set drop-down showed "digits" without it being chosen (issue #13); going to
-    the next entry and back chooses it as a user would."""
-    combo.setFocus()
-    QTest.keyClick(combo, Qt.Key_Down if combo.currentIndex() < combo.count() - 1
-                   else Qt.Key_Up)
-    QTest.keyClicks(combo, text)
-    assert combo.currentText() == text
-
-
 def click_tab(window, title):
     """Click the tab of a tabbed panel (the Problems and Training docks share a tab bar)."""
     for bar in window.findChildren(QTabBar):
@@ -172,7 +163,9 @@ def test_build_train_export_lenet_like_a_user(window, qtbot, tmp_path, monkeypat
     click_tab(window, "Training")
     panel = window.training
     assert panel.isVisible()
-    pick_again(panel.form.fields["dataset"][0], "digits")
+    # a new project has the digits chosen, stored and shown (issue #13: it only showed them)
+    assert doc.graph.training["dataset"] == "digits"
+    assert panel.form.fields["dataset"][0].currentText() == "digits"
     type_into(panel.form, "normalize", "minmax")
     type_into(panel.form, "epochs", "2")
     assert doc.graph.training["dataset"] == "digits" and doc.graph.training["epochs"] == 2
@@ -219,5 +212,20 @@ def test_build_train_export_lenet_like_a_user(window, qtbot, tmp_path, monkeypat
     assert done.returncode == 0, done.stderr[-3000:]
     assert float(done.stdout.split("accuracy")[-1]) > 0.5
 
-    # -- then (issue #13, the project-state part, another change): File > Open gan_moons and
-    # -- File > New, asserting that no view shows anything of this LeNet project.
+    # File > Open gan_moons: no view shows anything of the LeNet project (its runs, curves,
+    # test set, canvas tint, status); then the same after File > New
+    lenet_weights = panel.saved_weights()
+    window.ask_save_changes = lambda: QMessageBox.Discard
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(
+        lambda *a, **k: (str(SAMPLES / "gan_moons.graph"), "")))
+    menu_action(window, "File", "Open").trigger()
+    assert window.document is not doc and window.document.title == "gan_moons.graph"
+    assert_fresh(window)
+    assert panel.saved_weights() != lenet_weights
+    assert window.trace.result is None and window.trace.previews == {}
+    assert "lenet" not in window.statusBar().currentMessage().lower()
+    assert set(window.scene.nodes) == set(window.document.graph.nodes())
+    menu_action(window, "File", "New").trigger()
+    assert len(window.document.graph) == 0 and window.document.graph.runs == []
+    assert_fresh(window)
+    assert panel.saved_weights() is None

@@ -174,7 +174,7 @@ def test_deep_sigmoid_mlp_warns_of_vanishing_gradients_and_relu_does_not(window,
     assert item.training_level == 0.0 and window.scene.nodes["dense_9"].training_level == 1.0
 
 
-@pytest.mark.parametrize("backend", ["numpy", "keras"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("keras", marks=pytest.mark.long)])
 def test_feature_maps_of_a_convolution_network(window, qtbot, tmp_path, backend):
     window.open_file(copy_sample("cnn_digits.graph", tmp_path, epochs=1, backend=backend),
                      ask=False)

@@ -22,6 +22,7 @@ def project(tmp_path):
     return path
 
 
+@pytest.mark.long      # the CLI's Keras training also runs in tests/test_cli_train_samples
 def test_train_the_digits_mlp_on_keras(project, capsys):
     code = main(["train", str(project), "--backend", "keras", "--json"])
     out, err = capsys.readouterr()

@@ -86,6 +86,8 @@ def exported_scripts(tmp_path_factory):
     return results
 
 
+# three scripts run in fresh TensorFlow processes (~17 s of the 2-core CI): make test-long
+@pytest.mark.long
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_the_script_rebuilds_the_compiled_model(exported_scripts, name):
     report, outputs, model, xs, script = exported_scripts[name]
@@ -98,11 +100,13 @@ def test_the_script_rebuilds_the_compiled_model(exported_scripts, name):
     assert report["loss"] == type(model.loss).__name__
 
 
+@pytest.mark.long
 def test_the_script_trains_on_the_exported_data(exported_scripts):
     report = exported_scripts["resnet_digits"][0]
     assert np.isfinite(report["trained_loss"])
 
 
+@pytest.mark.long
 def test_the_script_is_readable(exported_scripts):
     text = exported_scripts["resnet_digits"][4].read_text()
     assert "from backends" not in text and "import graph" not in text

@@ -204,6 +204,7 @@ def test_the_custom_loop_matches_model_fit(digits_mlp):
         pytest.approx([x["loss"] for x in b.of("batch")[:5]], rel=1e-5)
 
 
+@pytest.mark.long
 def test_devices_strategies_and_mixed_precision(digits_mlp):
     from netdesigner.backends.keras.devices import DeviceError
     graph, flat, split = digits_mlp
