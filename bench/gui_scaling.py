@@ -8,7 +8,9 @@ overhead.
 
 (3) importing keras.applications.ResNet50 (weights=None), laying it out top-down and rendering
 it in the window, target <= 2 s, each phase timed apart: importing TensorFlow, building the
-Keras model, converting it (ours), the layout (ours), opening and rendering (ours).
+Keras model, converting it (ours), the layout (ours), opening and rendering (ours); then the
+same through the window's import worker, which loads TensorFlow while the File > Import menu
+and its dialog are open (the user's wait is from the choice to the rendered network).
 
 Run: .venv/bin/python bench/gui_scaling.py [--no-resnet]
 """
@@ -148,6 +150,40 @@ def resnet50(app, window) -> None:
     ours = convert + layout + render
     print(f"  ours {ours * 1e3:.0f} ms; TensorFlow and Keras {(total - ours) * 1e3:.0f} ms "
           f"(zoom after opening {window.view.zoom():.2f}, {DOWN if window.scene.vertical else 'right'})")
+    warm_import(app, window)
+
+
+def warm_import(app, window) -> None:
+    """File > Import > Keras Application > ResNet50 as the window does it: the worker process
+    that the opening File > Import menu started has loaded TensorFlow while the user chose
+    (not timed: menu and dialog time); timed is the choice to the rendered network."""
+    from netdesigner.backends.quiet_tf import quiet
+    from netdesigner.backends.transfer import ImportJob, TransferProcess
+    from netdesigner.designer.document import Document
+    quiet()                               # the worker inherits it, as the designer's do
+    worker = TransferProcess(warm=True)
+    t = time.perf_counter()
+    worker.start()
+    while not worker.ready and worker.poll() is None:
+        time.sleep(0.01)
+    warming = time.perf_counter() - t
+    out = Path(tempfile.mkdtemp()) / "resnet50.graph"
+    t = time.perf_counter()
+    worker.submit(ImportJob("keras.applications.ResNet50", str(out), weights=False))
+    while worker.poll() is None:
+        time.sleep(0.01)
+    if not worker.outcome["ok"]:
+        print(f"  warm import failed: {worker.outcome['message']}")
+        return
+    imported = time.perf_counter() - t
+    window.document.undo.setClean()
+    window.set_document(Document(fileformat.load(out)))
+    app.processEvents()
+    window.view.viewport().grab()
+    total = time.perf_counter() - t
+    print(f"ResNet50 through the window's File > Import, its worker warmed while the menu "
+          f"opened ({warming * 1e3:.0f} ms, not counted): {total * 1e3:.0f} ms from the choice "
+          f"to the rendered network (target <= 2000 ms; worker {imported * 1e3:.0f} ms)")
 
 
 if __name__ == "__main__":

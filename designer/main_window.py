@@ -214,10 +214,12 @@ class MainWindow(QMainWindow):
     def _make_transfer_menus(self, f) -> None:
         """File > Import and File > Export (the work: designer/transfer.py)."""
         i = f.addMenu("&Import")
+        i.aboutToShow.connect(self.transfers.prewarm)
         self._action("Keras Model (.keras)…", self.transfers.import_keras_file, None, i)
         self._action("Keras Application…", self.transfers.import_application, None, i,
                      tip="ResNet50, MobileNetV2, VGG16… from keras.applications")
         x = f.addMenu("&Export")
+        x.aboutToShow.connect(self.transfers.prewarm)
         self._action("Python Script…", lambda: self.transfers.export("py"), None, x)
         self._action("SavedModel…", lambda: self.transfers.export("savedmodel"), None, x)
         self._action("Keras Model (.keras)…", lambda: self.transfers.export("keras"), None, x)

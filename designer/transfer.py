@@ -101,6 +101,8 @@ class Transfers(QObject):
         super().__init__(window)
         self.window = window
         self.process: TransferProcess | None = None
+        # a worker that loads TensorFlow while the user is still in the menu or a dialog
+        self.spare: TransferProcess | None = None
         self.progress: QProgressDialog | None = None
         self.last_box: DoneBox | None = None
         self.last_outcome: dict | None = None
@@ -185,12 +187,15 @@ class Transfers(QObject):
         dialog = ApplicationsDialog(window)
         if dialog.exec() != QDialog.Accepted or not dialog.chosen:
             return False
-        return self.import_source(f"keras.applications.{dialog.chosen}", dialog.chosen)
+        # weights=None: an application's weights are a random draw, no better than the
+        # design's own initial weights (and writing ResNet50's takes a second): not carried
+        return self.import_source(f"keras.applications.{dialog.chosen}", dialog.chosen,
+                                  weights=False)
 
-    def import_source(self, source: str, stem: str) -> bool:
+    def import_source(self, source: str, stem: str, weights: bool = True) -> bool:
         """Import `source` (a .keras file or keras.applications.NAME) in a worker process."""
         folder = Path(tempfile.mkdtemp(dir=self._tmp.name))
-        self._start(ImportJob(source, str(folder / f"{stem}.graph")),
+        self._start(ImportJob(source, str(folder / f"{stem}.graph"), weights),
                     f"Importing {stem}…", "import")
         return True
 
@@ -201,11 +206,25 @@ class Transfers(QObject):
                                                          "running; wait for it or cancel it.")
         return self.busy
 
+    def prewarm(self) -> None:
+        """Start loading TensorFlow in a spare worker (the File menu's Import and Export menus
+        call this as they open): the job then starts in about a second, not five."""
+        if self.spare is None and self.process is None:
+            self.spare = TransferProcess(warm=True)
+            self.spare.start()
+
     def _start(self, job, label: str, kind: str) -> None:
         self._kind = kind
         self.last_outcome = None
-        self.process = TransferProcess(job)
-        self.process.start()
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.poll() is None and spare.running:
+            spare.submit(job)
+            self.process = spare
+        else:
+            if spare is not None:
+                spare.cancel()
+            self.process = TransferProcess(job)
+            self.process.start()
         self.progress = QProgressDialog(label, "Cancel", 0, 0, self.window)
         self.progress.setWindowTitle("netdesigner")
         self.progress.setWindowModality(Qt.WindowModal)
@@ -285,8 +304,9 @@ class Transfers(QObject):
         box.open()
 
     def shutdown(self) -> None:
-        if self.process is not None:
-            self.process.cancel()
-            self.process = None
+        for process in (self.process, self.spare):
+            if process is not None:
+                process.cancel()
+        self.process = self.spare = None
         self.timer.stop()
         self._tmp.cleanup()

@@ -1117,7 +1117,8 @@ def import_file(source, out, *, weights: bool = True) -> tuple[Graph, list[Path]
     designer's backends train from). Returns the graph and the paths written."""
     from netdesigner.graph import fileformat
     model = load_keras_model(source)
-    graph, values = import_with_weights(model)
+    # reading every weight out of a big model takes a while: only when they are written
+    graph, values = import_with_weights(model) if weights else (import_model(model), {})
     own = unknown_training_objects(source) if Path(str(source)).exists() else []
     if own:
         graph.metadata["description"] += (

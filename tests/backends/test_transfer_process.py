@@ -36,3 +36,26 @@ def test_default_export_names(tmp_path):
     assert default_out(project, "", "py", tmp_path / "x") == tmp_path / "lenet.py"
     assert default_out(project, "", "savedmodel", tmp_path) == tmp_path / "lenet_savedmodel"
     assert default_out(None, "My net", "onnx", tmp_path) == tmp_path / "My_net.onnx"
+
+
+def test_a_warm_worker_loads_tensorflow_first_and_takes_its_job_later(tmp_path):
+    process = TransferProcess(warm=True)
+    process.start()
+    deadline = time.monotonic() + 90
+    while not process.ready:
+        assert process.poll() is None, process.outcome      # waiting: no outcome yet
+        assert time.monotonic() < deadline, "TensorFlow never loaded"
+        time.sleep(0.05)
+    assert process.running and process.job is None
+    out = tmp_path / "mobilenet.graph"
+    process.submit(ImportJob("keras.applications.MobileNetV2", str(out)))
+    outcome = wait_for(process)
+    assert outcome["ok"], outcome
+    assert out.exists() and outcome["layers"] > 100
+
+
+def test_a_warm_worker_that_gets_no_job_ends_quietly():
+    process = TransferProcess(warm=True)
+    process.start()
+    process.cancel()
+    assert process.outcome["cancelled"] and not process.running

@@ -144,6 +144,26 @@ def test_keras_export_ends_with_the_path_and_an_open_folder_button(window, qtbot
     box.close()
 
 
+def test_opening_the_export_menu_warms_a_worker_that_the_export_then_uses(window, qtbot,
+                                                                         tmp_path, monkeypatch):
+    assert window.open_file(copy_sample("xor_mlp.graph", tmp_path), ask=False)
+    export_menu = menu_action(window, "File", "Export").menu()
+    export_menu.aboutToShow.emit()                  # the user opens File > Export
+    spare = window.transfers.spare
+    assert spare is not None and spare.running and spare.job is None
+    export_menu.aboutToShow.emit()                  # opened again: still the one spare
+    assert window.transfers.spare is spare
+    qtbot.waitUntil(lambda: spare.poll() is None and spare.ready, timeout=WORKER_MS)
+    out = tmp_path / "xor.keras"
+    answer_save_dialog(monkeypatch, out)
+    menu_action(window, "File", "Export", "Keras Model (.keras)").trigger()
+    assert window.transfers.process is spare and window.transfers.spare is None
+    outcome = transfer_done(qtbot, window)
+    assert outcome["ok"], outcome
+    assert out.exists()
+    window.transfers.last_box.close()
+
+
 def test_import_asks_to_save_first_and_failures_are_sentences(window, qtbot, tmp_path,
                                                               monkeypatch):
     window.add_layer_at_centre("Dense")                      # unsaved work
