@@ -12,6 +12,7 @@ naming the layer and both shapes.
 from __future__ import annotations
 
 import csv
+import os
 import stat
 import warnings
 from dataclasses import dataclass, field
@@ -443,8 +444,10 @@ def open_image(f: Path, decode: bool = True):
     its header is read: (size, grey)."""
     from PIL import Image, UnidentifiedImageError
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    if not f.is_file():
-        raise DataError(f"{f}: not a regular file ({_file_kind(f)}); not opened")
+    # os.path, not Path: pathlib interns every name it parses, for good (a streamed folder
+    # opens each of its files once per epoch)
+    if not os.path.isfile(f):
+        raise DataError(f"{f}: not a regular file ({_file_kind(Path(f))}); not opened")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -460,13 +463,16 @@ def open_image(f: Path, decode: bool = True):
 
 
 def image_files(path: Path) -> tuple[list, list]:
-    """([(file, class id)], class names) of an image folder: one sub-folder per class, files
-    in name order."""
+    """([(file name, class id)], class names) of an image folder: one sub-folder per class,
+    files in name order."""
     classes = sorted(p.name for p in path.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{path}: an image folder needs one sub-folder per class")
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((path / c).iterdir())
-             if f.suffix.lower() in IMAGE_SUFFIXES]
+    # names as text, not Path objects (a Path takes about ten times the memory of its text,
+    # which counts for a streamed folder of 100,000 images)
+    files = [(os.path.join(path, c, f), i) for i, c in enumerate(classes)
+             for f in sorted(os.listdir(path / c))
+             if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES]
     if not files:
         raise DataError(f"{path}: no images found in its class folders ({', '.join(classes)})")
     return files, classes
@@ -609,9 +615,7 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none" and np.issubdtype(x.dtype, np.floating):
-        ordered = np.sort(train)
-        scaling, scale = fit_scaling(mode, (x[ordered[k:k + STATS_CHUNK]]
-                                            for k in range(0, len(ordered), STATS_CHUNK)))
+        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
         x = scale(x)
     if settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None:
         return _reconstruction_split(dataset, x, (train, val, test), settings, output_shape,
@@ -650,9 +654,7 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none":
-        ordered = np.sort(train)
-        scaling, scale = fit_scaling(mode, (x[ordered[k:k + STATS_CHUNK]]
-                                            for k in range(0, len(ordered), STATS_CHUNK)))
+        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
         x = x.take(np.arange(len(rows)), scale)
     labels = dataset.y
     if output_shape is None:
@@ -667,9 +669,18 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
                  y.take(test), dataset, scaling)
 
 
-#: rows per chunk of the scaling statistics' pass (the same chunks for data in memory and
-#: streamed data, so that both get bit-identical statistics)
-STATS_CHUNK = 4096
+#: bytes (float32) per chunk of the scaling statistics' pass
+STATS_CHUNK_BYTES = 2**20
+
+
+def stats_chunks(x, train: np.ndarray):
+    """The training samples in chunks of about `STATS_CHUNK_BYTES`, in ascending sample
+    order: the same chunks for data in memory and streamed data (`Rows`), so that both get
+    bit-identical statistics, and a streamed pass holds one chunk at a time."""
+    ordered = np.sort(train)
+    rows = max(1, STATS_CHUNK_BYTES // (4 * max(1, int(np.prod(x.shape[1:])))))
+    for k in range(0, len(ordered), rows):
+        yield x[ordered[k:k + rows]]
 
 
 def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
@@ -684,7 +695,9 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
         span = hi - lo if hi > lo else 1.0
 
         def minmax(x):
-            return ((x - lo) / span).astype(np.float32)
+            x = x - lo            # a new array: the caller's stays as it was
+            x /= span
+            return x.astype(np.float32, copy=False)
         return {"mode": "minmax", "min": lo, "max": hi}, minmax
     if mode == "standard":
         n, mean, m2 = 0, 0.0, 0.0
@@ -703,7 +716,9 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
         std32 = np.where(std > 0, std, 1.0).astype(np.float32)
 
         def standard(x):
-            return ((x - mean32) / std32).astype(np.float32)
+            x = x - mean32
+            x /= std32
+            return x.astype(np.float32, copy=False)
         return {"mode": "standard"}, standard
     return {}, None
 
@@ -759,6 +774,20 @@ class Rows:
 def streamed(arrays) -> bool:
     """Are any of these arrays (or lists of arrays) `Rows` read from disk?"""
     return any(isinstance(a, Rows) for a in as_list(arrays))
+
+
+#: bytes of samples (float32) a streamed evaluation or prediction reads per batch
+READ_BATCH_BYTES = 4 * 2**20
+
+
+def read_batch(arrays, limit: int) -> int:
+    """The batch size to evaluate or predict with: `limit`, or fewer when `arrays` are
+    streamed and `limit` samples would take over `READ_BATCH_BYTES`."""
+    arrays = as_list(arrays)
+    if not streamed(arrays):
+        return limit
+    size = max(4 * int(np.prod(a.shape[1:])) for a in arrays)
+    return max(1, min(limit, READ_BATCH_BYTES // max(1, size)))
 
 
 def prefetched(read, items, depth: int = 4):

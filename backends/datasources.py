@@ -31,6 +31,8 @@ from netdesigner.backends.data import CLASSIFICATION, REGRESSION, DataError, Dat
 #: `streaming: auto` streams a data set whose decoded samples would take more than this
 STREAM_BYTES = 512 * 2**20
 STREAMING = ("auto", "on", "off")
+#: CSV rows checked together for values that are not finite
+CHECK_ROWS = 1024
 
 
 def resolve(name: str, base_dir) -> Path:
@@ -138,7 +140,7 @@ def csv_file(path: Path) -> Dataset:
                     continue
                 chunk.append(data.csv_features(path, line, row, header, feats))
                 chunk_lines.append(line)
-                if len(chunk) == data.STATS_CHUNK:
+                if len(chunk) == CHECK_ROWS:
                     check(chunk, chunk_lines)
                     chunk, chunk_lines = [], []
                 label = row[target].strip()

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netdesigner.backends import protocol
-from netdesigner.backends.data import as_list, split_arrays, streamed
+from netdesigner.backends.data import as_list, read_batch, split_arrays, streamed
 
 from . import devices as devices_module
 from .compiler import compile_graph, compile_model, flatten_design, make_loss, metric_names
@@ -256,7 +256,8 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
             raise ValueError("the model is not compiled: give the training settings")
         compile_model(model, dict(settings))
     if rows:
-        out = model.evaluate(streamed_dataset(model, xs, ys, batch_size), verbose=0,
+        out = model.evaluate(streamed_dataset(model, xs, ys, read_batch(xs, batch_size)),
+                             verbose=0,
                              return_dict=True)
     else:
         out = model.evaluate(pack(xs), pack(ys), batch_size=batch_size, verbose=0,
@@ -275,7 +276,8 @@ def predict(model, x, batch_size: int = EVAL_BATCH, *, loop: CustomLoop | None =
     With the custom `loop` that trained it, batches go through the model's call (no
     `model.predict` under the multi-worker strategy)."""
     if streamed(x) and loop is None:
-        return model.predict(streamed_dataset(model, as_list(x), None, batch_size), verbose=0)
+        return model.predict(streamed_dataset(model, as_list(x), None,
+                                              read_batch(x, batch_size)), verbose=0)
     xs = inputs_for(model, as_list(x))
     if loop is not None:
         parts = []

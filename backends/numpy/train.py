@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 from netdesigner.backends import protocol
-from netdesigner.backends.data import as_list, prefetched, split_arrays, streamed
+from netdesigner.backends.data import (as_list, prefetched, read_batch, split_arrays,
+                                       streamed)
 
 from . import losses as losses_module
 from . import optimizers as optimizers_module
@@ -173,6 +174,7 @@ class Trainer:
         n = len(xs[0])
         if n == 0:
             return {}
+        batch_size = read_batch(xs, batch_size)
         total, sums = 0.0, {}
         for start in range(0, n, batch_size):
             xb = [x[start:start + batch_size] for x in xs]
@@ -356,5 +358,5 @@ def evaluate(model: Model, x, y, settings: dict | None = None,
 
 def predict(model: Model, x, batch_size: int = EVAL_BATCH):
     """The model's outputs on x (inference mode): one array, or a list for several outputs."""
-    outs = model.predict(x, batch_size)
+    outs = model.predict(x, read_batch(x, batch_size))
     return outs[0] if len(outs) == 1 else outs

@@ -9,20 +9,22 @@ import numpy as np
 from netdesigner.graph import Graph
 
 
-def image_folder(root: Path, n: int, classes: int = 10, size: int = 16, seed: int = 0) -> Path:
-    """`n` grey size x size PNGs in `classes` sub-folders: class k is a bright bar at row
-    position k (learnable), plus noise."""
+def image_folder(root: Path, n: int, classes: int = 10, size: int = 16, seed: int = 0,
+                 colour: bool = False) -> Path:
+    """`n` size x size PNGs (grey, or RGB with `colour`) in `classes` sub-folders: class k
+    is a bright bar at row position k (learnable), plus noise."""
     from PIL import Image
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     labels = rng.integers(0, classes, n)
     for k in range(classes):
         (root / f"class_{k}").mkdir(exist_ok=True)
+    shape = (size, size, 3) if colour else (size, size)
     for i, k in enumerate(labels):
-        img = rng.integers(0, 60, (size, size), dtype=np.uint8)
+        img = rng.integers(0, 60, shape, dtype=np.uint8)
         row = int(k) * size // classes
         img[row:row + max(1, size // classes), :] = 255
-        Image.fromarray(img, "L").save(root / f"class_{k}" / f"{i:06d}.png")
+        Image.fromarray(img, "RGB" if colour else "L").save(root / f"class_{k}" / f"{i:06d}.png")
     return root
 
 
