@@ -650,12 +650,12 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
 
     def reshaped(values):
         return values.astype(np.float32, copy=False).reshape((len(values),) + shape)
-    x = rows.take(np.arange(len(rows)), reshaped, shape, np.float32)
+    x = rows.take(None, reshaped, shape, np.float32)
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none":
         scaling, scale = fit_scaling(mode, stats_chunks(x, train))
-        x = x.take(np.arange(len(rows)), scale)
+        x = x.take(None, scale)
     labels = dataset.y
     if output_shape is None:
         y = Rows(len(labels), labels.shape[1:], labels.dtype, lambda idx: labels[idx])
@@ -758,16 +758,18 @@ class Rows:
             else np.zeros(self.shape, self.dtype)
         return out if dtype is None else out.astype(dtype)
 
-    def take(self, positions: np.ndarray, transform: Callable | None = None,
+    def take(self, positions: np.ndarray | None, transform: Callable | None = None,
              sample_shape: tuple | None = None, dtype=None) -> "Rows":
-        """These rows at `positions`, optionally transformed batch by batch."""
-        positions = np.asarray(positions, np.int64)
+        """These rows at `positions` (None: all), optionally transformed batch by batch."""
         read = self._read
+        if positions is not None:
+            positions = np.asarray(positions, np.int64)
 
         def sub(idx):
-            values = read(positions[idx])
+            values = read(idx if positions is None else positions[idx])
             return transform(values) if transform is not None else values
-        return Rows(len(positions), self.sample_shape if sample_shape is None else sample_shape,
+        return Rows(self.n if positions is None else len(positions),
+                    self.sample_shape if sample_shape is None else sample_shape,
                     self.dtype if dtype is None else dtype, sub)
 
 

@@ -108,10 +108,10 @@ def csv_file(path: Path) -> Dataset:
     read in one pass now, keeping each row's byte offset and label; a batch's rows are read
     and parsed again when training asks for them. Every value is checked in this pass: a
     fault names its line and column, as for a file loaded into memory."""
-    offsets, lines = array("Q"), array("I")
+    offsets, skipped = array("Q"), array("Q")
     numbers, codes, names = array("f"), array("i"), {}
     first_text = None
-    header = target = feats = None
+    header = target = feats = first_row = None
     chunk, chunk_lines = [], []
 
     def check(chunk, chunk_lines):
@@ -133,9 +133,11 @@ def csv_file(path: Path) -> Dataset:
                 except (UnicodeDecodeError, csv.Error) as e:
                     raise DataError(f"{path}: line {line}: cannot read it as CSV ({e})") from None
                 if not any(c.strip() for c in row):
+                    if header is not None:
+                        skipped.append(len(offsets))
                     continue
                 if header is None:
-                    header = row
+                    header, first_row = row, line + 1
                     target, feats = data.csv_columns(header)
                     continue
                 chunk.append(data.csv_features(path, line, row, header, feats))
@@ -151,7 +153,6 @@ def csv_file(path: Path) -> Dataset:
                         first_text = (line, label)
                     codes.append(names.setdefault(label, len(names)))
                 offsets.append(start)
-                lines.append(line)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e})") from None
     if chunk:
@@ -162,14 +163,14 @@ def csv_file(path: Path) -> Dataset:
     if first_text is not None and len(numbers):
         raise DataError(f"{path}: line {first_text[0]}, column {header[target]!r}: "
                         f"{first_text[1]!r} is not a number, but the other labels are")
-    line_of = np.frombuffer(lines, dtype=np.uint32)
+    line_of = FileLines(first_row, np.frombuffer(skipped, np.uint64))
     origin = Origin(path, "csv", line_of, [header[i] for i in feats] + [header[target]])
     described = f"CSV file {path.name}, streamed"
     x = Rows(n, (len(feats),), np.float32, _csv_reader(path, np.frombuffer(offsets, np.uint64),
                                                        feats))
     if first_text is not None:
         order = sorted(names)
-        rank = np.empty(len(order), np.int64)
+        rank = np.empty(len(order), np.int32)      # int32: 4 bytes a row for 1M rows
         rank[[names[c] for c in order]] = np.arange(len(order))
         y = rank[np.frombuffer(codes, np.int32)]
         return Dataset(path.stem, x, y, CLASSIFICATION, order, described, origin)
@@ -183,6 +184,17 @@ def csv_file(path: Path) -> Dataset:
         ids, classes = data.as_classes(y)
         return Dataset(path.stem, x, ids, CLASSIFICATION, classes, described, origin)
     return Dataset(path.stem, x, y[:, None], REGRESSION, [], described, origin)
+
+
+class FileLines:
+    """The file line of each CSV row, from the first row's line and the rows before which
+    blank lines were skipped (not one number per row: a million rows would take 4-8 MB)."""
+
+    def __init__(self, first: int, skipped: np.ndarray):
+        self.first, self.skipped = first, skipped
+
+    def __getitem__(self, row: int) -> int:
+        return self.first + int(row) + int(np.searchsorted(self.skipped, row, side="right"))
 
 
 def _csv_reader(path: Path, offsets: np.ndarray, feats: list):
