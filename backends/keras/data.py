@@ -88,11 +88,34 @@ def rows_dataset(model, xs: list, ys: list | None, batches):
                        deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def streamed_train_dataset(model, xs: list, ys: list, perms: np.ndarray, batch_size: int):
-    """`train_dataset` for streamed rows: the same permutations cut into the same batches."""
+class EpochOrders:
+    """Every epoch's order of the training samples, as `permutations` draws them, but drawn
+    one epoch at a time: for a million streamed rows, all epochs at once (and their copy in a
+    tensor) would take more memory than the batches being read."""
+
+    def __init__(self, n: int, epochs: int, seed: int):
+        self.n, self.epochs, self.seed = n, epochs, int(seed)
+
+    def __len__(self) -> int:
+        return self.epochs
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, 2])
+        for _ in range(self.epochs):
+            yield rng.permutation(self.n)
+
+
+def streamed_train_dataset(model, xs: list, ys: list, orders, batch_size: int):
+    """`train_dataset` for streamed rows: the same permutations (`EpochOrders`) cut into the
+    same batches, the index batches made by a generator."""
     import tensorflow as tf
-    order = tf.data.Dataset.from_tensor_slices(perms.astype(np.int64))
-    batches = order.flat_map(lambda p: tf.data.Dataset.from_tensor_slices(p).batch(batch_size))
+
+    def index_batches():
+        for order in orders:
+            for start in range(0, len(order), batch_size):
+                yield order[start:start + batch_size]
+    batches = tf.data.Dataset.from_generator(
+        index_batches, output_signature=tf.TensorSpec((None,), tf.int64))
     return rows_dataset(model, xs, ys, batches)
 
 

@@ -49,8 +49,8 @@ from netdesigner.backends.data import as_list, read_batch, split_arrays, streame
 
 from . import devices as devices_module
 from .compiler import compile_graph, compile_model, flatten_design, make_loss, metric_names
-from .data import (inputs_for, pack, permutations, streamed_dataset, streamed_train_dataset,
-                   targets, train_dataset)
+from .data import (EpochOrders, inputs_for, pack, permutations, streamed_dataset,
+                   streamed_train_dataset, targets, train_dataset)
 from .loop import CustomLoop
 from .stream import StreamState, make_callback
 from .weights import load_any, save_npz
@@ -98,7 +98,8 @@ class TrainingData:
     validation: tuple | None         # (x_val, y_val) lists, None without validation data
     batch_size: int
     steps_per_epoch: int
-    perms: np.ndarray                # every epoch's order of the training samples
+    perms: object                    # every epoch's order of the training samples (an array,
+                                     # or EpochOrders for streamed data)
 
     @property
     def n(self) -> int:
@@ -118,8 +119,9 @@ def training_data(model, split, settings: dict) -> TrainingData:
     n = len(x_train[0])
     epochs = int(settings.get("epochs", 10))
     batch_size = max(1, min(int(settings.get("batch_size", 32)), n))
-    return TrainingData(x_train, y_train, validation, batch_size, -(-n // batch_size),
-                        permutations(n, epochs, settings.get("seed", 0)))
+    orders = (EpochOrders(n, epochs, settings.get("seed", 0)) if streamed(x_train)
+              else permutations(n, epochs, settings.get("seed", 0)))
+    return TrainingData(x_train, y_train, validation, batch_size, -(-n // batch_size), orders)
 
 
 # -- fit ----------------------------------------------------------------------------------------
