@@ -88,7 +88,7 @@ def image_folder(path: Path) -> Dataset:
     def read(idx: np.ndarray) -> np.ndarray:
         out = np.empty((len(idx),) + shape, np.float32)
         for k, i in enumerate(idx):
-            out[k] = data.image_array(data.open_image(paths[i]), size, grey)
+            out[k] = data.read_image(paths[i], size, grey)
         return out
     labels = np.array([i for _, i in files], dtype=np.int64)
     return Dataset(path.name, Rows(len(paths), shape, np.float32, read), labels,
