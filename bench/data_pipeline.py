@@ -6,7 +6,7 @@ streamed and preloaded figures too).
 
 It generates a folder of PNGs (RGB, one sub-folder per class) in a temporary folder, then
 trains the same design (Flatten -> Dense 64 relu -> Dense 10 softmax, batch 64, min-max
-scaling) on it: through netdesigner with `streaming: on` and `streaming: off`, and as plain
+scaling; then a two-convolution CNN, Keras only) on it: through netdesigner with `streaming: on` and `streaming: off`, and as plain
 Keras on `tf.data.Dataset.list_files`-style input (read, decode_png, scale, one-hot, parallel
 map, prefetch) over the same training files. The rate is the training examples of an epoch
 divided by its time; the first epoch (tracing, warm-up) is left out. Targets (issue 16):
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from netdesigner.backends import jobs  # noqa: E402
-from tests.backends.streaming_data import image_folder, mlp  # noqa: E402
+from tests.backends.streaming_data import cnn, image_folder, mlp  # noqa: E402
 
 CLASSES = 10
 
@@ -33,10 +33,16 @@ def settings(streaming: str, epochs: int) -> dict:
             "normalize": "minmax", "seed": 0, "optimizer": "adam"}
 
 
+def design(kind: str, shape: tuple, streaming: str, epochs: int):
+    if kind == "mlp":
+        return mlp(shape, CLASSES, settings(streaming, epochs), hidden=64)
+    return cnn(shape, CLASSES, settings(streaming, epochs))
+
+
 def netdesigner_rate(root: Path, shape: tuple, backend: str, streaming: str,
-                     epochs: int) -> tuple[float, object]:
+                     epochs: int, kind: str = "mlp") -> tuple[float, object]:
     """Training examples/s of the warm epochs, and what was prepared."""
-    prepared = jobs.prepare(mlp(shape, CLASSES, settings(streaming, epochs), hidden=64), root)
+    prepared = jobs.prepare(design(kind, shape, streaming, epochs), root)
     times = []
 
     def on_event(e):
@@ -115,10 +121,19 @@ def main() -> None:
                       f" {rates[backend, streaming]:10,.0f} examples/s")
         hand = handwritten_rate(root, prepared, shape, args.epochs)
         print(f"  keras hand-written tf.data {hand:10,.0f} examples/s")
-        print(f"Keras: streamed / preloaded {rates['keras', 'on'] / rates['keras', 'off']:.2f} "
-              f"(target >= 0.8); streamed / hand-written tf.data "
-              f"{rates['keras', 'on'] / hand:.2f} (target >= 0.9)")
-        print(f"NumPy: streamed / preloaded {rates['numpy', 'on'] / rates['numpy', 'off']:.2f}")
+        # a CNN, whose steps cost more than decoding the batch: the reader keeps up
+        for streaming in ("off", "on"):
+            rates["cnn", streaming], _ = netdesigner_rate(root, shape, "keras", streaming,
+                                                          args.epochs, "cnn")
+            print(f"  keras CNN {'streamed' if streaming == 'on' else 'preloaded':9}"
+                  f" {rates['cnn', streaming]:10,.0f} examples/s")
+        print(f"MLP, Keras: streamed / preloaded "
+              f"{rates['keras', 'on'] / rates['keras', 'off']:.2f} (target >= 0.8); streamed / "
+              f"hand-written tf.data {rates['keras', 'on'] / hand:.2f} (target >= 0.9)")
+        print(f"MLP, NumPy: streamed / preloaded "
+              f"{rates['numpy', 'on'] / rates['numpy', 'off']:.2f}")
+        print(f"CNN, Keras: streamed / preloaded "
+              f"{rates['cnn', 'on'] / rates['cnn', 'off']:.2f} (target >= 0.8)")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,23 @@ def mlp(input_shape: tuple, classes: int, settings: dict, hidden: int = 16) -> G
         last = node
     g.training.update(settings)
     return g
+
+
+def cnn(input_shape: tuple, classes: int, settings: dict, filters: int = 32) -> Graph:
+    """Input -> Conv2D(filters, 3x3, relu) -> MaxPooling2D -> Conv2D -> MaxPooling2D ->
+    Flatten -> Dense(classes, softmax): a model whose steps cost more than reading a batch."""
+    g = Graph()
+    last = g.add_node("Input", {"shape": list(input_shape)})
+    for kind, params in (("Conv2D", {"filters": filters, "kernel_size": [3, 3],
+                                     "padding": "same", "activation": "relu"}),
+                         ("MaxPooling2D", {}),
+                         ("Conv2D", {"filters": filters, "kernel_size": [3, 3],
+                                     "padding": "same", "activation": "relu"}),
+                         ("MaxPooling2D", {}), ("Flatten", {}),
+                         ("Dense", {"units": classes, "activation": "softmax"})):
+        node = g.add_node(kind, params)
+        g.connect(last, 0, node, 0)
+        last = node
+    g.training.update(settings)
+    return g
+
