@@ -1,4 +1,5 @@
-"""Data sets streamed from disk: image folders and CSV files read as training needs them.
+"""Data sets streamed from disk: image folders, CSV files and NPZ files read as training
+needs them.
 
     dataset = load("photos", base_dir, seed, streaming="auto")   # a Dataset; x are data.Rows
     split = data.prepare(dataset, settings, input_shape, output_shape)   # the usual Split
@@ -6,15 +7,18 @@
 A streamed data set is described, not copied: the project stores its path (the `dataset`
 setting) and `streaming` (auto | on | off). `load` reads what it must know up front in one pass
 (the image files' headers: size and colour; a CSV file's row offsets and labels, every value
-checked) and keeps only that; the samples are decoded when a batch asks for them
+checked; an NPZ file's labels, its x mapped in place with np.memmap, which works for arrays
+stored uncompressed by np.savez only) and keeps only that; the samples are decoded when a batch asks for them
 (`data.Rows`). `data.prepare` then splits, scales (statistics from one streaming pass over the
 training split), reshapes and encodes exactly as for data in memory, batch by batch, so a small
 data set gives the same batches either way. The NumPy backend reads batches ahead in a thread
 (`data.prefetched`), the Keras backend through tf.data (`backends.keras.data`).
 
 With `streaming: auto`, data sets whose decoded size is estimated above `STREAM_BYTES` are
-streamed and smaller ones loaded into memory (`data.load`); built-in data sets and NPZ files
-always load into memory.
+streamed and smaller ones loaded into memory (`data.load`); built-in data sets, compressed
+NPZ files (with auto; `on` refuses them with a sentence) and NPZ files of integer x (token ids)
+always load into memory. A mapped file's pages that a batch touched count in the process's
+resident memory, as page cache the kernel takes back when memory runs short.
 """
 from __future__ import annotations
 
@@ -43,13 +47,21 @@ def resolve(name: str, base_dir) -> Path:
 
 
 def streamable(path: Path) -> bool:
-    return (path.is_dir() or (path.is_file() and path.suffix.lower() == ".csv"))
+    return (path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz")))
 
 
 def estimated_bytes(path: Path) -> int:
     """About how many bytes the decoded samples would take in memory, without reading them:
     an image folder's file count times the first image's decoded size; a CSV file's size
-    (a value written as text takes about as many bytes as its float32 does, or more)."""
+    (a value written as text takes about as many bytes as its float32 does, or more); an NPZ
+    file's x array, as float32."""
+    if path.is_file() and path.suffix.lower() == ".npz":
+        try:
+            members = npz_members(path)
+            shape, _, _, _ = npz_array_header(path, members["x"])
+            return 4 * int(np.prod(shape))
+        except (DataError, KeyError):
+            return 0                         # data.load says what is wrong with it
     if path.is_file():
         return path.stat().st_size
     files, _ = data.image_files(path)
@@ -69,6 +81,8 @@ def load(name: str, base_dir=None, seed: int = 0, streaming: str = "auto") -> Da
         return data.load(name, base_dir, seed)
     if streaming == "auto" and estimated_bytes(path) <= STREAM_BYTES:
         return data.load(name, base_dir, seed)
+    if path.suffix.lower() == ".npz":
+        return npz_file(path, required=(streaming == "on"))
     return image_folder(path) if path.is_dir() else csv_file(path)
 
 
@@ -208,3 +222,96 @@ def _csv_reader(path: Path, offsets: np.ndarray, feats: list):
                 out[k] = [float(row[j]) for j in feats]
         return out
     return read
+
+
+# -- NPZ files ------------------------------------------------------------------------------------
+
+def npz_members(path: Path) -> dict:
+    """{array name (lower case): ZipInfo} of an NPZ file's arrays."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return {Path(i.filename).stem.lower(): i for i in z.infolist()
+                    if i.filename.endswith(".npy")}
+    except (OSError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+
+
+def npz_array_header(path: Path, info) -> tuple:
+    """(shape, dtype, fortran order, byte offset of the data) of an array stored uncompressed
+    in an NPZ file: where np.load would read it, so that it can be mapped in place."""
+    import struct
+    with path.open("rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise DataError(f"{path}: array {Path(info.filename).stem!r}: damaged zip entry")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = _array_header(f, version)
+        except ValueError as e:
+            raise DataError(f"{path}: array {Path(info.filename).stem!r} is not a NumPy array "
+                            f"({e})") from None
+        return shape, dtype, fortran, f.tell()
+
+
+def _array_header(f, version):
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    return np.lib.format.read_array_header_2_0(f)
+
+
+def npz_file(path: Path, required: bool = True) -> Dataset:
+    """An NPZ file (arrays x and y) whose x is mapped from the file (np.memmap) and read a
+    batch at a time; y is read into memory. Only arrays stored uncompressed (np.savez) can be
+    mapped: a compressed one (np.savez_compressed) is refused when streaming is on, and loaded
+    into memory with auto. Integer x (token ids) loads into memory too."""
+    import zipfile
+    members = npz_members(path)
+    if "x" not in members or "y" not in members:
+        return data.load(str(path))                   # names what is missing
+    info = members["x"]
+    if info.compress_type != zipfile.ZIP_STORED:
+        if not required:
+            return data.load(str(path))
+        raise DataError(f"{path}: array 'x' is compressed (np.savez_compressed), and a "
+                        f"compressed array cannot be read in place: save it with np.savez, "
+                        f"or set streaming to off.")
+    shape, dtype, fortran, offset = npz_array_header(path, info)
+    if dtype.kind != "f" or fortran or dtype.hasobject or len(shape) < 1:
+        return data.load(str(path))                   # ints, objects: in memory, as before
+    with np.load(path, allow_pickle=False) as arrays:
+        keys = {k.lower(): k for k in arrays.files}
+        y = arrays[keys["y"]]
+    mapped = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
+    if len(y) != len(mapped) or y.ndim == 0:
+        return data.load(str(path))                   # names the mismatch
+    origin = Origin(path, "npz")
+    # every value is checked once, a chunk at a time, as data.load checks them all
+    rows = max(1, data.STATS_CHUNK_BYTES // (dtype.itemsize * max(1, int(np.prod(shape[1:])))))
+    for start in range(0, len(mapped), rows):
+        bad = ~np.isfinite(mapped[start:start + rows])
+        if bad.any():
+            index = (start + int(np.argwhere(bad)[0][0]),) + tuple(int(k) for k in
+                                                                    np.argwhere(bad)[0][1:])
+            raise DataError(f"{path}: {origin.place('x', index)}: {mapped[index]} is not a "
+                            f"finite number (NaN or infinity): remove or fill in that value.")
+
+    def read(idx: np.ndarray) -> np.ndarray:
+        return np.asarray(mapped[idx], dtype=np.float32)
+    x = Rows(len(mapped), tuple(shape[1:]), np.float32, read)
+    described = f"NPZ file {path.name}, streamed"
+    if y.dtype.kind in "US" or (y.dtype.kind in "iu" and y.ndim == 1):
+        ids, classes = data.as_classes(y)
+        return Dataset(path.stem, x, ids, CLASSIFICATION, classes, described, origin)
+    if y.dtype.kind not in "biuf":
+        return data.load(str(path))
+    dataset = Dataset(path.stem, x, y.astype(np.float32), REGRESSION, [], described, origin)
+    bad = ~np.isfinite(dataset.y)
+    if bad.any():
+        index = tuple(np.argwhere(bad)[0])
+        raise DataError(f"{dataset.where('y', index)}: {dataset.y[index]} is not a finite "
+                        f"number (NaN or infinity): remove or fill in that value.")
+    return dataset

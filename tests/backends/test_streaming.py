@@ -163,3 +163,36 @@ def test_one_epoch_on_a_big_streamed_set_stays_small_in_memory(big_sets, kind, b
     assert result["reason"] == "completed"
     assert result["samples"] == (20_000 if kind == "images" else 1_000_000)
     assert result["grew_bytes"] < result["decoded_bytes"] / 4, result
+
+
+def test_an_uncompressed_npz_file_is_mapped_and_trains_exactly_as_in_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype(np.float64)
+    y = (x[:, 0] > 0).astype(np.int64) * 2 + (x[:, 1] > 0)
+    np.savez(tmp_path / "plain.npz", x=x, y=y)
+    weights = {}
+    for streaming in ("off", "on"):
+        settings = {"dataset": "plain.npz", "streaming": streaming, "epochs": 2,
+                    "batch_size": 16, "normalize": "standard", "seed": 1}
+        prepared = jobs.prepare(mlp((6,), 4, settings), tmp_path)
+        assert isinstance(prepared.split.x_train, Rows) == (streaming == "on")
+        run = jobs.train(prepared, "numpy", lambda e: None, stats_every=0)
+        weights[streaming] = np.array(run.result.model.flat)
+    np.testing.assert_array_equal(weights["off"], weights["on"])
+
+
+def test_npz_files_that_cannot_be_mapped(tmp_path):
+    x = np.ones((20, 3), np.float32)
+    np.savez_compressed(tmp_path / "packed.npz", x=x, y=np.zeros(20, np.int64))
+    with pytest.raises(DataError, match="packed.npz: array 'x' is compressed .* save it with "
+                                        "np.savez, or set streaming to off"):
+        datasources.load("packed.npz", tmp_path, streaming="on")
+    assert isinstance(datasources.load("packed.npz", tmp_path, streaming="auto").x, np.ndarray)
+    x[7, 2] = np.nan
+    np.savez(tmp_path / "hole.npz", x=x, y=np.zeros(20, np.int64))
+    with pytest.raises(DataError, match=r"hole.npz: array 'x', sample 7 at \(2,\): nan is not a "
+                                        r"finite number"):
+        datasources.load("hole.npz", tmp_path, streaming="on")
+    np.savez(tmp_path / "short.npz", x=x, y=np.zeros(19, np.int64))
+    with pytest.raises(DataError, match="x has 20 samples but y has 19"):
+        datasources.load("short.npz", tmp_path, streaming="on")
