@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/gui_scaling.py
 	$(PY) bench/numpy_vs_keras.py
 	$(PY) bench/designer_overhead.py
+	$(PY) bench/data_pipeline.py
 	$(PY) bench/long_memory.py
 
 # Renders the designer with a sample open (offscreen) for the README.

@@ -12,6 +12,7 @@ naming the layer and both shapes.
 from __future__ import annotations
 
 import csv
+import os
 import stat
 import warnings
 from dataclasses import dataclass, field
@@ -317,23 +318,12 @@ def _load_csv(path: Path) -> Dataset:
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header line and at least one row")
     header, body, lines = rows[0], rows[1:], lines[1:]
-    names = [h.strip().lower() for h in header]
-    target = next((i for i, h in enumerate(names) if h in ("label", "target", "class", "y")),
-                  len(header) - 1)
-    feats = [i for i in range(len(header)) if i != target]
+    target, feats = csv_columns(header)
     origin = Origin(path, "csv", lines, [header[i] for i in feats] + [header[target]])
     x = np.empty((len(body), len(feats)), dtype=np.float32)
     labels = []
     for k, (line, row) in enumerate(zip(lines, body)):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {line} has {len(row)} values, the header has "
-                            f"{len(header)}")
-        for j, i in enumerate(feats):
-            try:
-                x[k, j] = float(row[i])
-            except ValueError:
-                raise DataError(f"{path}: line {line}, column {header[i]!r}: "
-                                f"{_short(row[i])} is not a number") from None
+        x[k] = csv_features(path, line, row, header, feats)
         labels.append(row[target].strip())
     numbers = []
     for label in labels:
@@ -355,11 +345,41 @@ def _load_csv(path: Path) -> Dataset:
         y = np.array(numbers, dtype=np.float32)
         dataset = Dataset(path.stem, x, y[:, None], REGRESSION, [], described, origin)
         check_finite(dataset)
-        if np.all(y == np.round(y)) and len(np.unique(y)) <= max(20, len(y) // 10):
+        if whole_number_classes(y):
             ids, classes = as_classes(y)
             dataset = Dataset(path.stem, x, ids, CLASSIFICATION, classes, described, origin)
     check_finite(dataset)
     return dataset
+
+
+def csv_columns(header: list) -> tuple[int, list[int]]:
+    """(label column, feature columns) of a CSV header: the column named label / target /
+    class / y, else the last one."""
+    names = [h.strip().lower() for h in header]
+    target = next((i for i, h in enumerate(names) if h in ("label", "target", "class", "y")),
+                  len(header) - 1)
+    return target, [i for i in range(len(header)) if i != target]
+
+
+def csv_features(path: Path, line: int, row: list, header: list, feats: list) -> list:
+    """One CSV row's feature values as numbers (a sentence naming the line and column when a
+    value is not a number or the row is short)."""
+    if len(row) != len(header):
+        raise DataError(f"{path}: line {line} has {len(row)} values, the header has "
+                        f"{len(header)}")
+    out = []
+    for i in feats:
+        try:
+            out.append(float(row[i]))
+        except ValueError:
+            raise DataError(f"{path}: line {line}, column {header[i]!r}: "
+                            f"{_short(row[i])} is not a number") from None
+    return out
+
+
+def whole_number_classes(y: np.ndarray) -> bool:
+    """Numeric labels that read as classes: all whole numbers, and few distinct ones."""
+    return bool(np.all(y == np.round(y))) and len(np.unique(y)) <= max(20, len(y) // 10)
 
 
 def _short(value: str, limit: int = 40) -> str:
@@ -419,16 +439,21 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 MAX_IMAGE_PIXELS = 25_000_000
 
 
-def _open_image(f: Path):
-    """The image in `f`, decoded (grey images as L, the others as RGB)."""
+def open_image(f: Path, decode: bool = True):
+    """The image in `f`, decoded (grey images as L, the others as RGB); with decode=False only
+    its header is read: (size, grey)."""
     from PIL import Image, UnidentifiedImageError
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    if not f.is_file():
-        raise DataError(f"{f}: not a regular file ({_file_kind(f)}); not opened")
+    # os.path, not Path: pathlib interns every name it parses, for good (a streamed folder
+    # opens each of its files once per epoch)
+    if not os.path.isfile(f):
+        raise DataError(f"{f}: not a regular file ({_file_kind(Path(f))}); not opened")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(f) as im:
+                if not decode:
+                    return im.size, im.mode in ("L", "1")
                 return im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataError(f"{f}: the image is larger than the limit of {MAX_IMAGE_PIXELS:,} "
@@ -437,27 +462,67 @@ def _open_image(f: Path):
         raise DataError(f"{f}: not a readable image ({e})") from None
 
 
-def _load_image_folder(path: Path) -> Dataset:
-    """One sub-folder per class, images inside; all are resized to the most common size."""
-    from collections import Counter
+def image_files(path: Path) -> tuple[list, list]:
+    """([(file name, class id)], class names) of an image folder: one sub-folder per class,
+    files in name order."""
     classes = sorted(p.name for p in path.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{path}: an image folder needs one sub-folder per class")
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((path / c).iterdir())
-             if f.suffix.lower() in IMAGE_SUFFIXES]
+    # names as text, not Path objects (a Path takes about ten times the memory of its text,
+    # which counts for a streamed folder of 100,000 images)
+    files = [(os.path.join(path, c, f), i) for i, c in enumerate(classes)
+             for f in sorted(os.listdir(path / c))
+             if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES]
     if not files:
         raise DataError(f"{path}: no images found in its class folders ({', '.join(classes)})")
-    images = [_open_image(f) for f, _ in files]
+    return files, classes
+
+
+def image_array(im, size: tuple, grey: bool) -> np.ndarray:
+    """A decoded image as float32 (height, width, channels): RGB unless every image of the
+    set is grey, resized to the set's `size`."""
+    im = im if grey or im.mode == "RGB" else im.convert("RGB")
+    if im.size != size:
+        im = im.resize(size)
+    x = np.asarray(im, dtype=np.float32)
+    return x[..., None] if grey else x
+
+
+def read_image(f: str, size: tuple, grey: bool) -> np.ndarray:
+    """`image_array(open_image(f), size, grey)` for one image of a streamed set, whose header
+    was checked already: no file-kind check and no warnings filter on this per-sample path (a
+    third of its time); an image that fails to decode is named as `open_image` names it."""
+    from PIL import Image
+    try:
+        with Image.open(f) as im:
+            if im.mode in ("L", "1"):
+                im = im.convert("L")
+                if not grey:
+                    im = im.convert("RGB")
+            elif im.mode != "RGB":
+                im = im.convert("RGB")
+            else:
+                im.load()
+            return image_array(im, size, grey)
+    except Exception:                       # say which file, and why, as open_image does
+        return image_array(open_image(f), size, grey)
+
+
+def image_set_description(path: Path, n: int, classes: list) -> str:
+    return f"Image folder {path.name}: {n} images, {len(classes)} classes"
+
+
+def _load_image_folder(path: Path) -> Dataset:
+    """One sub-folder per class, images inside; all are resized to the most common size."""
+    from collections import Counter
+    files, classes = image_files(path)
+    images = [open_image(f) for f, _ in files]
     grey = all(im.mode == "L" for im in images)
     size = Counter(im.size for im in images).most_common(1)[0][0]
-    arrays = [np.asarray(im.resize(size) if im.size != size else im, dtype=np.float32)
-              for im in (images if grey else [im.convert("RGB") for im in images])]
-    x = np.stack(arrays)
-    if grey:
-        x = x[..., None]
+    x = np.stack([image_array(im, size, grey) for im in images])
     y = np.array([i for _, i in files], dtype=np.int64)
     return Dataset(path.name, x, y, CLASSIFICATION, classes,
-                   f"Image folder {path.name}: {len(files)} images, {len(classes)} classes",
+                   image_set_description(path, len(files), classes),
                    Origin(path, "images", files=[f for f, _ in files]))
 
 
@@ -555,6 +620,9 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
     seed = settings.get("seed", 0)
     if output_shape is not None and settings.get("mode") not in RECONSTRUCTION_MODES:
         dataset = targets_for_loss(dataset, settings.get("loss", ""))
+    if isinstance(dataset.x, Rows):
+        return _streamed_split(dataset, settings, input_shape, output_shape, input_node,
+                               output_node)
     x = dataset.x
     x = fit_shape(x, input_shape, f"data set {dataset.name!r}", input_node)
     train, val, test = split_indices(len(x), settings.get("validation_split", 0.15),
@@ -564,19 +632,11 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
     if not len(test):
         test = train
     x = x.astype(np.float32) if np.issubdtype(x.dtype, np.floating) else x
-    scaling = {}
+    scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none" and np.issubdtype(x.dtype, np.floating):
-        ref = x[train]
-        if mode == "minmax":
-            lo, hi = float(ref.min()), float(ref.max())
-            x = (x - lo) / (hi - lo if hi > lo else 1.0)
-            scaling = {"mode": "minmax", "min": lo, "max": hi}
-        elif mode == "standard":
-            mean, std = ref.mean(axis=0), ref.std(axis=0)
-            x = (x - mean) / np.where(std > 0, std, 1.0)
-            scaling = {"mode": "standard"}
-        x = x.astype(np.float32)
+        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
+        x = scale(x)
     if settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None:
         return _reconstruction_split(dataset, x, (train, val, test), settings, output_shape,
                                      output_node, scaling)
@@ -584,6 +644,215 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
          else encode_targets(dataset, settings, output_shape, output_node))
     x_train, y_train = augment(x[train], y[train], settings, np.random.default_rng([seed, 7]))
     return Split(x_train, y_train, x[val], y[val], x[test], y[test], dataset, scaling)
+
+
+def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
+                    output_shape: tuple | None, input_node: str, output_node: str) -> Split:
+    """`prepare` for a streamed data set (its x are `Rows`): the same split, scaling (fitted
+    in one pass over the training split), reshaping and target encoding as for data in memory,
+    applied batch by batch as the rows are read, so both give the same batches."""
+    rows = dataset.x
+    if int(settings.get("augment_copies", 0) or 0) > 0:
+        raise DataError(f"data set {dataset.name!r} is streamed from disk, and augmentation "
+                        f"needs it in memory: set augment_copies to 0, or streaming to off.")
+    if settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None:
+        raise DataError(f"data set {dataset.name!r} is streamed from disk; the "
+                        f"{settings.get('mode')} mode trains from data in memory only: set "
+                        f"streaming to off.")
+    shape = fit_shape(np.zeros((1,) + rows.sample_shape, np.float32), input_shape,
+                      f"data set {dataset.name!r}", input_node).shape[1:]
+    train, val, test = split_indices(len(rows), settings.get("validation_split", 0.15),
+                                     settings.get("test_split", 0.15), settings.get("seed", 0))
+    if not len(val):
+        val = train
+    if not len(test):
+        test = train
+
+    def reshaped(values):
+        return values.astype(np.float32, copy=False).reshape((len(values),) + shape)
+    x = rows.take(None, reshaped, shape, np.float32)
+    scaling, scale = {}, None
+    mode = settings.get("normalize", "none")
+    if mode != "none":
+        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
+        x = x.take(None, scale)
+    labels = dataset.y
+    if output_shape is None:
+        y = Rows(len(labels), labels.shape[1:], labels.dtype, lambda idx: labels[idx])
+    else:
+        def encode(idx):
+            return encode_targets(dataclass_replace(dataset, y=labels[idx]), settings,
+                                  output_shape, output_node)
+        first = encode(np.arange(min(1, len(labels))))       # a misfit is named now
+        y = Rows(len(labels), first.shape[1:], first.dtype, encode)
+    return Split(x.take(train), y.take(train), x.take(val), y.take(val), x.take(test),
+                 y.take(test), dataset, scaling)
+
+
+#: bytes (float32) per chunk of the scaling statistics' pass
+STATS_CHUNK_BYTES = 2**20
+
+
+def stats_chunks(x, train: np.ndarray):
+    """The training samples in chunks of about `STATS_CHUNK_BYTES`, in ascending sample
+    order: the same chunks for data in memory and streamed data (`Rows`), so that both get
+    bit-identical statistics, and a streamed pass holds one chunk at a time."""
+    ordered = np.sort(train)
+    rows = max(1, STATS_CHUNK_BYTES // (4 * max(1, int(np.prod(x.shape[1:])))))
+    for k in range(0, len(ordered), rows):
+        yield x[ordered[k:k + rows]]
+
+
+def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
+    """(description, scale function) of the scaling `mode` fitted in one pass over `chunks`
+    of the training samples (in ascending sample order): min-max over all values, or each
+    feature's mean and standard deviation (float64, chunks merged as Chan et al.)."""
+    if mode == "minmax":
+        lo = hi = None
+        for c in chunks:
+            lo = float(c.min()) if lo is None else min(lo, float(c.min()))
+            hi = float(c.max()) if hi is None else max(hi, float(c.max()))
+        span = hi - lo if hi > lo else 1.0
+
+        def minmax(x):
+            x = x - lo            # a new array: the caller's stays as it was
+            x /= span
+            return x.astype(np.float32, copy=False)
+        return {"mode": "minmax", "min": lo, "max": hi}, minmax
+    if mode == "standard":
+        n, mean, m2 = 0, 0.0, 0.0
+        for c in chunks:
+            c = c.astype(np.float64)
+            k = len(c)
+            c_mean = c.mean(axis=0)
+            c_m2 = ((c - c_mean) ** 2).sum(axis=0)
+            delta = c_mean - mean
+            total = n + k
+            mean = mean + delta * (k / total)
+            m2 = m2 + c_m2 + delta ** 2 * (n * k / total)
+            n = total
+        std = np.sqrt(m2 / n)
+        mean32 = np.asarray(mean, np.float32)
+        std32 = np.where(std > 0, std, 1.0).astype(np.float32)
+
+        def standard(x):
+            x = x - mean32
+            x /= std32
+            return x.astype(np.float32, copy=False)
+        return {"mode": "standard"}, standard
+    return {}, None
+
+
+class Rows:
+    """Samples read on demand (a streamed data set, `backends.datasources`): len(), shape,
+    dtype, and rows[index array or slice] -> a NumPy array of those samples. np.asarray(rows)
+    reads them all (for the test split's report)."""
+
+    def __init__(self, n: int, sample_shape: tuple, dtype, read: Callable):
+        self.n, self.sample_shape, self.dtype, self._read = int(n), tuple(sample_shape), \
+            np.dtype(dtype), read
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n,) + self.sample_shape
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self.sample_shape)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            key = np.arange(self.n)[key]
+        elif np.ndim(key) == 0:
+            return self._read(np.array([int(key)]))[0]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            key = np.flatnonzero(key)
+        return self._read(key.astype(np.int64))
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.concatenate([self[k:k + 4096] for k in range(0, self.n, 4096)]) if self.n \
+            else np.zeros(self.shape, self.dtype)
+        return out if dtype is None else out.astype(dtype)
+
+    def take(self, positions: np.ndarray | None, transform: Callable | None = None,
+             sample_shape: tuple | None = None, dtype=None) -> "Rows":
+        """These rows at `positions` (None: all), optionally transformed batch by batch."""
+        read = self._read
+        if positions is not None:
+            positions = np.asarray(positions, np.int64)
+
+        def sub(idx):
+            values = read(idx if positions is None else positions[idx])
+            return transform(values) if transform is not None else values
+        return Rows(self.n if positions is None else len(positions),
+                    self.sample_shape if sample_shape is None else sample_shape,
+                    self.dtype if dtype is None else dtype, sub)
+
+
+def streamed(arrays) -> bool:
+    """Are any of these arrays (or lists of arrays) `Rows` read from disk?"""
+    return any(isinstance(a, Rows) for a in as_list(arrays))
+
+
+#: bytes of samples (float32) a streamed evaluation or prediction reads per batch
+READ_BATCH_BYTES = 4 * 2**20
+
+
+def read_batch(arrays, limit: int) -> int:
+    """The batch size to evaluate or predict with: `limit`, or fewer when `arrays` are
+    streamed and `limit` samples would take over `READ_BATCH_BYTES`."""
+    arrays = as_list(arrays)
+    if not streamed(arrays):
+        return limit
+    size = max(4 * int(np.prod(a.shape[1:])) for a in arrays)
+    return max(1, min(limit, READ_BATCH_BYTES // max(1, size)))
+
+
+def prefetched(read, items, depth: int = 4):
+    """read(item) for each item in turn, computed ahead by a background thread (at most
+    `depth` waiting): the NumPy backend reads the next batches from disk while it trains on
+    this one. An error in the reader is raised here, at the item it belongs to."""
+    import queue
+    import threading
+    done = object()
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(value) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in items:
+                if not put((read(item), None)):
+                    return
+        except BaseException as e:          # handed to the consumer, raised there
+            put((None, e))
+            return
+        put((done, None))
+    thread = threading.Thread(target=work, name="batch-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value, error = ready.get()
+            if error is not None:
+                raise error
+            if value is done:
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 #: losses that compare against class ids (or their one-hot encoding)

@@ -163,7 +163,10 @@ class Progress:
                     f"{self._metrics(event['loss'], event['metrics'])}")
             if event.get("val_loss") is not None:
                 line += "  " + self._metrics(event["val_loss"], event["val_metrics"], "val_")
-            line += f"  ({event['seconds']:.1f} s)"
+            line += f"  ({event['seconds']:.1f} s"
+            if self.begin and event["seconds"] > 0:     # training samples over the epoch's time
+                line += f", {self.begin['samples'] / event['seconds']:,.0f} examples/s"
+            line += ")"
             self._write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "")
                         + "\n")
         elif kind == "train_end":

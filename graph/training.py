@@ -77,6 +77,9 @@ METRICS = ("accuracy", "mse", "mae")
 SETTINGS = ParamSet((
     Param("dataset", TEXT, "", "Built-in data set name (digits, iris, xor, ...) or a path to "
           "a CSV / NPZ file or an image folder, relative to the project file."),
+    Param("streaming", CHOICE, "auto", "Read a CSV file or an image folder from disk batch "
+          "by batch while training (on), load it into memory (off), or stream it when its "
+          "decoded size is over 512 MB (auto).", choices=("auto", "on", "off")),
     Param("loss", CHOICE, "categorical_crossentropy", "What training minimises.",
           choices=tuple(LOSSES)),
     Param("from_logits", BOOL, False, "The output layer has no softmax/sigmoid; the loss "

@@ -40,6 +40,8 @@ TARGETS = {
     "seq2seq_reverse": ("accuracy", lambda v: v >= 0.95, False),
     "rbf_moons": ("accuracy", lambda v: v >= 0.95, True),
     "echo_state_sine": ("mse", lambda v: v <= 0.01, True),
+    # an image folder streamed from disk (samples/shapes/, made by samples/make_shapes.py)
+    "image_folder_shapes": ("accuracy", lambda v: v >= 0.95, True),
 }
 
 
@@ -106,3 +108,19 @@ def test_sample_exports_to_a_standalone_script_that_trains(name, tmp_path):
                                "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "loss" in done.stdout + done.stderr
+
+
+def test_the_shapes_folder_is_what_its_script_makes(tmp_path):
+    """samples/shapes/ is generated (seeded), not collected: the script makes it again, byte
+    for byte."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_shapes", SAMPLES / "make_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    made = module.make(tmp_path / "shapes")
+    kept = sorted(p.relative_to(SAMPLES / "shapes") for p in (SAMPLES / "shapes").rglob("*.png"))
+    assert kept == sorted(p.relative_to(made) for p in made.rglob("*.png"))
+    assert len(kept) == 3 * module.PER_CLASS
+    for name in kept:
+        assert (SAMPLES / "shapes" / name).read_bytes() == (made / name).read_bytes(), name
+

@@ -52,3 +52,76 @@ def train_dataset(xs: list, ys: list, perms: np.ndarray, batch_size: int):
 
     return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+# -- streamed data (data.Rows read from disk) ---------------------------------------------------
+
+def _numpy_dtypes(arrays: list, want: list | None = None) -> list:
+    """The dtype each streamed array is fed as: the model input's (`want`), else int64 for
+    class ids and float32 for everything else (as `targets`)."""
+    if want is not None:
+        return [np.dtype(w) for w in want]
+    return [np.dtype(np.int64) if a.dtype.kind in "iu" else np.dtype(np.float32) for a in arrays]
+
+
+def rows_dataset(model, xs: list, ys: list | None, batches):
+    """A tf.data pipeline over streamed rows: `batches` (a tf.data.Dataset of index vectors)
+    read in parallel (`num_parallel_calls`, order kept) by the rows' own readers, prefetched.
+    Gives (x, y) batches, or x alone when `ys` is None."""
+    import tensorflow as tf
+    ys = ys or []
+    dtypes = (_numpy_dtypes(xs, [t.dtype for t in model.inputs]) + _numpy_dtypes(ys))
+    arrays = list(xs) + list(ys)
+
+    def read(idx):
+        return tuple(np.asarray(a[idx], dt) for a, dt in zip(arrays, dtypes))
+
+    def fetch(idx):
+        values = tf.numpy_function(read, [idx], [tf.as_dtype(d) for d in dtypes],
+                                   stateful=False)
+        for v, a in zip(values, arrays):
+            v.set_shape((None,) + tuple(a.shape[1:]))
+        x, y = pack(list(values[:len(xs)])), list(values[len(xs):])
+        return (x, pack(y)) if y else x
+
+    return batches.map(fetch, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+class EpochOrders:
+    """Every epoch's order of the training samples, as `permutations` draws them, but drawn
+    one epoch at a time: for a million streamed rows, all epochs at once (and their copy in a
+    tensor) would take more memory than the batches being read."""
+
+    def __init__(self, n: int, epochs: int, seed: int):
+        self.n, self.epochs, self.seed = n, epochs, int(seed)
+
+    def __len__(self) -> int:
+        return self.epochs
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, 2])
+        for _ in range(self.epochs):
+            yield rng.permutation(self.n)
+
+
+def streamed_train_dataset(model, xs: list, ys: list, orders, batch_size: int):
+    """`train_dataset` for streamed rows: the same permutations (`EpochOrders`) cut into the
+    same batches, the index batches made by a generator."""
+    import tensorflow as tf
+
+    def index_batches():
+        for order in orders:
+            for start in range(0, len(order), batch_size):
+                yield order[start:start + batch_size]
+    batches = tf.data.Dataset.from_generator(
+        index_batches, output_signature=tf.TensorSpec((None,), tf.int64))
+    return rows_dataset(model, xs, ys, batches)
+
+
+def streamed_dataset(model, xs: list, ys: list | None, batch_size: int):
+    """The rows in order, in batches (validation, evaluation, prediction)."""
+    import tensorflow as tf
+    n = len(xs[0])
+    batches = tf.data.Dataset.range(n).batch(batch_size)
+    return rows_dataset(model, xs, ys, batches)

@@ -45,11 +45,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from netdesigner.backends import protocol
-from netdesigner.backends.data import as_list, split_arrays
+from netdesigner.backends.data import as_list, read_batch, split_arrays, streamed
 
 from . import devices as devices_module
 from .compiler import compile_graph, compile_model, flatten_design, make_loss, metric_names
-from .data import inputs_for, pack, permutations, targets, train_dataset
+from .data import (EpochOrders, inputs_for, pack, permutations, streamed_dataset,
+                   streamed_train_dataset, targets, train_dataset)
 from .loop import CustomLoop
 from .stream import StreamState, make_callback
 from .weights import load_any, save_npz
@@ -97,7 +98,8 @@ class TrainingData:
     validation: tuple | None         # (x_val, y_val) lists, None without validation data
     batch_size: int
     steps_per_epoch: int
-    perms: np.ndarray                # every epoch's order of the training samples
+    perms: object                    # every epoch's order of the training samples (an array,
+                                     # or EpochOrders for streamed data)
 
     @property
     def n(self) -> int:
@@ -106,17 +108,20 @@ class TrainingData:
 
 def training_data(model, split, settings: dict) -> TrainingData:
     x_train, y_train, x_val, y_val = split_arrays(split)
-    x_train, y_train = inputs_for(model, x_train), targets(y_train)
+    if not streamed(x_train + y_train):       # streamed rows stay on disk (rows_dataset)
+        x_train, y_train = inputs_for(model, x_train), targets(y_train)
     if not x_train or len(x_train[0]) == 0:
         raise ValueError("there is no training data")
     validation = None
     if x_val and len(x_val[0]) > 0:
-        validation = (inputs_for(model, x_val), targets(y_val))
+        validation = ((x_val, y_val) if streamed(x_val + y_val)
+                      else (inputs_for(model, x_val), targets(y_val)))
     n = len(x_train[0])
     epochs = int(settings.get("epochs", 10))
     batch_size = max(1, min(int(settings.get("batch_size", 32)), n))
-    return TrainingData(x_train, y_train, validation, batch_size, -(-n // batch_size),
-                        permutations(n, epochs, settings.get("seed", 0)))
+    orders = (EpochOrders(n, epochs, settings.get("seed", 0)) if streamed(x_train)
+              else permutations(n, epochs, settings.get("seed", 0)))
+    return TrainingData(x_train, y_train, validation, batch_size, -(-n // batch_size), orders)
 
 
 # -- fit ----------------------------------------------------------------------------------------
@@ -159,8 +164,9 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         from .stats import PROBE_SIZE, LayerProbe
         k = min(data.batch_size, probe_size or PROBE_SIZE, data.n)
         with ctx.scope():
-            probe = LayerProbe(model, probe_loss(settings), [x[:k] for x in data.x_train],
-                               [y[:k] for y in data.y_train])
+            probe = LayerProbe(model, probe_loss(settings),
+                               inputs_for(model, [x[:k] for x in data.x_train]),
+                               targets([y[:k] for y in data.y_train]))
     state = StreamState(model, emit, should_stop, stats_every, probe, names, settings, data.n,
                         data.batch_size, data.validation is not None)
     description = ctx.description + (f", {ctx.policy}" if ctx.policy else "")
@@ -172,6 +178,10 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         if run.loop == "fit":
             fit_loop(ctx, model, data, state, validation_batch_size)
         else:
+            if streamed(data.x_train):
+                raise ValueError("a data set streamed from disk trains with model.fit; the "
+                                 "custom loop (multi-worker) needs it in memory: set "
+                                 "streaming to off")
             custom = CustomLoop(model, ctx, settings, data.batch_size)
             custom.run(state, data.x_train, data.y_train, data.perms, data.validation)
     finally:
@@ -184,9 +194,16 @@ def fit_loop(ctx, model, data: TrainingData, state: StreamState,
              validation_batch_size: int | None) -> None:
     """Keras's own `model.fit`, streaming through `state`."""
     with ctx.scope():
-        dataset = train_dataset(data.x_train, data.y_train, data.perms, data.batch_size)
+        if streamed(data.x_train):
+            dataset = streamed_train_dataset(model, data.x_train, data.y_train, data.perms,
+                                             data.batch_size)
+        else:
+            dataset = train_dataset(data.x_train, data.y_train, data.perms, data.batch_size)
     validation = None
-    if data.validation is not None:
+    if data.validation is not None and streamed(data.validation[0]):
+        validation = streamed_dataset(model, *data.validation,
+                                      validation_batch_size or data.batch_size)
+    elif data.validation is not None:
         validation = (pack(data.validation[0]), pack(data.validation[1]))
     if len(data.perms) > 0:
         with ctx.scope():
@@ -226,9 +243,13 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
     the multi-worker strategy). A model that is not compiled yet (built with compile=False) is
     compiled with `settings` first; the metrics reported are those of `settings` (all the
     model's, without settings)."""
-    xs, ys = inputs_for(model, as_list(x)), targets(as_list(y))
+    rows = streamed(x)
+    xs, ys = (as_list(x), as_list(y)) if rows else (inputs_for(model, as_list(x)),
+                                                    targets(as_list(y)))
     if not len(xs[0]):
         return {}
+    if rows and loop is not None:
+        raise ValueError("a model trained by the custom loop evaluates data in memory only")
     if loop is not None:
         loss, metrics = loop.evaluate(xs, ys, batch_size)
         return {"loss": loss, **metrics}
@@ -236,8 +257,13 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
         if settings is None:
             raise ValueError("the model is not compiled: give the training settings")
         compile_model(model, dict(settings))
-    out = model.evaluate(pack(xs), pack(ys), batch_size=batch_size, verbose=0,
-                         return_dict=True)
+    if rows:
+        out = model.evaluate(streamed_dataset(model, xs, ys, read_batch(xs, batch_size)),
+                             verbose=0,
+                             return_dict=True)
+    else:
+        out = model.evaluate(pack(xs), pack(ys), batch_size=batch_size, verbose=0,
+                             return_dict=True)
     if settings is not None:
         names = metric_names(model, settings)
     else:
@@ -251,6 +277,9 @@ def predict(model, x, batch_size: int = EVAL_BATCH, *, loop: CustomLoop | None =
     """The model's outputs on x (inference mode): one array, or a list for several outputs.
     With the custom `loop` that trained it, batches go through the model's call (no
     `model.predict` under the multi-worker strategy)."""
+    if streamed(x) and loop is None:
+        return model.predict(streamed_dataset(model, as_list(x), None,
+                                              read_batch(x, batch_size)), verbose=0)
     xs = inputs_for(model, as_list(x))
     if loop is not None:
         parts = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from netdesigner.graph.expand import expand_blocks
 from netdesigner.graph.validation import Analysis
 
-from .. import data, protocol
+from .. import data, datasources, protocol
 from ..evaluation import evaluation_event
 
 BACKENDS = ("numpy", "keras")
@@ -107,7 +107,8 @@ class Mode:
         problem = self.problem(graph, settings)
         if problem:
             raise ValueError(problem)
-        dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
+        dataset = datasources.load(settings.get("dataset", ""), base_dir,
+                                   settings.get("seed", 0), settings.get("streaming", "auto"))
         split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
                              analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
         return Prepared(self, with_global_penalties(expand_blocks(graph), settings), split,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from netdesigner.backends.data import Rows
 from netdesigner.graph import Analysis, Graph
 from netdesigner.graph.expand import DesignError, validated_flat
 
@@ -207,6 +208,9 @@ class Model:
                              f"({', '.join(self.inputs)}) but got {len(inputs)} arrays")
         out = []
         for n, x in zip(self.inputs, inputs):
+            if isinstance(x, Rows):         # streamed from disk: read batch by batch
+                out.append(x)
+                continue
             x = np.asarray(x)
             if x.dtype != self.dtype and self._float_input[n] and (
                     x.dtype.kind in "fb" or x.dtype.kind in "iu"):
@@ -349,7 +353,7 @@ class Model:
         xs = self._as_inputs(inputs)
         n = len(xs[0])
         if n <= batch_size:
-            return [o.copy() for o in self.forward(xs, training=False)]
+            return [o.copy() for o in self.forward([x[:n] for x in xs], training=False)]
         parts = []
         for start in range(0, n, batch_size):
             parts.append([o.copy() for o in

@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 from netdesigner.backends import protocol
-from netdesigner.backends.data import as_list, split_arrays
+from netdesigner.backends.data import (as_list, prefetched, read_batch, split_arrays,
+                                       streamed)
 
 from . import losses as losses_module
 from . import optimizers as optimizers_module
@@ -173,6 +174,7 @@ class Trainer:
         n = len(xs[0])
         if n == 0:
             return {}
+        batch_size = read_batch(xs, batch_size)
         total, sums = 0.0, {}
         for start in range(0, n, batch_size):
             xb = [x[start:start + batch_size] for x in xs]
@@ -240,7 +242,7 @@ class _Run:
         self.should_stop, self.stats_every = should_stop, stats_every
         x_train, self.y_train, self.x_val, self.y_val = split_arrays(split)
         self.x_train = model._as_inputs(x_train)
-        self.y_train = [np.asarray(y) for y in self.y_train]
+        self.y_train = [y if streamed(y) else np.asarray(y) for y in self.y_train]
         self.n = len(self.x_train[0])
         if self.n == 0:
             raise ValueError("there is no training data")
@@ -307,13 +309,18 @@ class _Run:
         order = self.shuffle.permutation(self.n)
         loss_sum, sums, seen = 0.0, dict.fromkeys(self.names, 0.0), 0
         size = self.batch_size
-        for b in range(self.steps_per_epoch):
-            idx = order[b * size:(b + 1) * size]
+
+        def read(idx):
+            return [x[idx] for x in self.x_train], [y[idx] for y in self.y_train]
+        indices = (order[b * size:(b + 1) * size] for b in range(self.steps_per_epoch))
+        # streamed data: a thread reads the next batches from disk during each step
+        feed = (prefetched(read, indices) if streamed(self.x_train + self.y_train)
+                else map(read, indices))
+        for b, (xb, yb) in enumerate(feed):
             self.step += 1
             step = self.step
             stats = self.stats_every > 0 and (step == 1 or step % self.stats_every == 0)
-            loss, metrics, report = self.trainer.train_batch(
-                [x[idx] for x in self.x_train], [y[idx] for y in self.y_train], stats=stats)
+            loss, metrics, report = self.trainer.train_batch(xb, yb, stats=stats)
             self.emit(protocol.batch(epoch, b, step, loss, metrics))
             if protocol.is_bad_loss(loss):
                 return "nan", None, None
@@ -322,7 +329,7 @@ class _Run:
                 maps = self.trainer.feature_maps(self.probe)
                 if maps:
                     self.emit(protocol.feature_maps(step, maps))
-            k = len(idx)
+            k = len(xb[0])
             loss_sum += loss * k
             for name, v in metrics.items():
                 sums[name] = sums.get(name, 0.0) + v * k
@@ -351,5 +358,5 @@ def evaluate(model: Model, x, y, settings: dict | None = None,
 
 def predict(model: Model, x, batch_size: int = EVAL_BATCH):
     """The model's outputs on x (inference mode): one array, or a list for several outputs."""
-    outs = model.predict(x, batch_size)
+    outs = model.predict(x, read_batch(x, batch_size))
     return outs[0] if len(outs) == 1 else outs

@@ -133,7 +133,7 @@ def test_the_progress_bar_on_a_terminal():
     text = out.getvalue()
     assert "\repoch 1/2 [" + "#" * 24 + "] 4/4  loss 0.5000  accuracy 0.7500" in text
     assert "epoch 1/2  loss 0.5000  accuracy 0.7500  val_loss 0.6000  val_accuracy 0.7000" \
-        "  (1.2 s)" in text
+        "  (1.2 s, 80 examples/s)" in text
     assert text.endswith("stopped after 1 epoch(s); best epoch 1\n")
     table = metrics_table({"train": {"loss": 0.1, "accuracy": 0.99}, "test": {"loss": 0.25}})
     assert table.splitlines() == ["split    loss  accuracy", "train  0.1000    0.9900",
