@@ -73,6 +73,8 @@ screenshot: install
 	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer-dark.png --theme dark --select conv2d_2
 	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/designer-training-1280x800.png --size 1280x800 --train 40 --mid-run 3
 	$(PY) -m netdesigner.designer.screenshot keras.applications.ResNet50 docs/designer-resnet50.png --size 1280x800 --import --select conv2_block1_add
+	$(PY) -m netdesigner.designer.screenshot docs/cnn_digits_v2.graph docs/compare.png --size 1280x800 --compare samples/cnn_digits.graph
+	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/trace.png --size 1280x800 --trace 12
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

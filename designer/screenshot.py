@@ -29,6 +29,11 @@ def main(argv=None) -> int:
     parser.add_argument("--import", dest="import_keras", action="store_true",
                         help="FILE is a .keras file or keras.applications.NAME (weights=None): "
                              "import it (laid out as the importer does) instead of opening it")
+    parser.add_argument("--compare", metavar="OTHER",
+                        help="render File > Compare With… OTHER (what changed from OTHER to "
+                             "FILE) instead of the main window")
+    parser.add_argument("--trace", type=int, metavar="SAMPLE",
+                        help="trace this test sample (Train > Trace a Sample…) and show it")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -60,6 +65,37 @@ def main(argv=None) -> int:
         window.focus_node(args.select)
     for _ in range(3):
         app.processEvents()
+    if args.compare:
+        compare = window.compare_with(args.compare)
+        if compare is None:
+            return 1
+        compare.resize(width, height)
+        for _ in range(5):
+            app.processEvents()
+        compare.list.setCurrentRow(0)
+        for _ in range(5):
+            app.processEvents()
+        ok = compare.grab().save(args.png)
+        compare.close()
+        window.document.undo.setClean()
+        window.close()
+        print(f"wrote {args.png}" if ok else f"could not write {args.png}")
+        return 0 if ok else 1
+    if args.trace is not None:
+        window.show_trace()
+        window.trace.index.setValue(args.trace)
+        window.trace.start()
+        deadline = time.time() + 120
+        while window.trace.result is None and not window.trace.error and \
+                time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        window.trace.step(1)
+        for _ in range(5):
+            app.processEvents()
+        window.view.show_network()
+        for _ in range(5):
+            app.processEvents()
     if args.train:
         window.document.set_training("epochs", args.train)
         window.show_training()

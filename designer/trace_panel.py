@@ -46,6 +46,13 @@ def grey_pixmap(grey: np.ndarray, width: int | None = None, height: int | None =
     return pixmap
 
 
+def tile_columns(values) -> int | None:
+    """Channels to a row for an image output: a square grid (16 channels: 4 by 4)."""
+    if values is None or np.ndim(values) != 3:
+        return None
+    return int(np.ceil(np.sqrt(min(np.shape(values)[2], 16))))
+
+
 class ValueMap(QLabel):
     """A layer's output as a picture (an image's channels as a grid of tiles) scaled to the
     room it has; a click names the output position under the mouse."""
@@ -61,10 +68,7 @@ class ValueMap(QLabel):
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
 
     def columns(self) -> int | None:
-        v = self.values
-        if v is None or v.ndim != 3:
-            return None
-        return int(np.ceil(np.sqrt(min(v.shape[2], 16))))
+        return tile_columns(self.values)
 
     def show_values(self, values) -> None:
         self.values = None if values is None else np.asarray(values)
@@ -278,8 +282,10 @@ class TracePanel(QWidget):
             item = scene.nodes.get(node_id)
             if item is None:
                 continue
-            pixmap = grey_pixmap(preview(traced.layers[traced_id].outputs[0]),
-                                 int(NODE_WIDTH), PREVIEW_HEIGHT)
+            values = traced.layers[traced_id].outputs[0]
+            pixmap = grey_pixmap(preview(values, columns=tile_columns(values)),
+                                 int(NODE_WIDTH), PREVIEW_HEIGHT * (2 if np.ndim(values) == 3
+                                                                    else 1))
             picture = QGraphicsPixmapItem(pixmap, item)
             picture.setPos(0, item.height + 3)
             picture.setToolTip(f"{traced_id}: output for sample {traced.index}")

@@ -31,6 +31,7 @@ def noise_in(stderr: str) -> list[str]:
             if quiet_tf.is_noise(line) or any(w in line for w in NOISE_WORDS)]
 
 
+@pytest.mark.long          # two CLI runs that start TensorFlow (~4 s)
 def test_the_cli_is_quiet_unless_verbose(tmp_path):
     runs = {}
     for name, extra in (("quiet", []), ("verbose", ["--verbose"])):

@@ -102,6 +102,12 @@ def test_faults_are_sentences(cnn, cnn_trace):
         explain(cnn, cnn_trace, weights, "dense_2", (10,))
 
 
+def test_a_badly_written_explain_is_a_sentence(capsys):
+    from netdesigner.designer.cli import main
+    assert main(["trace", str(SAMPLES / "cnn_digits.graph"), "--explain", "dense_1:x"]) == 1
+    assert "NODE:I,J,K" in capsys.readouterr().err
+
+
 def test_the_command_line(tmp_path):
     project = tmp_path / "cnn.graph"
     project.write_text((SAMPLES / "cnn_digits.graph").read_text())
@@ -120,5 +126,3 @@ def test_the_command_line(tmp_path):
     bad = run("--sample", "100000")
     assert bad.returncode == 1 and "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
-    wrong = run("--explain", "dense_1:x")
-    assert wrong.returncode == 1 and "NODE:I,J,K" in wrong.stderr

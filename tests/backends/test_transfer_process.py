@@ -3,6 +3,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from netdesigner.backends.transfer import ExportJob, ImportJob, TransferProcess, default_out, run
 
 
@@ -38,6 +40,7 @@ def test_default_export_names(tmp_path):
     assert default_out(None, "My net", "onnx", tmp_path) == tmp_path / "My_net.onnx"
 
 
+@pytest.mark.long     # a TensorFlow process and a model; the window's test uses one too
 def test_a_warm_worker_loads_tensorflow_first_and_takes_its_job_later(tmp_path):
     process = TransferProcess(warm=True)
     process.start()

@@ -49,6 +49,73 @@ def test_every_sample_equals_itself_and_differs_from_an_edited_copy(name):
     assert edited.layers == [] and edited.wires == [] and edited.blocks == []
 
 
+def edit_every_kind(graph):
+    """One change of each kind a sample allows: a setting, a layer's parameter, a renamed
+    layer, an added layer (a new output after the first output), a changed block. Returns what
+    was done: {kind: node or block name}."""
+    done = {}
+    graph.set_training("epochs", graph.training["epochs"] + 1)
+    done["setting"] = "epochs"
+    order = graph.topological_order()
+    for n in order:
+        params = graph.node(n).params
+        for name, value in (("units", 1), ("filters", 1), ("rate", 0.05)):
+            if name in params and graph.node(n).type != "Block":
+                graph.set_param(n, name, params[name] + value)
+                done["changed"] = n
+                break
+        if "changed" in done:
+            break
+    renamable = [n for n in order if n != done.get("changed")]
+    old = renamable[-1]
+    data = json.loads(fileformat.dumps(graph))
+    new = f"{old}_renamed"
+    for node in data["nodes"]:
+        node["id"] = new if node["id"] == old else node["id"]
+    for edge in data["edges"]:
+        for key in ("source", "target"):
+            edge[key] = new if edge[key] == old else edge[key]
+    edited = fileformat.loads(json.dumps(data))
+    done["renamed"] = (old, new)
+    extra = edited.add_node("Dropout", {"rate": 0.3})
+    edited.connect(edited.outputs()[0], 0, extra, 0)
+    done["added"] = extra
+    if edited.blocks:
+        name = sorted(edited.blocks)[0]
+        inner = edited.blocks[name].graph
+        # the block's first layer with weights: its trainable flag flips
+        target = next(n for n in inner.topological_order()
+                      if "trainable" in inner.node(n).params)
+        inner.set_param(target, "trainable", not inner.node(target).params["trainable"])
+        done["block"] = name
+    return edited, done
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_kind_of_change_to_a_sample_is_reported_exactly_once(name):
+    edited, done = edit_every_kind(sample(name))
+    d = diff(sample(name), edited)
+    assert [s.name for s in d.settings] == ["epochs"]
+    with_params = [c for c in d.layers if c.params]
+    if "changed" in done:
+        assert [c.new_id for c in with_params] == [done["changed"]]
+    else:
+        assert with_params == []
+    old, new = done["renamed"]
+    renamed = [c for c in d.layers if c.renamed]
+    assert [(c.old_id, c.new_id) for c in renamed] == [(old, new)]
+    assert [c.new_id for c in d.layers_of(ADDED)] == [done["added"]]
+    assert d.layers_of(REMOVED) == [] and d.wires == []
+    if "block" in done:
+        assert [b.name for b in d.blocks] == [done["block"]]
+        assert len([c for c in d.blocks[0].diff.layers if c.params]) == 1
+    else:
+        assert d.blocks == []
+    # every other layer of the sample is matched to itself
+    assert {k: v for k, v in d.matching.items() if k != old} == {
+        n: n for n in sample(name).nodes() if n != old}
+
+
 def test_a_changed_parameter_is_one_change_and_its_consequences_are_marked():
     a, b = sample("cnn_digits"), sample("cnn_digits")
     b.set_param("conv2d_1", "filters", 32)
