@@ -105,9 +105,21 @@ def probe_inputs(model, batch: int, rng: np.random.Generator) -> list:
     return xs
 
 
+def probe_model(k_model, nodes: list):
+    """A model with the same inputs whose outputs are every node's outputs, then the model's
+    own: (probe, taps, slots), slots[node] = (first tap, how many)."""
+    import keras
+    taps, slots = [], {}
+    for n in nodes:
+        out = k_model.get_layer(n).output
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        slots[n] = (len(taps), len(out))
+        taps.extend(out)
+    return keras.Model(k_model.inputs, taps + list(k_model.outputs)), taps, slots
+
+
 def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> ParityReport:
     """Compare the two backends node by node (see the module docstring)."""
-    import keras
     import tensorflow as tf
 
     from netdesigner.graph.expand import expand_blocks
@@ -135,13 +147,7 @@ def check(graph, weights: str | None = None, batch: int = 4, seed: int = 0) -> P
 
     # Keras: every node's outputs, and the same gradient through a tape
     nodes = [n for n in flat.nodes() if flat.node(n).type != "Input"]
-    taps, slots = [], {}
-    for n in nodes:
-        out = k_model.get_layer(n).output
-        out = list(out) if isinstance(out, (list, tuple)) else [out]
-        slots[n] = (len(taps), len(out))
-        taps.extend(out)
-    probe = keras.Model(k_model.inputs, taps + list(k_model.outputs))
+    probe, taps, slots = probe_model(k_model, nodes)
     tensors = [tf.constant(x) for x in xs]
     with tf.GradientTape() as tape:
         for t in tensors:

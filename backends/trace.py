@@ -156,21 +156,15 @@ def _keras_trace(model, flat, x, reference: dict) -> dict:
     """The same trace on Keras: the NumPy model's weights, every layer's output through a
     probe model, and the output gradients from a tape over the loss gradient NumPy found at
     the outputs (the chain rule from there on is Keras's own)."""
-    import keras
     import tensorflow as tf
 
     from .keras.compiler import build_model
     from .numpy.weights import to_keras
+    from .parity import probe_model
     k_model = build_model(flat)
     to_keras(model, k_model)
     nodes = [n for n in reference["layers"] if flat.node(n).type != "Input"]
-    taps, slots = [], {}
-    for n in nodes:
-        out = k_model.get_layer(n).output
-        out = list(out) if isinstance(out, (list, tuple)) else [out]
-        slots[n] = (len(taps), len(out))
-        taps.extend(out)
-    probe = keras.Model(k_model.inputs, taps + list(k_model.outputs))
+    probe, taps, slots = probe_model(k_model, nodes)
     tensor = tf.constant(x)
     with tf.GradientTape(persistent=True) as tape:
         if tensor.dtype.is_floating:

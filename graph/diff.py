@@ -368,30 +368,26 @@ def _wire_changes(a: Graph, b: Graph, matching: dict, layers: list) -> list[Wire
     added = [e for e in new_edges if e not in old_edges]
     by_kind = {c.id: c for c in layers if c.kind in (ADDED, REMOVED)}
 
-    def inserted(e: Edge) -> bool:              # e (new ids) now runs through an added layer
+    def between(e: Edge, kind: str, graph: Graph, src: str, tgt: str, words: str) -> bool:
+        """Whether a `kind` layer of `graph` sits between src and tgt (on e's input port);
+        if so its entry tells `words` in place of its two wires."""
         for n, change in by_kind.items():
-            if change.kind == ADDED and n in b and any(
-                    x.source == e.source for x in b.in_edges(n)) and any(
-                    x.target == e.target and x.target_port == e.target_port
-                    for x in b.out_edges(n)):
-                change.wires[:] = [f"inserted between {e.source} and {e.target}"] + [
-                    w for w in change.wires if w.split(":")[0] not in (f"from {e.source}",
-                                                                       f"to {e.target}")]
+            if change.kind == kind and n in graph and any(
+                    x.source == src for x in graph.in_edges(n)) and any(
+                    x.target == tgt and x.target_port == e.target_port
+                    for x in graph.out_edges(n)):
+                change.wires[:] = [words] + [w for w in change.wires if w.split(":")[0]
+                                             not in (f"from {src}", f"to {tgt}")]
                 return True
         return False
 
+    def inserted(e: Edge) -> bool:              # e (new ids) now runs through an added layer
+        return between(e, ADDED, b, e.source, e.target,
+                       f"inserted between {e.source} and {e.target}")
+
     def bypassed(e: Edge) -> bool:              # e (new ids) replaces a removed layer
         src, tgt = back[e.source], back[e.target]
-        for n, change in by_kind.items():
-            if change.kind == REMOVED and n in a and any(
-                    x.source == src for x in a.in_edges(n)) and any(
-                    x.target == tgt and x.target_port == e.target_port
-                    for x in a.out_edges(n)):
-                change.wires[:] = [f"bypassed: {src} now feeds {tgt}"] + [
-                    w for w in change.wires if w.split(":")[0] not in (f"from {src}",
-                                                                       f"to {tgt}")]
-                return True
-        return False
+        return between(e, REMOVED, a, src, tgt, f"bypassed: {src} now feeds {tgt}")
 
     changes = []
     removed = [e for e in removed if not inserted(e)]

@@ -55,7 +55,24 @@ def shapes_text(shapes) -> str:
     return ", ".join(fmt(s) for s in shapes)
 
 
-class PortItem(QGraphicsItem):
+class LazyToolTip:
+    """A canvas item's tooltip, made on first use (`tooltip_text`): making 1,250 port
+    tooltips up front took a tenth of the time to open a 500-layer network. Qt asks for it
+    after hoverEnterEvent. Mixed in before the Qt item class."""
+
+    def toolTip(self) -> str:
+        text = super().toolTip()
+        if not text:
+            text = self.tooltip_text()
+            self.setToolTip(text)
+        return text
+
+    def hoverEnterEvent(self, event):
+        self.toolTip()
+        super().hoverEnterEvent(event)
+
+
+class PortItem(LazyToolTip, QGraphicsItem):
     """An input (left side) or output (right side) port of a node."""
 
     def __init__(self, node_item: "NodeItem", index: int, is_output: bool, name: str):
@@ -68,19 +85,6 @@ class PortItem(QGraphicsItem):
     @property
     def node_id(self) -> str:
         return self.node_item.node_id
-
-    def toolTip(self) -> str:
-        """Made on first use: making 1,250 port tooltips up front took a tenth of the time
-        to open a 500-layer network (Qt asks for it after hoverEnterEvent)."""
-        text = super().toolTip()
-        if not text:
-            text = self.tooltip_text()
-            self.setToolTip(text)
-        return text
-
-    def hoverEnterEvent(self, event):
-        self.toolTip()
-        super().hoverEnterEvent(event)
 
     def tooltip_text(self) -> str:
         return (f"{'output' if self.is_output else 'input'} {self.index}: {self.name}"
@@ -106,7 +110,7 @@ class PortItem(QGraphicsItem):
         painter.drawEllipse(QPointF(0, 0), PORT_RADIUS, PORT_RADIUS)
 
 
-class NodeItem(QGraphicsObject):
+class NodeItem(LazyToolTip, QGraphicsObject):
     """A layer: type, id, output shape and parameter count, with its ports."""
 
     def __init__(self, scene, node_id: str):
@@ -307,18 +311,6 @@ class NodeItem(QGraphicsObject):
             tip.append(f"training: mean |gradient| {self.training_gradient:.3g}")
         tip += [f"⚡ {w}" for w in self.training_warnings]
         return "\n".join(tip)
-
-    def toolTip(self) -> str:
-        """The tooltip, made on first use (Qt asks for it after hoverEnterEvent)."""
-        text = super().toolTip()
-        if not text:
-            text = self.tooltip_text()
-            self.setToolTip(text)
-        return text
-
-    def hoverEnterEvent(self, event):
-        self.toolTip()
-        super().hoverEnterEvent(event)
 
     def set_training(self, level, gradient, warnings) -> None:
         if (level, gradient, warnings) == (self.training_level, self.training_gradient,

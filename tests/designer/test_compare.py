@@ -9,16 +9,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from netdesigner.graph import Edge, fileformat
 
+from tests.designer.actions import menu_action
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def menu_action(window, menu_title: str, text: str):
-    for action in window.menuBar().actions():
-        if action.text().replace("&", "") == menu_title:
-            for item in action.menu().actions():
-                if item.text().replace("&", "") == text:
-                    return item
-    raise AssertionError(f"no {menu_title} > {text}")
 
 
 def edited_copy(tmp_path) -> Path:
@@ -45,7 +38,7 @@ def test_compare_with_colours_exactly_the_changed_layers(window, qtbot, tmp_path
     before = fileformat.dumps(window.document.graph)
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         staticmethod(lambda *a, **k: (str(other), "")))
-    menu_action(window, "File", "Compare With…").trigger()
+    menu_action(window, "File", "Compare With").trigger()
     compare = window.findChild(CompareWindow)
     assert compare is not None and compare.isVisible()
     qtbot.waitExposed(compare)

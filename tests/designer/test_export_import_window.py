@@ -10,21 +10,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QPushButton
 
 from netdesigner.graph import Graph, fileformat
+from tests.designer.actions import menu_action
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_MS = 120_000          # a worker process imports TensorFlow first
-
-
-def menu_action(window, *path):
-    """The QAction at File > Export > SavedModel…, by visible text (without & and …)."""
-    actions = window.menuBar().actions()
-    action = None
-    for name in path:
-        action = next((a for a in actions if a.text().replace("&", "").rstrip("…") == name),
-                      None)
-        assert action is not None, f"no menu entry {name!r} in {[a.text() for a in actions]}"
-        actions = action.menu().actions() if action.menu() else []
-    return action
 
 
 def answer_save_dialog(monkeypatch, path):

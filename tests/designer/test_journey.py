@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox,
 
 from netdesigner.designer.canvas.view import LAYER_MIME
 from tests.designer.test_project_state import SAMPLES, assert_fresh
+from tests.designer.actions import menu_action
 
 WORKER_MS = 180_000
 
@@ -31,15 +32,6 @@ LENET = [
 
 
 # -- what a user does ---------------------------------------------------------------------------
-
-def menu_action(window, *path):
-    actions = window.menuBar().actions()
-    action = None
-    for name in path:
-        action = next(a for a in actions if a.text().replace("&", "").rstrip("…") == name)
-        actions = action.menu().actions() if action.menu() else []
-    return action
-
 
 def double_click_palette(window, type_id):
     tree = window.palette.tree

@@ -13,23 +13,16 @@ from PySide6.QtTest import QTest
 from netdesigner.backends.jobs import prepare
 from netdesigner.backends.numpy.model import compile_graph
 
+from tests.designer.actions import menu_action
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def menu_action(window, menu_title: str, text: str):
-    for action in window.menuBar().actions():
-        if action.text().replace("&", "") == menu_title:
-            for item in action.menu().actions():
-                if item.text().replace("&", "") == text:
-                    return item
-    raise AssertionError(f"no {menu_title} > {text}")
 
 
 def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
     project = tmp_path / "cnn_digits.graph"
     project.write_text((SAMPLES / "cnn_digits.graph").read_text())
     assert window.open_file(str(project), ask=False)
-    menu_action(window, "Train", "Trace a Sample…").trigger()
+    menu_action(window, "Train", "Trace a Sample").trigger()
     panel = window.trace
     assert window.trace_dock.isVisible()
     panel.index.setValue(12)
