@@ -93,14 +93,20 @@ def test_a_loop_from_a_broken_file_still_gets_positions():
     assert set(pos) == set(g.nodes())
 
 
+def fastest(f, tries: int = 3) -> float:
+    """The best of a few runs: a timing on a shared machine, not its pauses (a collection of
+    an earlier test's garbage once made one 10 ms run take a second)."""
+    times = []
+    for _ in range(tries):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def test_500_layers_are_laid_out_in_well_under_a_second():
     g = residual(125)
-    t = time.perf_counter()
-    pos = layered_positions(g)
-    elapsed = time.perf_counter() - t
-    assert len(pos) == 501
-    assert elapsed < 0.5, elapsed
+    assert len(layered_positions(g)) == 501
+    assert fastest(lambda: layered_positions(g)) < 0.5
     chain, _ = mlp(*[8] * 499)
-    t = time.perf_counter()
-    layered_positions(chain)
-    assert time.perf_counter() - t < 0.5
+    assert fastest(lambda: layered_positions(chain)) < 0.5
