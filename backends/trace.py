@@ -378,6 +378,114 @@ def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, b
         graph = fileformat.loads(graph_text, "<project>")
         traced = trace(graph, base_dir, index=index, split=split, weights=weights,
                        backend=backend)
-        return {"trace": traced, "weights": trace_weights(graph, base_dir, weights)}
+        try:
+            why = attribution(graph, base_dir, index=index, split=split, weights=weights)
+        except TraceError:
+            why = None                     # not a classifier of numbers: nothing to show
+        return {"trace": traced, "weights": trace_weights(graph, base_dir, weights),
+                "why": why}
     except ValueError as e:                        # TraceError, data faults, design problems
         return {"error": str(e)}
+
+
+# -- why this prediction ---------------------------------------------------------------------
+@dataclass
+class Attribution:
+    """Why the network predicted `class_index` for the sample: a saliency map (the size of the
+    gradient of that class's score — its logit, before a softmax — with respect to each input
+    pixel, the largest over channels) and Grad-CAM on the last convolution (its feature maps
+    weighted by the mean gradient of the class score over each map, ReLU, resized to the
+    input)."""
+    class_index: int
+    class_name: str
+    saliency: np.ndarray              # input height x width (or the input's shape, flattened)
+    gradcam: np.ndarray | None        # input height x width, in [0, 1]; None without a conv
+    conv_layer: str | None
+
+
+def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
+                weights=None, class_index: int | None = None) -> Attribution:
+    """Saliency and Grad-CAM of a sample's predicted class (or `class_index`), from the exact
+    NumPy backward pass of that class's output score."""
+    if graph.training.get("mode", "supervised") == "gan":
+        raise TraceError("a GAN has two networks and no classes to explain")
+    prepared = prepare(graph, base_dir)
+    dataset = prepared.split.dataset
+    if dataset.task != "classification":
+        raise TraceError("saliency and Grad-CAM explain a class: this design does not "
+                         "classify")
+    x, _ = sample_of(prepared.split, split, index)
+    model = _numpy_model(prepared, weights)
+    outs = model.forward([x], training=False)
+    scores = np.asarray(outs[0])[0]
+    if scores.ndim != 1:
+        raise TraceError("saliency and Grad-CAM need one score per class at the output")
+    c = int(np.argmax(scores)) if class_index is None else int(class_index)
+    if not 0 <= c < scores.shape[0]:
+        raise TraceError(f"class {c} does not exist: the output has {scores.shape[0]} "
+                         f"classes")
+    one_hot = np.zeros_like(outs[0])
+    one_hot[0, c] = 1.0
+    grads: dict = {}
+    douts = [one_hot] + [None] * (len(outs) - 1)
+    with np.errstate(all="ignore"):
+        try:        # the class's score before the softmax (its logit), as Grad-CAM has it
+            model.backward(douts, logits=[True] + [False] * (len(outs) - 1),
+                           output_grads=grads)
+        except ValueError:                  # no softmax / sigmoid head: the output itself
+            grads.clear()
+            model.backward(douts, output_grads=grads)
+    input_id = model.inputs[0]
+    dx = grads.get(input_id, [None])[0]
+    if dx is None:
+        raise TraceError("the input is not a number (token ids): there is no gradient to "
+                         "show for it")
+    g = np.abs(np.asarray(dx[0], dtype=np.float64))
+    saliency = g.max(axis=-1) if g.ndim == 3 else g
+    conv = [n for n in model.graph.topological_order()
+            if model.graph.node(n).type in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+            and np.ndim(model.activations[n][0]) == 4]
+    cam = None
+    if conv and np.ndim(x) == 4:
+        a = np.asarray(model.activations[conv[-1]][0][0], dtype=np.float64)    # H x W x K
+        da = grads.get(conv[-1], [None])[0]
+        if da is not None:
+            alpha = np.asarray(da[0], dtype=np.float64).mean(axis=(0, 1))       # K
+            raw = np.maximum((a * alpha).sum(axis=-1), 0.0)
+            cam = resize_nearest(raw, x.shape[1:3])
+            cam = cam / cam.max() if cam.max() > 0 else cam
+    names = list(dataset.classes)
+    return Attribution(c, str(names[c]) if c < len(names) else str(c), saliency, cam,
+                       conv[-1] if conv and cam is not None else None)
+
+
+def resize_nearest(a: np.ndarray, shape) -> np.ndarray:
+    """A map resized to `shape` (height, width) by repeating its cells (nearest neighbour)."""
+    rows = (np.arange(shape[0]) * a.shape[0] // shape[0]).astype(int)
+    cols = (np.arange(shape[1]) * a.shape[1] // shape[1]).astype(int)
+    return a[np.ix_(rows, cols)]
+
+
+def write_attribution_png(traced: Trace, why: Attribution, path, scale: int = 24) -> None:
+    """The input, its saliency map and Grad-CAM over it, side by side (grey, white = most)."""
+    from PIL import Image, ImageDraw
+    image = np.asarray(traced.inputs[0], dtype=np.float64)
+    image = image.mean(axis=-1) if image.ndim == 3 else image
+    panels = [("input", heat(image)), ("saliency", heat(why.saliency))]
+    if why.gradcam is not None:
+        # Grad-CAM over the image: the image dimmed where the convolution did not look
+        panels.append((f"Grad-CAM ({why.conv_layer})",
+                       (heat(image) * (0.25 + 0.75 * why.gradcam)).astype(np.uint8)))
+    tiles = [np.kron(p, np.ones((scale, scale), dtype=np.uint8)) for _, p in panels]
+    h = max(t.shape[0] for t in tiles)
+    width = sum(t.shape[1] for t in tiles) + 10 * (len(tiles) + 1)
+    canvas = Image.new("L", (max(width, 360), h + 50), 255)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((10, 6), f"why '{why.class_name}' (sample {traced.index} of the {traced.split} "
+                       f"split)", fill=0)
+    x = 10
+    for (label, _), tile in zip(panels, tiles):
+        canvas.paste(Image.fromarray(tile), (x, 40))
+        draw.text((x, 24), label, fill=0)
+        x += tile.shape[1] + 10
+    canvas.save(path)

@@ -462,6 +462,10 @@ def cmd_trace(args) -> int:
             explanation = tracing.explain(graph, traced,
                                           tracing.trace_weights(graph, base_dir, weights),
                                           node, position)
+        why = (tracing.attribution(graph, base_dir, index=args.sample, split=args.split,
+                                   weights=weights) if args.why else None)
+        if why is not None and why.saliency.ndim != 2:
+            raise tracing.TraceError("--why draws image inputs; this input is not an image")
         if args.layer and args.layer not in traced.layers:
             raise tracing.TraceError(f"there is no layer {args.layer!r}: the layers are "
                                      f"{', '.join(traced.layers)}")
@@ -471,6 +475,8 @@ def cmd_trace(args) -> int:
     if args.png:
         tracing.write_png(traced, args.png,
                           layers=None if not args.layer else [args.layer])
+    if why is not None:
+        tracing.write_attribution_png(traced, why, args.why)
     if args.json:
         data = traced.to_dict(values=bool(args.layer))
         if args.layer:
@@ -508,6 +514,9 @@ def cmd_trace(args) -> int:
         print("\n" + explanation.text())
     if args.png:
         print(f"wrote {args.png}")
+    if why is not None:
+        print(f"why '{why.class_name}': saliency and Grad-CAM ({why.conv_layer}) written to "
+              f"{args.why}")
     return EXIT_OK
 
 
@@ -652,6 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how one output value of a Dense or Conv2D layer was computed, with "
                         "the real numbers (e.g. conv2d_1:0,3,5 or dense_2:4)")
     p.add_argument("--png", help="write every layer's output for the sample to this PNG")
+    p.add_argument("--why", metavar="PNG",
+                   help="why this prediction: the sample, its saliency map and Grad-CAM on the "
+                        "last convolution, to this PNG (image classifiers)")
     p.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
                    help="numpy (the exact reference, default) or keras")
     p.add_argument("--weights", help="an .npz of weights (default: the project's trained "

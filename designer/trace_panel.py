@@ -136,6 +136,10 @@ class TracePanel(QWidget):
         self.input_map = ValueMap()
         self.output_map = ValueMap()
         self.gradient_map = ValueMap()
+        self.saliency_map = ValueMap()
+        self.gradcam_map = ValueMap()
+        self.why_label = QLabel()
+        self.why_label.setWordWrap(True)
         self.details = QTextBrowser()
 
         top = QHBoxLayout()
@@ -166,6 +170,14 @@ class TracePanel(QWidget):
             box.addWidget(widget, 1)
             row.addLayout(box)
         grid.addLayout(row, 2)
+        why = QHBoxLayout()
+        why.addWidget(self.why_label, 1)
+        why.addWidget(self.saliency_map, 1)
+        why.addWidget(self.gradcam_map, 1)
+        self.why_box = QWidget()
+        self.why_box.setLayout(why)
+        self.why_box.hide()
+        grid.addWidget(self.why_box, 1)
         grid.addWidget(self.details, 1)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
@@ -269,7 +281,23 @@ class TracePanel(QWidget):
             self.layers.addItem(item)
         self.layers.blockSignals(False)
         self._canvas_previews(traced)
+        self._show_why(answer.get("why"))
         self.layers.setCurrentRow(0)
+
+    def _show_why(self, why) -> None:
+        """Why this prediction: the saliency map and Grad-CAM (image classifiers only)."""
+        if why is None or np.ndim(why.saliency) != 2:
+            self.why_box.hide()
+            self.saliency_map.show_values(None)
+            self.gradcam_map.show_values(None)
+            return
+        self.why_label.setText(
+            f"<b>Why “{why.class_name}”?</b><br>Saliency (middle): how much each pixel moves "
+            f"the class's score. Grad-CAM (right): where the last convolution"
+            f"{f' ({why.conv_layer})' if why.conv_layer else ''} saw the class.")
+        self.saliency_map.show_values(why.saliency)
+        self.gradcam_map.show_values(why.gradcam)
+        self.why_box.show()
 
     def _canvas_previews(self, traced) -> None:
         """A preview under every layer on the canvas (a block shows its last layer's)."""
@@ -376,8 +404,10 @@ class TracePanel(QWidget):
         self.error = ""
         self._remove_previews()
         self.layers.clear()
-        for view in (self.input_map, self.output_map, self.gradient_map):
+        for view in (self.input_map, self.output_map, self.gradient_map, self.saliency_map,
+                     self.gradcam_map):
             view.show_values(None)
+        self.why_box.hide()
         self.details.clear()
         self.status.setText("Pick a sample of the data set and press Trace: every layer shows "
                             "what it makes of it.")

@@ -116,13 +116,49 @@ def test_the_command_line(tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "netdesigner", "trace", str(project),
                                *args], capture_output=True, text=True, timeout=120, env=env)
-    done = run("--sample", "5", "--png", str(tmp_path / "t.png"), "--explain", "dense_1:3")
+    done = run("--sample", "5", "--png", str(tmp_path / "t.png"), "--explain", "dense_1:3",
+               "--why", str(tmp_path / "why.png"))
     assert done.returncode == 0, done.stderr
     assert "conv2d_1" in done.stdout and "+ bias" in done.stdout
     assert (tmp_path / "t.png").stat().st_size > 1000
+    assert "Grad-CAM (conv2d_2)" in done.stdout and (tmp_path / "why.png").stat().st_size > 500
     data = json.loads(run("--sample", "5", "--json", "--layer", "dense_2").stdout)
     assert [entry["node"] for entry in data["layers"]] == ["dense_2"]
     assert len(data["layers"][0]["outputs"][0]) == 10
     bad = run("--sample", "100000")
     assert bad.returncode == 1 and "does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_saliency_is_the_slope_of_the_class_logit_and_grad_cam_weighs_the_last_conv(cnn):
+    from netdesigner.backends.jobs import prepare
+    from netdesigner.backends.numpy.model import compile_graph
+    from netdesigner.backends.trace import attribution
+    a = attribution(cnn, SAMPLES, index=7)
+    prepared = prepare(cnn, SAMPLES)
+    model = compile_graph(prepared.network, prepared.settings, dtype=np.float64)
+    x = prepared.split.x_test[7:8].astype(np.float64)
+    model.forward([x])
+    assert a.class_index == int(np.argmax(model.activations["dense_2"][0][0]))
+
+    def logit(z):
+        model.forward([z])
+        return float(model.logits["dense_2"][0, a.class_index])
+    for r, c in [(2, 3), (4, 4), (6, 1)]:
+        up, down = x.copy(), x.copy()
+        up[0, r, c, 0] += 1e-5
+        down[0, r, c, 0] -= 1e-5
+        slope = (logit(up) - logit(down)) / 2e-5
+        assert a.saliency[r, c] == pytest.approx(abs(slope), rel=1e-3, abs=1e-6)
+    # Grad-CAM by hand on the last convolution: maps weighted by their mean gradient
+    model.forward([x])
+    grads = {}
+    one_hot = np.zeros((1, 10))
+    one_hot[0, a.class_index] = 1
+    model.backward([one_hot], logits=[True], output_grads=grads)
+    maps, dmaps = model.activations["conv2d_2"][0][0], grads["conv2d_2"][0][0]
+    raw = np.maximum((maps * dmaps.mean(axis=(0, 1))).sum(-1), 0)
+    assert a.conv_layer == "conv2d_2" and a.gradcam.shape == (8, 8)
+    np.testing.assert_allclose(a.gradcam[::2, ::2], raw / raw.max(), atol=1e-5)
+    with pytest.raises(TraceError, match="does not classify"):
+        attribution(fileformat.load(SAMPLES / "sine_forecast.graph"), SAMPLES)
