@@ -19,7 +19,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QSplitter,
-                               QTextBrowser, QVBoxLayout, QWidget)
+                               QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from netdesigner.backends.trace import (SPLITS, TraceError, explain, preview, run_trace,
                                         tile_at)
@@ -30,6 +30,7 @@ from netdesigner.graph.expand import SEPARATOR
 from .canvas.items import NODE_WIDTH
 
 PREVIEW_HEIGHT = 36
+WHY_TAB = 1                             # the tab with the saliency map and Grad-CAM
 POLL_MS = 50
 
 
@@ -170,18 +171,22 @@ class TracePanel(QWidget):
             box.addWidget(widget, 1)
             row.addLayout(box)
         grid.addLayout(row, 2)
-        why = QHBoxLayout()
-        why.addWidget(self.why_label, 1)
-        why.addWidget(self.saliency_map, 1)
-        why.addWidget(self.gradcam_map, 1)
-        self.why_box = QWidget()
-        self.why_box.setLayout(why)
-        self.why_box.hide()
-        grid.addWidget(self.why_box, 1)
         grid.addWidget(self.details, 1)
+        self.why_box = QWidget()
+        why = QHBoxLayout(self.why_box)
+        why.addWidget(self.why_label, 1)
+        for title, widget in (("saliency", self.saliency_map), ("Grad-CAM", self.gradcam_map)):
+            box = QVBoxLayout()
+            box.addWidget(QLabel(title))
+            box.addWidget(widget, 1)
+            why.addLayout(box, 2)
+        self.views = QTabWidget()
+        self.views.addTab(maps, "Layer")
+        self.views.addTab(self.why_box, "Why this prediction")
+        self.views.setTabEnabled(WHY_TAB, False)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(maps)
+        splitter.addWidget(self.views)
         splitter.setSizes([260, 900])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -287,7 +292,7 @@ class TracePanel(QWidget):
     def _show_why(self, why) -> None:
         """Why this prediction: the saliency map and Grad-CAM (image classifiers only)."""
         if why is None or np.ndim(why.saliency) != 2:
-            self.why_box.hide()
+            self.views.setTabEnabled(WHY_TAB, False)
             self.saliency_map.show_values(None)
             self.gradcam_map.show_values(None)
             return
@@ -297,7 +302,7 @@ class TracePanel(QWidget):
             f"{f' ({why.conv_layer})' if why.conv_layer else ''} saw the class.")
         self.saliency_map.show_values(why.saliency)
         self.gradcam_map.show_values(why.gradcam)
-        self.why_box.show()
+        self.views.setTabEnabled(WHY_TAB, True)
 
     def _canvas_previews(self, traced) -> None:
         """A preview under every layer on the canvas (a block shows its last layer's)."""
@@ -407,7 +412,8 @@ class TracePanel(QWidget):
         for view in (self.input_map, self.output_map, self.gradient_map, self.saliency_map,
                      self.gradcam_map):
             view.show_values(None)
-        self.why_box.hide()
+        self.views.setTabEnabled(WHY_TAB, False)
+        self.views.setCurrentIndex(0)
         self.details.clear()
         self.status.setText("Pick a sample of the data set and press Trace: every layer shows "
                             "what it makes of it.")

@@ -47,7 +47,7 @@ def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
 
     # why this prediction: saliency and Grad-CAM of the predicted digit, over the 8 x 8 image
     why = panel.result["why"]
-    assert not panel.why_box.isHidden() and why.class_index == traced.predicted_class()
+    assert panel.views.isTabEnabled(1) and why.class_index == traced.predicted_class()
     assert panel.saliency_map.values.shape == (8, 8) and panel.gradcam_map.values.shape == (8, 8)
     assert f"“{why.class_name}”" in panel.why_label.text()
 
@@ -77,7 +77,7 @@ def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
     window.document.undo.undo()
     window.open_file(str(SAMPLES / "mlp_digits.graph"), ask=False)
     assert panel.result is None and panel.layers.count() == 0
-    assert panel.output_map.values is None and panel.why_box.isHidden()
+    assert panel.output_map.values is None and not panel.views.isTabEnabled(1)
     assert not any(child for item in window.scene.nodes.values()
                    for child in item.childItems() if child.type() == 7)   # pixmap items
 
