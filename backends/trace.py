@@ -61,6 +61,9 @@ class Trace:
     loss: float
     layers: dict = field(default_factory=dict)    # node -> LayerTrace, in topological order
     classes: list = field(default_factory=list)   # class names, for a classifier
+    # attention layer -> its weights for the sample: (heads, query steps, key steps), each
+    # row a softmax over the key steps (NumPy's forward pass; the same for either backend)
+    attention: dict = field(default_factory=dict)
 
     def predicted_class(self) -> int | None:
         y = np.asarray(self.prediction[0])
@@ -118,7 +121,24 @@ def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weight
     dataset = prepared.split.dataset
     classes = list(dataset.classes) if dataset.task == "classification" else []
     return Trace(backend, split, index, [x[0]], None if y is None else y[0],
-                 result["prediction"], result["loss"], result["layers"], classes)
+                 result["prediction"], result["loss"], result["layers"], classes,
+                 attention_weights(model))
+
+
+#: where each attention kernel keeps its softmax weights in its forward cache (see
+#: backends/numpy/layers/attention.py): the index of `attend`'s cache, whose [1] they are
+ATTENDED_AT = {"Attention": 4, "AdditiveAttention": 2, "MultiHeadAttention": 7}
+
+
+def attention_weights(model) -> dict:
+    """{attention node: (heads, query steps, key steps)} of the last forward pass, sample 0."""
+    out = {}
+    for n, step in model.step.items():
+        kind = model.graph.node(n).type
+        if kind in ATTENDED_AT and isinstance(step.cache, tuple):
+            weights = np.asarray(step.cache[ATTENDED_AT[kind]][1])[0]
+            out[n] = weights[None] if weights.ndim == 2 else weights
+    return out
 
 
 def _numpy_model(prepared, weights):

@@ -481,6 +481,8 @@ def cmd_trace(args) -> int:
         data = traced.to_dict(values=bool(args.layer))
         if args.layer:
             data["layers"] = [entry for entry in data["layers"] if entry["node"] == args.layer]
+            if args.layer in traced.attention:
+                data["attention"] = traced.attention[args.layer].tolist()
         if explanation is not None:
             data["explain"] = explanation.to_dict()
         print(json.dumps(data, indent=2, default=float))
@@ -510,6 +512,11 @@ def cmd_trace(args) -> int:
             print(f"\n{args.layer} output:\n{t.outputs[0]}")
             if t.gradients and t.gradients[0] is not None:
                 print(f"{args.layer} gradient of the loss:\n{t.gradients[0]}")
+            if args.layer in traced.attention:
+                weights = traced.attention[args.layer]
+                print(f"{args.layer} attention weights ({weights.shape[0]} heads x "
+                      f"{weights.shape[1]} query steps x {weights.shape[2]} key steps; each "
+                      f"row sums to 1):\n{weights}")
     if explanation is not None:
         print("\n" + explanation.text())
     if args.png:

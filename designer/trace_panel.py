@@ -31,6 +31,7 @@ from .canvas.items import NODE_WIDTH
 
 PREVIEW_HEIGHT = 36
 WHY_TAB = 1                             # the tab with the saliency map and Grad-CAM
+ATTENTION_TAB = 2                       # an attention layer's weights for the sample
 POLL_MS = 50
 
 
@@ -184,6 +185,15 @@ class TracePanel(QWidget):
         self.views.addTab(maps, "Layer")
         self.views.addTab(self.why_box, "Why this prediction")
         self.views.setTabEnabled(WHY_TAB, False)
+        self.attention_box = QWidget()
+        self.attention_label = QLabel()
+        self.attention_label.setWordWrap(True)
+        self.attention_map = ValueMap()
+        attention = QVBoxLayout(self.attention_box)
+        attention.addWidget(self.attention_label)
+        attention.addWidget(self.attention_map, 1)
+        self.views.addTab(self.attention_box, "Attention")
+        self.views.setTabEnabled(ATTENTION_TAB, False)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.views)
@@ -350,6 +360,7 @@ class TracePanel(QWidget):
                                    if source in traced.layers else None)
         self.output_map.show_values(t.outputs[0])
         self.gradient_map.show_values(t.gradients[0] if t.gradients else None)
+        self._show_attention(node_id, traced)
         st = t.stats()
         grad = "—" if st["grad_mean_abs"] is None else f"{st['grad_mean_abs']:.4g}"
         self.details.setHtml(
@@ -361,6 +372,23 @@ class TracePanel(QWidget):
         if node_id in self.window.scene.nodes:
             self.window.scene.select_only([node_id])
             self.window.view.center_on_node(node_id)
+
+    def _show_attention(self, node_id: str, traced) -> None:
+        """An attention layer's weights for the sample: one map per head, query steps down,
+        key steps across (each row sums to 1)."""
+        weights = traced.attention.get(node_id)
+        self.views.setTabEnabled(ATTENTION_TAB, weights is not None)
+        if weights is None:
+            self.attention_map.show_values(None)
+            if self.views.currentIndex() == ATTENTION_TAB:
+                self.views.setCurrentIndex(0)
+            return
+        heads, queries, keys = weights.shape
+        self.attention_label.setText(
+            f"<b>{node_id}</b>: {heads} head{'s' if heads > 1 else ''}, each a map of "
+            f"{queries} query steps (down) by {keys} key steps (across); a row is how much "
+            f"that step draws on every step, and sums to 1. Bright = much.")
+        self.attention_map.show_values(np.moveaxis(weights, 0, -1))
 
     def current_layer(self) -> str | None:
         item = self.layers.currentItem()
@@ -410,8 +438,9 @@ class TracePanel(QWidget):
         self._remove_previews()
         self.layers.clear()
         for view in (self.input_map, self.output_map, self.gradient_map, self.saliency_map,
-                     self.gradcam_map):
+                     self.gradcam_map, self.attention_map):
             view.show_values(None)
+        self.views.setTabEnabled(ATTENTION_TAB, False)
         self.views.setTabEnabled(WHY_TAB, False)
         self.views.setCurrentIndex(0)
         self.details.clear()

@@ -162,3 +162,27 @@ def test_saliency_is_the_slope_of_the_class_logit_and_grad_cam_weighs_the_last_c
     np.testing.assert_allclose(a.gradcam[::2, ::2], raw / raw.max(), atol=1e-5)
     with pytest.raises(TraceError, match="does not classify"):
         attribution(fileformat.load(SAMPLES / "sine_forecast.graph"), SAMPLES)
+
+
+def test_attention_weights_of_a_sample_are_the_keras_layers_scores():
+    """transformer_sentiment's self-attention: the traced weights (heads x steps x steps) are
+    what Keras's MultiHeadAttention returns as its scores for the same inputs and weights."""
+    import keras
+
+    from netdesigner.backends.jobs import prepare
+    from netdesigner.backends.keras.compiler import build_model
+    from netdesigner.backends.numpy.model import compile_graph
+    from netdesigner.backends.numpy.weights import to_keras
+    graph = fileformat.load(SAMPLES / "transformer_sentiment.graph")
+    traced = trace(graph, SAMPLES, index=4)
+    (node, weights), = traced.attention.items()
+    assert weights.shape[0] == 4 and weights.shape[1] == weights.shape[2]
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-5)
+    flat = prepare(graph, SAMPLES).network
+    k_model = build_model(flat)
+    to_keras(compile_graph(flat, dict(graph.training)), k_model)
+    sources = [traced.layers[e.source].outputs[e.source_port][None]
+               for e in flat.in_edges(node)]
+    query, value = sources[0], sources[1] if len(sources) > 1 else sources[0]
+    _, scores = k_model.get_layer(node)(query, value, return_attention_scores=True)
+    np.testing.assert_allclose(weights, keras.ops.convert_to_numpy(scores)[0], atol=1e-5)

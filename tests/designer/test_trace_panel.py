@@ -91,3 +91,25 @@ def test_a_trace_that_cannot_run_says_why(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.trace.error != "", timeout=60_000)
     assert "does not exist" in window.trace.status.text()
     assert window.trace.previews == {}
+
+
+def test_an_attention_layer_shows_its_weights_per_head(window, qtbot, tmp_path):
+    project = tmp_path / "transformer_sentiment.graph"
+    project.write_text((SAMPLES / "transformer_sentiment.graph").read_text())
+    assert window.open_file(str(project), ask=False)
+    panel = window.trace
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.result is not None or bool(panel.error), timeout=60_000)
+    assert panel.error == ""
+    (node, weights), = panel.result["trace"].attention.items()
+    assert not panel.views.isTabEnabled(2)           # the Input is shown first
+    row = next(i for i in range(panel.layers.count())
+               if panel.layers.item(i).data(Qt.UserRole) == node)
+    panel.layers.setCurrentRow(row)
+    assert panel.views.isTabEnabled(2)
+    shown = panel.attention_map.values
+    assert shown.shape == weights.shape[1:] + weights.shape[:1]       # steps x steps x heads
+    np.testing.assert_allclose(shown.sum(axis=1), 1, atol=1e-5)
+    assert "4 heads" in panel.attention_label.text()
+    panel.step(1)                                    # the next layer has no attention
+    assert not panel.views.isTabEnabled(2)
