@@ -65,6 +65,7 @@ bench: install
 	$(PY) bench/numpy_vs_keras.py
 	$(PY) bench/designer_overhead.py
 	$(PY) bench/data_pipeline.py
+	$(PY) bench/gpu_check.py
 	$(PY) bench/long_memory.py
 
 # Renders the designer with a sample open (offscreen) for the README.
