@@ -108,12 +108,40 @@ def feature_maps(step: int, maps: dict) -> dict:
 
 
 def epoch(epoch_index: int, loss: float, metrics: dict, val_loss: Optional[float],
-          val_metrics: dict, seconds: float) -> dict:
-    return {"event": "epoch", "epoch": epoch_index, "loss": float(loss),
-            "metrics": {k: float(v) for k, v in metrics.items()},
-            "val_loss": None if val_loss is None else float(val_loss),
-            "val_metrics": {k: float(v) for k, v in (val_metrics or {}).items()},
-            "seconds": float(seconds)}
+          val_metrics: dict, seconds: float, input_seconds: Optional[float] = None,
+          train_seconds: Optional[float] = None) -> dict:
+    """`train_seconds`: the epoch's pass over the training data (`seconds` adds the
+    validation); `input_seconds`: how long of it the steps waited for their batches
+    (reading, decoding, scaling) — the input pipeline's share of the step time."""
+    event = {"event": "epoch", "epoch": epoch_index, "loss": float(loss),
+             "metrics": {k: float(v) for k, v in metrics.items()},
+             "val_loss": None if val_loss is None else float(val_loss),
+             "val_metrics": {k: float(v) for k, v in (val_metrics or {}).items()},
+             "seconds": float(seconds)}
+    if input_seconds is not None and train_seconds is not None:
+        event["input_seconds"] = float(input_seconds)
+        event["train_seconds"] = float(train_seconds)
+    return event
+
+
+#: the input pipeline is called the bottleneck above this share of the training time
+INPUT_BOUND_SHARE = 0.5
+
+
+def input_share(event: dict) -> Optional[float]:
+    """The share of an epoch's training time its steps waited for data (None: not measured)."""
+    wait, total = event.get("input_seconds"), event.get("train_seconds")
+    if wait is None or not total:
+        return None
+    return min(1.0, wait / total)
+
+
+def input_advice(share: float) -> str:
+    """The sentence for an epoch whose steps mostly waited for their data."""
+    return (f"the input pipeline is the bottleneck: the steps waited for their batches "
+            f"{share:.0%} of the time (reading and decoding the data, not the network, sets "
+            f"the pace). Data that fits in memory trains faster with streaming off; smaller "
+            f"images, or files on a faster disk, help too.")
 
 
 def train_end(reason: str, epochs_run: int, best_epoch: Optional[int],

@@ -126,6 +126,7 @@ class Progress:
         self.begin: dict = {}
         self.end: dict | None = None
         self.error: str | None = None
+        self.input_shares: list[float] = []     # per epoch: the steps' wait for data
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -139,6 +140,8 @@ class Progress:
 
     def __call__(self, event: dict) -> None:
         import time
+
+        from netdesigner.backends import protocol
         kind = event.get("event")
         if kind == "train_begin":
             self.begin = event
@@ -166,6 +169,10 @@ class Progress:
             line += f"  ({event['seconds']:.1f} s"
             if self.begin and event["seconds"] > 0:     # training samples over the epoch's time
                 line += f", {self.begin['samples'] / event['seconds']:,.0f} examples/s"
+            share = protocol.input_share(event)
+            if share is not None:
+                self.input_shares.append(share)
+                line += f", waiting for data {share:.0%}"
             line += ")"
             self._write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "")
                         + "\n")
@@ -182,6 +189,10 @@ class Progress:
                                if event.get("best_epoch") is not None else "") + "\n")
                 if event.get("message"):
                     self._write(event["message"] + "\n")
+                shares = self.input_shares[1:] or self.input_shares     # warm epochs
+                if shares and sum(shares) / len(shares) > protocol.INPUT_BOUND_SHARE:
+                    self._write("note: " + protocol.input_advice(sum(shares) / len(shares))
+                                + "\n")
         elif kind == "error":
             self.error = event["message"]
 

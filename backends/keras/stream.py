@@ -134,7 +134,8 @@ class StreamState:
         return False
 
     def after_epoch(self, epoch: int, loss: float, metrics: dict, val_loss, val_metrics: dict,
-                    seconds: float) -> bool:
+                    seconds: float, input_seconds: float | None = None,
+                    train_seconds: float | None = None) -> bool:
         """Emit the epoch event, track the best epoch; True when training must stop."""
         self.flush_stats()
         if self.stopped:
@@ -143,7 +144,8 @@ class StreamState:
             self.reason, self.message = "nan", protocol.NAN_ADVICE
             return True
         self.epochs_run = epoch + 1
-        self.emit(protocol.epoch(epoch, loss, metrics, val_loss, val_metrics, seconds))
+        self.emit(protocol.epoch(epoch, loss, metrics, val_loss, val_metrics, seconds,
+                                 input_seconds, train_seconds))
         self.history["loss"].append(float(loss))
         for k, v in metrics.items():
             self.history.setdefault(k, []).append(float(v))
@@ -187,6 +189,14 @@ def make_callback(state: StreamState):
             self.t0 = time.perf_counter()
             self.totals = {}
             self.seen = 0
+            # the time between one step's end and the next one's start is the wait for the
+            # batch (the tf.data iterator); the first includes starting the iterator
+            self.input_seconds = 0.0
+            self.last_end = self.t0
+            self.train_end = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.input_seconds += time.perf_counter() - self.last_end
 
         def on_train_batch_end(self, batch, logs=None):
             # Keras's logs hold running means over the epoch (weighted by samples): take this
@@ -203,6 +213,7 @@ def make_callback(state: StreamState):
             loss = values.pop("loss")
             if state.after_batch(self.epoch, batch, loss, values):
                 self.model.stop_training = True
+            self.last_end = self.train_end = time.perf_counter()   # our own work not counted
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -210,8 +221,10 @@ def make_callback(state: StreamState):
             metrics = {k: float(logs[k]) for k in state.names if k in logs}
             val_metrics = {k: float(logs[f"val_{k}"]) for k in state.names
                            if f"val_{k}" in logs} if state.has_val else {}
+            train = (self.train_end or time.perf_counter()) - self.t0
             if state.after_epoch(epoch, float(logs.get("loss", float("nan"))), metrics,
-                                 val_loss, val_metrics, time.perf_counter() - self.t0):
+                                 val_loss, val_metrics, time.perf_counter() - self.t0,
+                                 self.input_seconds, train):
                 self.model.stop_training = True
 
     return StreamCallback()

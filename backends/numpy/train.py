@@ -281,7 +281,8 @@ class _Run:
                 val_metrics = self.trainer.evaluate(self.x_val, self.y_val)
                 val_loss = val_metrics.pop("loss")
             self.emit(protocol.epoch(epoch, train_loss, train_metrics, val_loss, val_metrics,
-                                     time.perf_counter() - t0))
+                                     time.perf_counter() - t0, self.input_seconds,
+                                     self.train_seconds))
             self._record(train_loss, train_metrics, val_loss, val_metrics)
             # early stopping, as keras.callbacks.EarlyStopping (min_delta 0)
             monitored = val_loss if self.has_val else train_loss
@@ -316,7 +317,11 @@ class _Run:
         # streamed data: a thread reads the next batches from disk during each step
         feed = (prefetched(read, indices) if streamed(self.x_train + self.y_train)
                 else map(read, indices))
+        # how long the steps wait for their batches: the input pipeline's share
+        self.input_seconds, started = 0.0, time.perf_counter()
+        asked = started
         for b, (xb, yb) in enumerate(feed):
+            self.input_seconds += time.perf_counter() - asked
             self.step += 1
             step = self.step
             stats = self.stats_every > 0 and (step == 1 or step % self.stats_every == 0)
@@ -336,6 +341,8 @@ class _Run:
             seen += k
             if self.should_stop is not None and self.should_stop():
                 return "stopped", None, None
+            asked = time.perf_counter()
+        self.train_seconds = time.perf_counter() - started
         return "completed", loss_sum / seen, {k: v / seen for k, v in sums.items()}
 
     def _record(self, loss, metrics, val_loss, val_metrics):

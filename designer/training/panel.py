@@ -27,7 +27,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from netdesigner.backends import data, diagnostics
+from netdesigner.backends import data, diagnostics, protocol
 from netdesigner.backends.jobs import Job, prepare
 from netdesigner.backends.modes import mode_named
 from netdesigner.backends.runner import TrainingProcess
@@ -113,6 +113,7 @@ class TrainingPanel(QWidget):
         self._tmp = Path(tempfile.mkdtemp(prefix="netdesigner-run-"))
         self.started_at = 0.0
         self.max_gap = 0.0                  # longest pause between two timer ticks (ms)
+        self.train_samples = 0              # of the run: for examples/s
         self._last_tick = None
         self.data_check = 0                 # the number of the newest data check
         self.data_state = "none"            # checking | ok | failed (of the newest check)
@@ -545,13 +546,23 @@ class TrainingPanel(QWidget):
     def _handle(self, event: dict) -> None:
         kind = event["event"]
         if kind == "train_begin":
+            self.train_samples = event["samples"]
             self.status.setText(f"Training on {event['device']}: {event['samples']} samples, "
                                 f"{event['steps_per_epoch']} batches per epoch.")
         elif kind == "epoch":
             val = "" if event["val_loss"] is None else f", validation {event['val_loss']:.4f}"
             acc = event["val_metrics"].get("accuracy", event["metrics"].get("accuracy"))
-            self.status.setText(f"Epoch {event['epoch'] + 1}: loss {event['loss']:.4f}{val}"
-                                + (f", accuracy {acc:.1%}" if acc is not None else ""))
+            share = protocol.input_share(event)
+            samples = self.train_samples / event["seconds"] if event["seconds"] > 0 else 0
+            slow = (share is not None and event["epoch"] > 0
+                    and share > protocol.INPUT_BOUND_SHARE)
+            self.status.setText(
+                f"Epoch {event['epoch'] + 1}: loss {event['loss']:.4f}{val}"
+                + (f", accuracy {acc:.1%}" if acc is not None else "")
+                + (f"; {samples:,.0f} examples/s" if samples else "")
+                + (f", waiting for data {share:.0%}" if share is not None else "")
+                + (f"<br><span style='color:#e65100'>⚠ {escape(protocol.input_advice(share))}"
+                   f"</span>" if slow else ""))
         elif kind == "train_end":
             self._finished(event)
             if event["reason"] not in ("completed", "early_stopping"):
