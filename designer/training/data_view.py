@@ -26,6 +26,27 @@ def _class_label(ids, names: list) -> str:
     return names[ids] if ids < len(names) else str(ids)
 
 
+def class_balance(dataset) -> str:
+    """'Classes (whole data set): cat 120, dog 480 — imbalanced: ...' from the labels the data
+    set holds in memory (a streamed set keeps its labels; its samples are not read)."""
+    if dataset.task != "classification" or not dataset.classes:
+        return ""
+    y = np.asarray(dataset.y)
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == len(dataset.classes)):
+        return ""                                # a class per time step: not one per sample
+    counts = np.bincount(class_ids(y), minlength=len(dataset.classes))
+    names = dataset.classes
+    shown = ", ".join(f"{names[i] if i < len(names) else i} {n:,}"
+                      for i, n in enumerate(counts[:20])) + (", …" if len(counts) > 20 else "")
+    text = f"Classes (whole data set): {shown}"
+    present = counts[counts > 0]
+    if len(present) > 1 and present.max() >= 3 * present.min():
+        text += (f" — imbalanced: the largest class has {present.max() / present.min():.0f}x "
+                 f"the samples of the smallest; accuracy alone can mislead (see the per-class "
+                 f"table of the Test set tab).")
+    return text + "."
+
+
 class DataPreview(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,7 +92,9 @@ class DataPreview(QWidget):
         (shown when the labels are not the class ids)."""
         self.mapping.setText(mapping)
         self.mapping.setVisible(bool(mapping))
-        x, y = split.x_train, split.y_train
+        shown = SHOWN_IMAGES if is_image_batch(split.x_train[:1]) else SHOWN_ROWS
+        # only the samples shown are read: a streamed data set stays on disk
+        x, y = split.x_train[:shown], split.y_train[:shown]
         names = split.dataset.classes
         if split.dataset.task == "reconstruction":       # the target is the sample itself
             labels = ["(itself)"] * len(y)
@@ -79,11 +102,13 @@ class DataPreview(QWidget):
             labels = [_class_label(i, names) for i in class_ids(y)]
         else:
             labels = [", ".join(f"{v:.3g}" for v in np.ravel(t)[:3]) for t in y]
-        self.caption.setText(f"{split.summary()}. First training samples:")
+        balance = class_balance(split.dataset)
+        self.caption.setText(f"{split.summary()}." + (f" {balance}" if balance else "")
+                             + " First training samples:")
         if is_image_batch(x):
-            self._images(x[:SHOWN_IMAGES], labels)
+            self._images(x, labels)
         else:
-            self._rows(x[:SHOWN_ROWS], labels)
+            self._rows(x, labels)
 
     def _images(self, x, labels) -> None:
         self._clear_grid()

@@ -219,3 +219,16 @@ def test_saved_weights_are_reloaded_with_the_project(window, qtbot, tmp_path):
     run_to_end(qtbot, window)
     assert panel.evaluation.event["report"]["accuracy"] == pytest.approx(trained, abs=1e-9)
     assert len(window.document.graph.runs) == 1, "an evaluation is not a training run"
+
+
+def test_the_data_tab_shows_the_class_balance_of_the_data_set():
+    import numpy as np
+    from netdesigner.backends.data import Dataset
+    from netdesigner.designer.training.data_view import class_balance
+    x = np.zeros((40, 2), dtype=np.float32)
+    balanced = Dataset("pairs", x, np.array([0, 1] * 20), "classification", ["a", "b"])
+    assert class_balance(balanced) == "Classes (whole data set): a 20, b 20."
+    skewed = Dataset("pairs", x, np.array([0] * 35 + [1] * 5), "classification", ["a", "b"])
+    assert "a 35, b 5 — imbalanced: the largest class has 7x" in class_balance(skewed)
+    regression = Dataset("sine", x, np.zeros(40), "regression")
+    assert class_balance(regression) == ""
