@@ -340,6 +340,23 @@ def _zero_padding2d(cls, c, ranks, kw):
     return "ZeroPadding2D", {"padding": (top, bottom, left, right)}
 
 
+def _cropping1d(cls, c, ranks, kw):
+    crop = c.get("cropping", (1, 1))
+    start, end = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    return "Cropping1D", {"cropping": (start, end)}
+
+
+def _cropping2d(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    crop = c.get("cropping", ((0, 0), (0, 0)))
+    if isinstance(crop, int):
+        return "Cropping2D", {"cropping": (crop, crop)}
+    (top, bottom), (left, right) = [(v, v) if isinstance(v, int) else tuple(v) for v in crop]
+    if top == bottom and left == right:
+        return "Cropping2D", {"cropping": (top, left)}
+    return "Cropping2D", {"cropping": (top, bottom, left, right)}
+
+
 def _upsampling2d(cls, c, ranks, kw):
     _channels_last(cls, c)
     return "UpSampling2D", {"size": _tuple(c.get("size", 2)),
@@ -497,6 +514,7 @@ CONVERTERS = {
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
     "SeparableConv2D": _separable, "ZeroPadding2D": _zero_padding2d,
+    "Cropping1D": _cropping1d, "Cropping2D": _cropping2d,
     "UpSampling2D": _upsampling2d,
     "MaxPooling1D": _pooling("MaxPooling1D", 1), "MaxPooling2D": _pooling("MaxPooling2D", 2),
     "AveragePooling1D": _pooling("AveragePooling1D", 1),

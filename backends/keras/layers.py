@@ -257,6 +257,18 @@ def zero_padding2d(p, name):
     return keras.layers.ZeroPadding2D(((top, bottom), (left, right)), name=name)
 
 
+@builds("Cropping1D")
+def cropping1d(p, name):
+    return keras.layers.Cropping1D(tuple(p["cropping"]), name=name)
+
+
+@builds("Cropping2D")
+def cropping2d(p, name):
+    c = tuple(p["cropping"])
+    top, bottom, left, right = (c[0], c[0], c[1], c[1]) if len(c) == 2 else c
+    return keras.layers.Cropping2D(((top, bottom), (left, right)), name=name)
+
+
 @builds("UpSampling2D")
 def upsampling2d(p, name):
     return keras.layers.UpSampling2D(_tuple(p["size"]), interpolation=p["interpolation"],

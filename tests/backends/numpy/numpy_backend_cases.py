@@ -121,6 +121,10 @@ CASES = [
     # -- padding and up-sampling
     C("ZeroPadding2D", [IMG], padding=(1, 2)),
     C("ZeroPadding2D", [IMG], padding=(1, 0, 2, 1)),
+    C("Cropping1D", [(2, 6, 3)], cropping=(1, 2)),
+    C("Cropping1D", [(2, 5, 2)], cropping=(0, 1)),
+    C("Cropping2D", [IMG], cropping=(1, 2)),
+    C("Cropping2D", [IMG], cropping=(0, 2, 1, 0)),
     C("UpSampling2D", [(2, 3, 4, 2)], size=(2, 3)),
     C("UpSampling2D", [(2, 3, 4, 2)], size=(2, 2), interpolation="bilinear"),
     C("UpSampling2D", [(2, 3, 4, 2)], size=(3, 1), interpolation="bilinear"),
