@@ -209,6 +209,13 @@ def _dropout(cls, c, ranks, kw):
     return "Dropout", {"rate": float(c["rate"])}
 
 
+def _spatial_dropout(cls, c, ranks, kw):
+    if cls == "SpatialDropout2D":
+        _channels_last(cls, c)
+    _no_extras(cls, c, "noise_shape")
+    return cls, {"rate": float(c.get("rate", 0.5))}
+
+
 def _gaussian_noise(cls, c, ranks, kw):
     return "GaussianNoise", {"stddev": float(c["stddev"])}
 
@@ -508,6 +515,7 @@ CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
     "GaussianNoise": _gaussian_noise, "Rescaling": _rescaling,
+    "SpatialDropout1D": _spatial_dropout, "SpatialDropout2D": _spatial_dropout,
     "ActivityRegularization": _activity_regularization,
     "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
@@ -661,7 +669,7 @@ def _op(cls: str, call: dict, ranks: list, config: dict | None = None) -> tuple[
 
 #: layers that compute differently in training and inference: a `training=` given at the call
 #: would fix their mode, which a design cannot express
-TRAINING_MODE = ("Dropout", "GaussianNoise", "BatchNormalization", "Sampling")
+TRAINING_MODE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "BatchNormalization", "Sampling")
 
 
 def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,

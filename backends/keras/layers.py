@@ -113,6 +113,16 @@ def dropout(p, name):
     return keras.layers.Dropout(p["rate"], name=name)
 
 
+@builds("SpatialDropout1D")
+def spatial_dropout1d(p, name):
+    return keras.layers.SpatialDropout1D(p["rate"], name=name)
+
+
+@builds("SpatialDropout2D")
+def spatial_dropout2d(p, name):
+    return keras.layers.SpatialDropout2D(p["rate"], name=name)
+
+
 @builds("GaussianNoise")
 def gaussian_noise(p, name):
     return keras.layers.GaussianNoise(p["stddev"], name=name)

@@ -366,7 +366,7 @@ def _summary(node) -> str:
         return f"{p['layer']} {p['units']} units, {p['merge_mode']}"
     if t == "Activation":
         return p["activation"]
-    if t in ("Dropout",):
+    if t in ("Dropout", "SpatialDropout1D", "SpatialDropout2D"):
         return f"rate {p['rate']:g}"
     if t == "MultiHeadAttention":
         return f"{p['num_heads']} heads × {p['key_dim']}"

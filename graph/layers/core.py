@@ -121,6 +121,31 @@ declare(
     shape=lambda p, inputs: [inputs[0]],
 )
 
+
+def _spatial_dropout_shape(rank):
+    type_id = f"SpatialDropout{rank}D"
+    what = "(steps, channels)" if rank == 1 else "(height, width, channels)"
+
+    def shape(p, inputs):
+        (x,) = inputs
+        require_rank(type_id, x, rank + 1, what,
+                     "it drops whole channels, so it follows a Conv1D / Conv2D." if rank == 1
+                     else "it drops whole feature maps, so it follows a Conv2D.")
+        return [x]
+    return shape
+
+
+for _rank, _what in ((1, "sequence"), (2, "image")):
+    declare(
+        f"SpatialDropout{_rank}D", category="Regularization",
+        description=f"During training, drops whole channels (feature maps) of a {_what} rather "
+                    f"than single values, and scales the rest: neighbouring values of a channel "
+                    f"are alike, so dropping them one by one regularises little.",
+        params=[Param("rate", FLOAT, 0.5, "Fraction of the channels to drop.", min=0, max=1,
+                      max_exclusive=True)],
+        shape=_spatial_dropout_shape(_rank),
+    )
+
 # -- Reshaping --------------------------------------------------------------------------------
 
 

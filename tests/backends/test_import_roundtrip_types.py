@@ -42,6 +42,8 @@ DRAWS: dict[str, list] = {
        ([((5,), F)], {"activation": "elu", "alpha": 0.5})],
     "Dropout": [([((5,), F)], {"rate": 0.3})],
     "GaussianNoise": [([((5,), F)], {"stddev": 0.2})],
+    "SpatialDropout1D": [([((5, 3), F)], {"rate": 0.3})],
+    "SpatialDropout2D": [([((4, 4, 3), F)], {"rate": 0.25})],
     "Rescaling": [([((5,), F)], {"scale": 0.5, "offset": -1.0}),
                   ([((3, 2), F)], {"scale": 1 / 255})],
     "ActivityRegularization": [([((5,), F)], {"l1": 0.01, "l2": 0.001})],

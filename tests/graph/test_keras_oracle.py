@@ -238,12 +238,12 @@ def _sampling(t):
 
 
 @case("MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
-      "Cropping1D")
+      "Cropping1D", "SpatialDropout1D")
 def _rank1(t):
     return simple(params_of(t), spatial(1))
 
 
-@case("Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "MaxPooling2D", "AveragePooling2D",
+@case("Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "SpatialDropout2D", "UpSampling2D", "MaxPooling2D", "AveragePooling2D",
       "GlobalMaxPooling2D", "GlobalAveragePooling2D")
 def _rank2(t):
     return simple(params_of(t), spatial(2))

@@ -70,6 +70,8 @@ CASES = [
     # -- noise (inference: identity)
     C("Dropout", [(3, 4)], rate=0.3),
     C("GaussianNoise", [(3, 4)], stddev=0.5),
+    C("SpatialDropout1D", [SEQ], rate=0.3),
+    C("SpatialDropout2D", [IMG], rate=0.3),
     # -- reshaping
     C("Flatten", [(2, 3, 4, 2)]),
     C("Reshape", [(2, 3, 4)], target_shape=(4, -1)),
@@ -201,6 +203,10 @@ CASES = [
 TRAINING_CASES = [
     C("Dropout", [(3, 4)], rate=0.4, training=True, name="Dropout-training"),
     C("GaussianNoise", [(3, 4)], stddev=0.5, training=True, name="GaussianNoise-training"),
+    C("SpatialDropout1D", [(3, 5, 4)], rate=0.4, training=True,
+      name="SpatialDropout1D-training"),
+    C("SpatialDropout2D", [(3, 2, 3, 4)], rate=0.4, training=True,
+      name="SpatialDropout2D-training"),
     C("Sampling", [(3, 4), (3, 4)], training=True, name="Sampling-training"),
     C("LSTM", [SEQ], units=2, dropout=0.3, recurrent_dropout=0.3, return_sequences=True,
       training=True, name="LSTM-dropout-training"),
