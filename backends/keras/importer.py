@@ -307,6 +307,18 @@ def _conv2d_transpose(cls, c, ranks, kw):
                                "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
 
+def _conv1d_transpose(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    _no_extras(cls, c, "output_padding")
+    _require(cls, c, dilation_rate=(1, lambda v: _tuple(v) == (1,)))
+    return "Conv1DTranspose", {"filters": c["filters"],
+                               "kernel_size": _tuple(c["kernel_size"])[0],
+                               "strides": _tuple(c.get("strides", 1))[0],
+                               "padding": c.get("padding", "valid"),
+                               "activation": _activation(cls, c.get("activation")),
+                               "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
 def _depthwise(cls, c, ranks, kw):
     _channels_last(cls, c)
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
@@ -520,6 +532,7 @@ CONVERTERS = {
     "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
+    "Conv1DTranspose": _conv1d_transpose,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
     "SeparableConv2D": _separable, "ZeroPadding2D": _zero_padding2d,
     "Cropping1D": _cropping1d, "Cropping2D": _cropping2d,

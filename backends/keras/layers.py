@@ -241,6 +241,14 @@ def conv2d_transpose(p, name):
         kernel_regularizer=regularizer(p), name=name)
 
 
+@builds("Conv1DTranspose")
+def conv1d_transpose(p, name):
+    return keras.layers.Conv1DTranspose(
+        p["filters"], p["kernel_size"], strides=p["strides"], padding=p["padding"],
+        activation=p["activation"], use_bias=p["use_bias"], kernel_regularizer=regularizer(p),
+        name=name)
+
+
 @builds("DepthwiseConv2D")
 def depthwise_conv2d(p, name):
     return keras.layers.DepthwiseConv2D(

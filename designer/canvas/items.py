@@ -356,7 +356,7 @@ def _summary(node) -> str:
         return f"{p['dtype']}"
     if t in ("Dense", "TimeDistributed"):
         return f"{p['units']} units, {p['activation']}"
-    if t in ("Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D"):
+    if t in ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "SeparableConv2D"):
         k = p["kernel_size"]
         k = "×".join(map(str, k)) if isinstance(k, tuple) else str(k)
         return f"{p['filters']} filters {k}, {p['padding']}"

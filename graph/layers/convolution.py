@@ -132,6 +132,32 @@ declare(
 )
 
 
+def _conv1d_transpose_shape(p, inputs):
+    (x,) = inputs
+    _conv_input("Conv1DTranspose", x, 1)
+    return [(deconv_length(x[0], p["kernel_size"], p["strides"], p["padding"]), p["filters"])]
+
+
+declare(
+    "Conv1DTranspose", category="Convolution",
+    description="Transposed ('de-') convolution along a sequence: learns to up-sample a time "
+                "series, as in the decoder of a Conv1D autoencoder.",
+    params=[
+        Param("filters", INT, 16, "Number of output channels.", min=1, max=100_000),
+        Param("kernel_size", INT, 3, "Size of the window.", min=1, max=1024),
+        Param("strides", INT, 2, "Up-sampling factor.", min=1, max=1024),
+        Param("padding", CHOICE, "same", "'same': output = input x strides; 'valid': a little "
+              "longer.", choices=("valid", "same")),
+        activation_param(),
+        Param("use_bias", BOOL, True, "Add a learned bias per filter."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=_conv1d_transpose_shape, has_weights=True,
+    param_count=lambda p, i, o: _conv_params(1, p, i[0][-1]),
+    flops=lambda p, i, o: 2 * known(i[0][0]) * p["kernel_size"] * i[0][-1] * p["filters"],
+)
+
+
 def _depthwise_shape(p, inputs):
     (x,) = inputs
     channels = _conv_input("DepthwiseConv2D", x, 2)
