@@ -523,6 +523,11 @@ def _rbf(cls, c, ranks, kw):
                    "centers_initializer": c.get("centers_initializer", "uniform")}
 
 
+def _position_embedding(cls, c, ranks, kw):
+    return "PositionEmbedding", {"kind": c.get("kind", "learned"),
+                                 "max_wavelength": float(c.get("max_wavelength", 10000.0))}
+
+
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
@@ -550,10 +555,10 @@ CONVERTERS = {
     "AdditiveAttention": _additive_attention, "MultiHeadAttention": _mha,
     "Add": _merge("Add"), "Subtract": _merge("Subtract"), "Multiply": _merge("Multiply"),
     "Average": _merge("Average"), "Maximum": _merge("Maximum"), "Concatenate": _concatenate,
-    "Sampling": _sampling, "RBF": _rbf,
+    "Sampling": _sampling, "RBF": _rbf, "PositionEmbedding": _position_embedding,
 }
 # this project's own Keras layers (backends.keras.layers), saved as "netdesigner>Name"
-CUSTOM_LAYERS = ("Sampling", "RBF")
+CUSTOM_LAYERS = ("Sampling", "RBF", "PositionEmbedding")
 # Keras 2 / Keras 3 alternative spellings
 CONVERTERS["Convolution2D"] = _conv2d
 CONVERTERS["Conv2DTranspose"] = _conv2d_transpose

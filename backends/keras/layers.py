@@ -17,6 +17,7 @@ import keras
 
 from netdesigner.graph.catalog import CATALOG
 
+from .position import PositionEmbedding
 from .radial import RBF
 
 Builder = Callable[[dict, str], keras.layers.Layer]
@@ -409,6 +410,11 @@ for _type in MERGES[:-1]:
 @builds("Concatenate")
 def concatenate(p, name):
     return keras.layers.Concatenate(axis=p["axis"], name=name)
+
+
+@builds("PositionEmbedding")
+def position_embedding(p, name):
+    return PositionEmbedding(p["kind"], max_wavelength=p["max_wavelength"], name=name)
 
 
 # -- radial basis -----------------------------------------------------------------------------

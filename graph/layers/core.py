@@ -268,6 +268,35 @@ declare(
     flops=lambda p, i, o: 0,
 )
 
+
+def _position_shape(p, inputs):
+    (x,) = inputs
+    require_rank("PositionEmbedding", x, 2, "(steps, features)",
+                 "it adds a position to each step of a sequence; put it after an Embedding.")
+    require_known("PositionEmbedding", x, -1, "last (features)")
+    if p["kind"] == "learned":
+        require_known("PositionEmbedding", x, 0, "steps")
+    return [x]
+
+
+declare(
+    "PositionEmbedding", category="Embedding",
+    description="Adds to each step of a sequence a vector that says where the step is: a "
+                "learned table, or the fixed sine/cosine table of the original Transformer.",
+    params=[
+        Param("kind", CHOICE, "learned", "'learned': a trainable (steps, features) table; "
+              "'sinusoidal': fixed sines and cosines of different wavelengths (no weights, "
+              "any length).", choices=("learned", "sinusoidal")),
+        Param("max_wavelength", FLOAT, 10000.0, "Longest wavelength of the sinusoidal table "
+              "(unused when learned).", min=1),
+    ],
+    shape=_position_shape, has_weights=True,
+    param_count=lambda p, i, o: (known(i[0][0]) * i[0][1] if p["kind"] == "learned" else 0),
+    flops=lambda p, i, o: known(size(i[0])),
+    doc="Attention treats its inputs as a set: without positions a Transformer cannot tell "
+        "'not good, bad' from 'not bad, good'. Put it after the token Embedding.",
+)
+
 # -- VAE --------------------------------------------------------------------------------------
 
 

@@ -56,6 +56,8 @@ DRAWS: dict[str, list] = {
     "Embedding": [([((6,), I)], {"input_dim": 10, "output_dim": 4}),
                   ([((6,), I)], {"input_dim": 7, "output_dim": 3, "l2": 0.001})],
     "Sampling": [([((4,), F), ((4,), F)], {"kl_weight": 0.5})],
+    "PositionEmbedding": [([((5, 4), F)], {"kind": "learned"}),
+                          ([((6, 3), F)], {"kind": "sinusoidal", "max_wavelength": 100.0})],
     "Conv1D": [([((8, 3), F)], {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"}),
                ([((8, 3), F)], {"filters": 2, "kernel_size": 2, "dilation_rate": 2,
                                 "padding": "causal", "activation": "relu"})],

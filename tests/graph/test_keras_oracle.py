@@ -238,7 +238,7 @@ def _sampling(t):
 
 
 @case("MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
-      "Cropping1D", "SpatialDropout1D", "Conv1DTranspose")
+      "Cropping1D", "SpatialDropout1D", "Conv1DTranspose", "PositionEmbedding")
 def _rank1(t):
     return simple(params_of(t), spatial(1))
 

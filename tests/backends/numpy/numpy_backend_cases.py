@@ -125,6 +125,10 @@ CASES = [
       activation="tanh"),
     C("SeparableConv2D", [IMG], filters=2, kernel_size=(2, 2), dilation_rate=(2, 1),
       use_bias=False),
+    # -- positions
+    C("PositionEmbedding", [SEQ], kind="learned"),
+    C("PositionEmbedding", [(2, 5, 6)], kind="sinusoidal"),
+    C("PositionEmbedding", [(2, 3, 5)], kind="sinusoidal", max_wavelength=50.0),
     # -- padding and up-sampling
     C("ZeroPadding2D", [IMG], padding=(1, 2)),
     C("ZeroPadding2D", [IMG], padding=(1, 0, 2, 1)),

@@ -73,6 +73,9 @@ def keras_layer(case: Case, p: dict, seed: int):
         return L.Cropping2D(((top, bottom), (left, right)))
     if t == "ActivityRegularization":         # its l1/l2 are not weight penalties
         return L.ActivityRegularization(l1=p["l1"], l2=p["l2"])
+    if t == "PositionEmbedding":              # this project's own Keras layer
+        from netdesigner.backends.keras.position import PositionEmbedding
+        return PositionEmbedding(**kw)
     if t == "RBF":                            # this project's own Keras layer
         from netdesigner.backends.keras.radial import RBF
         return RBF(**kw)
