@@ -159,7 +159,7 @@ def _template_names() -> set[str]:
 
 RESERVED = (set(keyword.kwlist) | _template_names()
             | {"model", "inputs", "outputs", "generator", "discriminator", "both",
-               "Sampling", "RBF", "sign_accuracy", "sys", "Path", "json", "print", "input",
+               "Sampling", "RBF", "PositionEmbedding", "sign_accuracy", "sys", "Path", "json", "print", "input",
                "list", "dict", "type", "len"})
 
 

@@ -13,6 +13,7 @@ import keras
 
 from netdesigner.backends.keras import compiler as keras_compiler
 from netdesigner.backends.keras import layers as keras_layers
+from netdesigner.backends.keras.position import PositionEmbedding
 from netdesigner.backends.keras.radial import RBF
 from netdesigner.graph.catalog import CATALOG
 from netdesigner.graph.training import OPTIMIZERS
@@ -26,6 +27,7 @@ BASE_KWARGS = ("trainable", "dtype")
 #: code copied into a script as it is (each needs only keras), when the design uses it
 SAMPLING_SOURCE = inspect.getsource(keras_layers.Sampling)
 RBF_SOURCE = inspect.getsource(RBF)
+POSITION_SOURCE = inspect.getsource(PositionEmbedding)
 SIGN_ACCURACY_SOURCE = inspect.getsource(keras_compiler.sign_accuracy)
 
 
@@ -53,6 +55,8 @@ def _class_path(layer) -> str:
         return "Sampling"
     if isinstance(layer, RBF):
         return "RBF"
+    if isinstance(layer, PositionEmbedding):
+        return "PositionEmbedding"
     if getattr(keras.layers, cls.__name__, None) is cls:
         return f"keras.layers.{cls.__name__}"
     raise ExportError(f"{layer.name}: a {cls.__name__} layer cannot be written as code")
@@ -131,7 +135,8 @@ def _unbuilt(config):
 
 def check_layer(layer, code: str) -> None:
     """Refuse `code` unless evaluating it makes a layer with `layer`'s config."""
-    namespace = {"keras": keras, "Sampling": keras_layers.Sampling, "RBF": RBF}
+    namespace = {"keras": keras, "Sampling": keras_layers.Sampling, "RBF": RBF,
+                 "PositionEmbedding": PositionEmbedding}
     made = eval(code, namespace)
     want = _unbuilt(dict(layer.get_config()))
     got = _unbuilt(dict(made.get_config()))
@@ -174,7 +179,9 @@ class LayerLines:
             outs = ", ".join(names.get(n, port) for port in range(count))
             self.lines.append(statement(outs, path, args, call_args(node.type, ins)))
         self.custom = [source for path, source in (("Sampling", SAMPLING_SOURCE),
-                                                   ("RBF", RBF_SOURCE)) if path in used]
+                                                   ("RBF", RBF_SOURCE),
+                                                   ("PositionEmbedding", POSITION_SOURCE))
+                       if path in used]
 
     def body(self) -> str:
         return "\n".join(self.lines)

@@ -31,7 +31,8 @@ ONNX_ALTERNATIVE = {"gelu": "swish, which converts"}
 
 #: layers whose Keras class is netdesigner's own: a .keras file holding one loads only where
 #: netdesigner is imported (its classes are registered as "netdesigner>NAME")
-CUSTOM_KERAS_CLASSES = {"Sampling": "Sampling", "RBF": "RBF"}
+CUSTOM_KERAS_CLASSES = {"Sampling": "Sampling", "RBF": "RBF",
+                        "PositionEmbedding": "PositionEmbedding"}
 
 
 def _design_node(flat_id: str) -> str:

@@ -209,6 +209,13 @@ def _dropout(cls, c, ranks, kw):
     return "Dropout", {"rate": float(c["rate"])}
 
 
+def _spatial_dropout(cls, c, ranks, kw):
+    if cls == "SpatialDropout2D":
+        _channels_last(cls, c)
+    _no_extras(cls, c, "noise_shape")
+    return cls, {"rate": float(c.get("rate", 0.5))}
+
+
 def _gaussian_noise(cls, c, ranks, kw):
     return "GaussianNoise", {"stddev": float(c["stddev"])}
 
@@ -300,6 +307,18 @@ def _conv2d_transpose(cls, c, ranks, kw):
                                "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
 
+def _conv1d_transpose(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    _no_extras(cls, c, "output_padding")
+    _require(cls, c, dilation_rate=(1, lambda v: _tuple(v) == (1,)))
+    return "Conv1DTranspose", {"filters": c["filters"],
+                               "kernel_size": _tuple(c["kernel_size"])[0],
+                               "strides": _tuple(c.get("strides", 1))[0],
+                               "padding": c.get("padding", "valid"),
+                               "activation": _activation(cls, c.get("activation")),
+                               "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
 def _depthwise(cls, c, ranks, kw):
     _channels_last(cls, c)
     _no_extras(cls, c, "bias_regularizer", "activity_regularizer", "depthwise_constraint",
@@ -338,6 +357,23 @@ def _zero_padding2d(cls, c, ranks, kw):
     if top == bottom and left == right:
         return "ZeroPadding2D", {"padding": (top, left)}
     return "ZeroPadding2D", {"padding": (top, bottom, left, right)}
+
+
+def _cropping1d(cls, c, ranks, kw):
+    crop = c.get("cropping", (1, 1))
+    start, end = (crop, crop) if isinstance(crop, int) else tuple(crop)
+    return "Cropping1D", {"cropping": (start, end)}
+
+
+def _cropping2d(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    crop = c.get("cropping", ((0, 0), (0, 0)))
+    if isinstance(crop, int):
+        return "Cropping2D", {"cropping": (crop, crop)}
+    (top, bottom), (left, right) = [(v, v) if isinstance(v, int) else tuple(v) for v in crop]
+    if top == bottom and left == right:
+        return "Cropping2D", {"cropping": (top, left)}
+    return "Cropping2D", {"cropping": (top, bottom, left, right)}
 
 
 def _upsampling2d(cls, c, ranks, kw):
@@ -487,16 +523,24 @@ def _rbf(cls, c, ranks, kw):
                    "centers_initializer": c.get("centers_initializer", "uniform")}
 
 
+def _position_embedding(cls, c, ranks, kw):
+    return "PositionEmbedding", {"kind": c.get("kind", "learned"),
+                                 "max_wavelength": float(c.get("max_wavelength", 10000.0))}
+
+
 CONVERTERS = {
     "Dense": _dense, "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu,
     "ELU": _elu, "PReLU": _prelu, "Softmax": _softmax, "Dropout": _dropout,
     "GaussianNoise": _gaussian_noise, "Rescaling": _rescaling,
+    "SpatialDropout1D": _spatial_dropout, "SpatialDropout2D": _spatial_dropout,
     "ActivityRegularization": _activity_regularization,
     "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
+    "Conv1DTranspose": _conv1d_transpose,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
     "SeparableConv2D": _separable, "ZeroPadding2D": _zero_padding2d,
+    "Cropping1D": _cropping1d, "Cropping2D": _cropping2d,
     "UpSampling2D": _upsampling2d,
     "MaxPooling1D": _pooling("MaxPooling1D", 1), "MaxPooling2D": _pooling("MaxPooling2D", 2),
     "AveragePooling1D": _pooling("AveragePooling1D", 1),
@@ -511,10 +555,10 @@ CONVERTERS = {
     "AdditiveAttention": _additive_attention, "MultiHeadAttention": _mha,
     "Add": _merge("Add"), "Subtract": _merge("Subtract"), "Multiply": _merge("Multiply"),
     "Average": _merge("Average"), "Maximum": _merge("Maximum"), "Concatenate": _concatenate,
-    "Sampling": _sampling, "RBF": _rbf,
+    "Sampling": _sampling, "RBF": _rbf, "PositionEmbedding": _position_embedding,
 }
 # this project's own Keras layers (backends.keras.layers), saved as "netdesigner>Name"
-CUSTOM_LAYERS = ("Sampling", "RBF")
+CUSTOM_LAYERS = ("Sampling", "RBF", "PositionEmbedding")
 # Keras 2 / Keras 3 alternative spellings
 CONVERTERS["Convolution2D"] = _conv2d
 CONVERTERS["Conv2DTranspose"] = _conv2d_transpose
@@ -643,7 +687,7 @@ def _op(cls: str, call: dict, ranks: list, config: dict | None = None) -> tuple[
 
 #: layers that compute differently in training and inference: a `training=` given at the call
 #: would fix their mode, which a design cannot express
-TRAINING_MODE = ("Dropout", "GaussianNoise", "BatchNormalization", "Sampling")
+TRAINING_MODE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "BatchNormalization", "Sampling")
 
 
 def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,

@@ -17,6 +17,7 @@ import keras
 
 from netdesigner.graph.catalog import CATALOG
 
+from .position import PositionEmbedding
 from .radial import RBF
 
 Builder = Callable[[dict, str], keras.layers.Layer]
@@ -111,6 +112,16 @@ def activation(p, name):
 @builds("Dropout")
 def dropout(p, name):
     return keras.layers.Dropout(p["rate"], name=name)
+
+
+@builds("SpatialDropout1D")
+def spatial_dropout1d(p, name):
+    return keras.layers.SpatialDropout1D(p["rate"], name=name)
+
+
+@builds("SpatialDropout2D")
+def spatial_dropout2d(p, name):
+    return keras.layers.SpatialDropout2D(p["rate"], name=name)
 
 
 @builds("GaussianNoise")
@@ -231,6 +242,14 @@ def conv2d_transpose(p, name):
         kernel_regularizer=regularizer(p), name=name)
 
 
+@builds("Conv1DTranspose")
+def conv1d_transpose(p, name):
+    return keras.layers.Conv1DTranspose(
+        p["filters"], p["kernel_size"], strides=p["strides"], padding=p["padding"],
+        activation=p["activation"], use_bias=p["use_bias"], kernel_regularizer=regularizer(p),
+        name=name)
+
+
 @builds("DepthwiseConv2D")
 def depthwise_conv2d(p, name):
     return keras.layers.DepthwiseConv2D(
@@ -255,6 +274,18 @@ def zero_padding2d(p, name):
     pad = tuple(p["padding"])
     top, bottom, left, right = (pad[0], pad[0], pad[1], pad[1]) if len(pad) == 2 else pad
     return keras.layers.ZeroPadding2D(((top, bottom), (left, right)), name=name)
+
+
+@builds("Cropping1D")
+def cropping1d(p, name):
+    return keras.layers.Cropping1D(tuple(p["cropping"]), name=name)
+
+
+@builds("Cropping2D")
+def cropping2d(p, name):
+    c = tuple(p["cropping"])
+    top, bottom, left, right = (c[0], c[0], c[1], c[1]) if len(c) == 2 else c
+    return keras.layers.Cropping2D(((top, bottom), (left, right)), name=name)
 
 
 @builds("UpSampling2D")
@@ -379,6 +410,11 @@ for _type in MERGES[:-1]:
 @builds("Concatenate")
 def concatenate(p, name):
     return keras.layers.Concatenate(axis=p["axis"], name=name)
+
+
+@builds("PositionEmbedding")
+def position_embedding(p, name):
+    return PositionEmbedding(p["kind"], max_wavelength=p["max_wavelength"], name=name)
 
 
 # -- radial basis -----------------------------------------------------------------------------

@@ -356,7 +356,7 @@ def _summary(node) -> str:
         return f"{p['dtype']}"
     if t in ("Dense", "TimeDistributed"):
         return f"{p['units']} units, {p['activation']}"
-    if t in ("Conv1D", "Conv2D", "Conv2DTranspose", "SeparableConv2D"):
+    if t in ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "SeparableConv2D"):
         k = p["kernel_size"]
         k = "×".join(map(str, k)) if isinstance(k, tuple) else str(k)
         return f"{p['filters']} filters {k}, {p['padding']}"
@@ -366,7 +366,7 @@ def _summary(node) -> str:
         return f"{p['layer']} {p['units']} units, {p['merge_mode']}"
     if t == "Activation":
         return p["activation"]
-    if t in ("Dropout",):
+    if t in ("Dropout", "SpatialDropout1D", "SpatialDropout2D"):
         return f"rate {p['rate']:g}"
     if t == "MultiHeadAttention":
         return f"{p['num_heads']} heads × {p['key_dim']}"

@@ -132,6 +132,32 @@ declare(
 )
 
 
+def _conv1d_transpose_shape(p, inputs):
+    (x,) = inputs
+    _conv_input("Conv1DTranspose", x, 1)
+    return [(deconv_length(x[0], p["kernel_size"], p["strides"], p["padding"]), p["filters"])]
+
+
+declare(
+    "Conv1DTranspose", category="Convolution",
+    description="Transposed ('de-') convolution along a sequence: learns to up-sample a time "
+                "series, as in the decoder of a Conv1D autoencoder.",
+    params=[
+        Param("filters", INT, 16, "Number of output channels.", min=1, max=100_000),
+        Param("kernel_size", INT, 3, "Size of the window.", min=1, max=1024),
+        Param("strides", INT, 2, "Up-sampling factor.", min=1, max=1024),
+        Param("padding", CHOICE, "same", "'same': output = input x strides; 'valid': a little "
+              "longer.", choices=("valid", "same")),
+        activation_param(),
+        Param("use_bias", BOOL, True, "Add a learned bias per filter."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=_conv1d_transpose_shape, has_weights=True,
+    param_count=lambda p, i, o: _conv_params(1, p, i[0][-1]),
+    flops=lambda p, i, o: 2 * known(i[0][0]) * p["kernel_size"] * i[0][-1] * p["filters"],
+)
+
+
 def _depthwise_shape(p, inputs):
     (x,) = inputs
     channels = _conv_input("DepthwiseConv2D", x, 2)
@@ -218,6 +244,48 @@ declare(
     params=[Param("padding", INT_TUPLE, (1, 1), "(rows, columns) added on each side, or (top, "
                   "bottom, left, right).", min=0, max=4096, length=(2, 4))],
     shape=_zero_padding_shape, flops=lambda p, i, o: 0,
+)
+
+
+def _cropping1d_shape(p, inputs):
+    (x,) = inputs
+    require_rank("Cropping1D", x, 2, SPATIAL_RANK[1], HINTS[1].replace("convolution", "crop"))
+    start, end = p["cropping"]
+    steps, c = x
+    if steps is not None and steps - start - end < 1:
+        raise ShapeError(f"Cropping1D removes {start} + {end} steps from an input of {steps}: "
+                         f"nothing would be left. Crop less.")
+    return [(None if steps is None else steps - start - end, c)]
+
+
+declare(
+    "Cropping1D", category="Convolution",
+    description="Cuts steps off the start and the end of a sequence (the reverse of padding).",
+    params=[Param("cropping", INT_TUPLE, (1, 1), "(start, end): steps removed at each end.",
+                  min=0, max=4096, length=2)],
+    shape=_cropping1d_shape, flops=lambda p, i, o: 0,
+)
+
+
+def _cropping2d_shape(p, inputs):
+    (x,) = inputs
+    require_rank("Cropping2D", x, 3, SPATIAL_RANK[2], HINTS[2].replace("convolution", "crop"))
+    top, bottom, left, right = _pads({"padding": p["cropping"]})
+    h, w, c = x
+    for n, a, b, what in ((h, top, bottom, "rows"), (w, left, right, "columns")):
+        if n is not None and n - a - b < 1:
+            raise ShapeError(f"Cropping2D removes {a} + {b} {what} from an input of {n} "
+                             f"{what} {fmt(x)}: nothing would be left. Crop less.")
+    return [(None if h is None else h - top - bottom, None if w is None else w - left - right, c)]
+
+
+declare(
+    "Cropping2D", category="Convolution",
+    description="Cuts rows and columns off the borders of an image (the reverse of padding; "
+                "U-Nets use it to match a skip connection's size).",
+    params=[Param("cropping", INT_TUPLE, (1, 1), "(rows, columns) removed on each side, or "
+                  "(top, bottom, left, right).", min=0, max=4096, length=(2, 4))],
+    shape=_cropping2d_shape, flops=lambda p, i, o: 0,
 )
 
 

@@ -121,6 +121,31 @@ declare(
     shape=lambda p, inputs: [inputs[0]],
 )
 
+
+def _spatial_dropout_shape(rank):
+    type_id = f"SpatialDropout{rank}D"
+    what = "(steps, channels)" if rank == 1 else "(height, width, channels)"
+
+    def shape(p, inputs):
+        (x,) = inputs
+        require_rank(type_id, x, rank + 1, what,
+                     "it drops whole channels, so it follows a Conv1D / Conv2D." if rank == 1
+                     else "it drops whole feature maps, so it follows a Conv2D.")
+        return [x]
+    return shape
+
+
+for _rank, _what in ((1, "sequence"), (2, "image")):
+    declare(
+        f"SpatialDropout{_rank}D", category="Regularization",
+        description=f"During training, drops whole channels (feature maps) of a {_what} rather "
+                    f"than single values, and scales the rest: neighbouring values of a channel "
+                    f"are alike, so dropping them one by one regularises little.",
+        params=[Param("rate", FLOAT, 0.5, "Fraction of the channels to drop.", min=0, max=1,
+                      max_exclusive=True)],
+        shape=_spatial_dropout_shape(_rank),
+    )
+
 # -- Reshaping --------------------------------------------------------------------------------
 
 
@@ -241,6 +266,35 @@ declare(
     shape=lambda p, inputs: [inputs[0] + (p["output_dim"],)],
     param_count=lambda p, i, o: p["input_dim"] * p["output_dim"], has_weights=True,
     flops=lambda p, i, o: 0,
+)
+
+
+def _position_shape(p, inputs):
+    (x,) = inputs
+    require_rank("PositionEmbedding", x, 2, "(steps, features)",
+                 "it adds a position to each step of a sequence; put it after an Embedding.")
+    require_known("PositionEmbedding", x, -1, "last (features)")
+    if p["kind"] == "learned":
+        require_known("PositionEmbedding", x, 0, "steps")
+    return [x]
+
+
+declare(
+    "PositionEmbedding", category="Embedding",
+    description="Adds to each step of a sequence a vector that says where the step is: a "
+                "learned table, or the fixed sine/cosine table of the original Transformer.",
+    params=[
+        Param("kind", CHOICE, "learned", "'learned': a trainable (steps, features) table; "
+              "'sinusoidal': fixed sines and cosines of different wavelengths (no weights, "
+              "any length).", choices=("learned", "sinusoidal")),
+        Param("max_wavelength", FLOAT, 10000.0, "Longest wavelength of the sinusoidal table "
+              "(unused when learned).", min=1),
+    ],
+    shape=_position_shape, has_weights=True,
+    param_count=lambda p, i, o: (known(i[0][0]) * i[0][1] if p["kind"] == "learned" else 0),
+    flops=lambda p, i, o: known(size(i[0])),
+    doc="Attention treats its inputs as a set: without positions a Transformer cannot tell "
+        "'not good, bad' from 'not bad, good'. Put it after the token Embedding.",
 )
 
 # -- VAE --------------------------------------------------------------------------------------

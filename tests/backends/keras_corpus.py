@@ -210,7 +210,7 @@ def timeseries_transformer_last():
 
 
 def anomaly_conv1d_autoencoder():
-    """keras.io's timeseries anomaly detection: Conv1DTranspose is not in the catalog."""
+    """keras.io's timeseries anomaly detection: a Conv1D encoder, a Conv1DTranspose decoder."""
     model = keras.Sequential([
         layers.Input(shape=(24, 1)),
         layers.Conv1D(filters=8, kernel_size=7, padding="same", strides=2, activation="relu"),
@@ -327,7 +327,7 @@ CORPUS = {
     "timeseries_transformer": (timeseries_transformer,
                                "GlobalAveragePooling1D with data_format='channels_first'"),
     "timeseries_transformer_last": (timeseries_transformer_last, None),
-    "anomaly_conv1d_autoencoder": (anomaly_conv1d_autoencoder, "Conv1DTranspose"),
+    "anomaly_conv1d_autoencoder": (anomaly_conv1d_autoencoder, None),
     "anomaly_dense_decoder": (anomaly_conv1d_upsampled, None),
     "arithmetic_with_constants": (arithmetic_with_constants, None),
     "seq2seq_states": (seq2seq_states, "LSTM called with initial_state"),

@@ -42,7 +42,7 @@ SMALL_INT = {
     "units": (1, 16), "filters": (1, 8), "kernel_size": (1, 5), "strides": (1, 3),
     "dilation_rate": (1, 3), "pool_size": (1, 4), "depth_multiplier": (1, 3),
     "num_heads": (1, 4), "key_dim": (1, 8), "value_dim": (1, 8), "input_dim": (1, 50),
-    "output_dim": (1, 8), "n": (1, 6), "padding": (0, 3), "size": (1, 3),
+    "output_dim": (1, 8), "n": (1, 6), "padding": (0, 3), "size": (1, 3), "cropping": (0, 3),
 }
 SMALL_FLOAT_MAX = 2.0
 
@@ -237,12 +237,13 @@ def _sampling(t):
     return draw()
 
 
-@case("MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D")
+@case("MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D",
+      "Cropping1D", "SpatialDropout1D", "Conv1DTranspose", "PositionEmbedding")
 def _rank1(t):
     return simple(params_of(t), spatial(1))
 
 
-@case("Conv2DTranspose", "ZeroPadding2D", "UpSampling2D", "MaxPooling2D", "AveragePooling2D",
+@case("Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "SpatialDropout2D", "UpSampling2D", "MaxPooling2D", "AveragePooling2D",
       "GlobalMaxPooling2D", "GlobalAveragePooling2D")
 def _rank2(t):
     return simple(params_of(t), spatial(2))

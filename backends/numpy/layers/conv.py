@@ -1,4 +1,4 @@
-"""Convolutions: Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D and SeparableConv2D.
+"""Convolutions: Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D and SeparableConv2D.
 
 A convolution is a Dense layer applied to every window of the image: collect the windows as the
 rows of a matrix (`im2col`), multiply by the kernel seen as a matrix, and the result holds every
@@ -6,7 +6,7 @@ output pixel. Backward is the same in reverse: one matmul gives the kernel gradi
 the gradient of every window, and `col2im` adds the windows' gradients back onto the pixels.
 
 Kernels are stored as Keras stores them: Conv2D (kh, kw, in, filters), Conv1D (k, in, filters),
-Conv2DTranspose (kh, kw, filters, in), DepthwiseConv2D (kh, kw, in, depth_multiplier).
+Conv2DTranspose (kh, kw, filters, in), Conv1DTranspose (k, filters, in), DepthwiseConv2D (kh, kw, in, depth_multiplier).
 """
 from __future__ import annotations
 
@@ -262,6 +262,27 @@ class Conv2DTranspose:
             return None, dict(kernel=dkernel, **grads)
         dx = (dstamps @ kernel.reshape(-1, channels)).reshape(x.shape)
         return dx, dict(kernel=dkernel, **grads)
+
+
+@register("Conv1DTranspose")
+class Conv1DTranspose:
+    """Conv2DTranspose on an image of height 1; the kernel is Keras's (k, filters, in)."""
+
+    def weights(params, input_shape, rng, dtype):
+        shape = (params["kernel_size"], params["filters"], input_shape[-1])
+        return with_bias({"kernel": init.glorot_uniform(shape, rng, dtype)}, params,
+                         params["filters"], dtype)
+
+    def forward(x, weights, params, training):
+        p2 = dict(params, kernel_size=(1, params["kernel_size"]), strides=(1, params["strides"]))
+        w2 = dict(weights, kernel=weights["kernel"][None])
+        y, cache = Conv2DTranspose.forward(as_image(x), w2, p2, training)
+        return y[:, 0], cache
+
+    def backward(dy, cache):
+        dx, grads = Conv2DTranspose.backward(dy[:, None], cache)
+        grads["kernel"] = grads["kernel"][0]
+        return (None if dx is None else dx[:, 0]), grads
 
 
 # -- DepthwiseConv2D and SeparableConv2D -------------------------------------------------------

@@ -35,3 +35,34 @@ class Embedding:
         dtable = np.zeros(shape, dtype=dy.dtype)
         np.add.at(dtable, ids.ravel(), dy.reshape(-1, shape[1]))    # repeated ids add up
         return None, {"embeddings": dtable}
+
+
+def sinusoidal_table(steps, dim, max_wavelength, dtype):
+    """Entry (p, i): sin(p * r_i) for even i, cos(p * r_i) for odd i, with
+    r_i = max_wavelength ** (-2 * (i // 2) / dim) (as keras_hub's SinePositionEncoding)."""
+    index = np.arange(dim)
+    rates = np.power(float(max_wavelength), -2.0 * (index // 2) / dim)
+    angles = np.arange(steps)[:, None] * rates[None, :]
+    return np.where(index % 2 == 0, np.sin(angles), np.cos(angles)).astype(dtype)
+
+
+@register("PositionEmbedding")
+class PositionEmbedding:
+    """y = x + table[:steps], the same table for every sample. Learned: the table is a weight
+    and receives the gradient summed over the batch; sinusoidal: the table is fixed. Either
+    way the input gradient is dy itself."""
+
+    def weights(params, input_shape, rng, dtype):
+        if params["kind"] != "learned":
+            return {}
+        return {"embeddings": init.glorot_uniform(tuple(input_shape), rng, dtype)}
+
+    def forward(x, weights, params, training):
+        if params["kind"] == "learned":
+            table = weights["embeddings"]
+        else:
+            table = sinusoidal_table(x.shape[1], x.shape[2], params["max_wavelength"], x.dtype)
+        return x + table, params["kind"]
+
+    def backward(dy, kind):
+        return dy, ({"embeddings": dy.sum(axis=0)} if kind == "learned" else {})

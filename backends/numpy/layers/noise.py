@@ -1,4 +1,4 @@
-"""Regularisation: Dropout and GaussianNoise (both do nothing at inference), and
+"""Regularisation: Dropout, SpatialDropout1D/2D and GaussianNoise (both do nothing at inference), and
 ActivityRegularization (a penalty on the values passing through)."""
 from __future__ import annotations
 
@@ -24,6 +24,27 @@ class Dropout:
 
     def backward(dy, mask):
         return (dy if mask is None else dy * mask), {}
+
+
+def _spatial_dropout(type_id):
+    class SpatialDropout:
+        """Dropout with one draw per (sample, channel), broadcast over steps / pixels: a whole
+        feature map is kept (and scaled by 1/(1 - rate)) or zeroed."""
+        def forward(x, weights, params, training, rng=None):
+            if not training or params["rate"] == 0:
+                return x, None
+            shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+            mask = dropout_mask(shape, params["rate"], rng, x.dtype)
+            return x * mask, mask
+
+        def backward(dy, mask):
+            return (dy if mask is None else dy * mask), {}
+    SpatialDropout.__name__ = SpatialDropout.__qualname__ = type_id
+    return register(type_id, random=True)(SpatialDropout)
+
+
+SpatialDropout1D = _spatial_dropout("SpatialDropout1D")
+SpatialDropout2D = _spatial_dropout("SpatialDropout2D")
 
 
 @register("GaussianNoise", random=True)

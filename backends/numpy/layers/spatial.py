@@ -1,4 +1,4 @@
-"""Changing the size of images: ZeroPadding2D and UpSampling2D."""
+"""Changing the size of images and sequences: ZeroPadding2D, Cropping1D/2D and UpSampling2D."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +17,39 @@ class ZeroPadding2D:
     def backward(dy, cache):
         top, left, (_, h, w, _) = cache
         return dy[:, top:top + h, left:left + w], {}       # the border had no effect
+
+
+def crops(cropping):
+    """(top, bottom, left, right) from a 2- or 4-entry cropping parameter."""
+    c = tuple(cropping)
+    return (c[0], c[0], c[1], c[1]) if len(c) == 2 else c
+
+
+@register("Cropping1D")
+class Cropping1D:
+    def forward(x, weights, params, training):
+        start, end = params["cropping"]
+        return x[:, start:x.shape[1] - end], (start, x.shape)
+
+    def backward(dy, cache):
+        start, shape = cache
+        dx = np.zeros(shape, dy.dtype)
+        dx[:, start:start + dy.shape[1]] = dy          # the cut-off steps had no effect
+        return dx, {}
+
+
+@register("Cropping2D")
+class Cropping2D:
+    def forward(x, weights, params, training):
+        top, bottom, left, right = crops(params["cropping"])
+        h, w = x.shape[1:3]
+        return x[:, top:h - bottom, left:w - right], (top, left, x.shape)
+
+    def backward(dy, cache):
+        top, left, shape = cache
+        dx = np.zeros(shape, dy.dtype)
+        dx[:, top:top + dy.shape[1], left:left + dy.shape[2]] = dy
+        return dx, {}
 
 
 def bilinear_matrix(n, factor, dtype):

@@ -78,7 +78,7 @@ def test_export_formats_and_import(project, tmp_path, capsys):
 
 def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
     x = keras.Input((8, 8, 3))
-    y = keras.layers.Cropping2D(1, name="crop")(x)
+    y = keras.layers.AlphaDropout(0.1, name="noise")(x)
     y = keras.layers.ReLU(max_value=4.0, name="capped_a")(y)
     y = keras.layers.ReLU(max_value=4.0, name="capped_b")(y)
     path = tmp_path / "odd.keras"
@@ -87,7 +87,7 @@ def test_import_reports_what_the_catalog_lacks(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "ReLU with max_value=4.0 — 2 layer(s): capped_a, capped_b" in err
-    assert "Cropping2D — 1 layer(s): crop" in err
+    assert "AlphaDropout — 1 layer(s): noise" in err
     assert not (tmp_path / "m.graph").exists()
 
 

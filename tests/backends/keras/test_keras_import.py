@@ -123,7 +123,7 @@ def test_sequential_and_nested_models():
 
 def test_every_unsupported_layer_is_listed_once_not_skipped():
     x = keras.Input((8, 8, 3), name="image")
-    a = keras.layers.Cropping2D(1, name="crop")(x)
+    a = keras.layers.AlphaDropout(0.1, name="noise")(x)
     b = keras.layers.Conv2D(4, 3, groups=1, activation="hard_sigmoid", name="conv")(a)
     c = keras.layers.Conv2D(4, 3, kernel_constraint="non_neg", name="conv_c")(b)
     shared = keras.layers.Dense(3, name="shared")
@@ -132,7 +132,7 @@ def test_every_unsupported_layer_is_listed_once_not_skipped():
     with pytest.raises(ImportProblem) as info:
         import_model(keras.Model(x, out))
     assert info.value.unsupported == {
-        "Cropping2D": ["crop"], "Conv2D with activation='hard_sigmoid'": ["conv"],
+        "AlphaDropout": ["noise"], "Conv2D with activation='hard_sigmoid'": ["conv"],
         "Conv2D with kernel_constraint=NonNeg": ["conv_c"],
         "Dense shared between 2 calls": ["shared"]}
 

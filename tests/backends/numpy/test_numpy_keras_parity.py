@@ -67,8 +67,15 @@ def keras_layer(case: Case, p: dict, seed: int):
         pad = p["padding"]
         top, bottom, left, right = (pad[0], pad[0], pad[1], pad[1]) if len(pad) == 2 else pad
         return L.ZeroPadding2D(((top, bottom), (left, right)))
+    if t == "Cropping2D":
+        c = p["cropping"]
+        top, bottom, left, right = (c[0], c[0], c[1], c[1]) if len(c) == 2 else c
+        return L.Cropping2D(((top, bottom), (left, right)))
     if t == "ActivityRegularization":         # its l1/l2 are not weight penalties
         return L.ActivityRegularization(l1=p["l1"], l2=p["l2"])
+    if t == "PositionEmbedding":              # this project's own Keras layer
+        from netdesigner.backends.keras.position import PositionEmbedding
+        return PositionEmbedding(**kw)
     if t == "RBF":                            # this project's own Keras layer
         from netdesigner.backends.keras.radial import RBF
         return RBF(**kw)

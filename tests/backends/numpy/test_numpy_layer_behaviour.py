@@ -46,6 +46,21 @@ def test_dropout_is_the_identity_at_inference_and_repeatable_in_training():
     assert np.array_equal(d, x)
 
 
+@pytest.mark.parametrize("shape", [(40, 30, 50), (40, 3, 4, 50)])
+def test_spatial_dropout_drops_whole_channels_in_training_only(shape):
+    type_id = f"SpatialDropout{len(shape) - 2}D"
+    x = np.ones(shape, np.float32)
+    (y,), cache = run(type_id, [x], {"rate": 0.25}, training=True, rng=1)
+    flat = y.reshape(shape[0], -1, shape[-1])
+    assert (flat == flat[:, :1]).all()                    # one value per (sample, channel)
+    assert abs((flat[:, 0] == 0).mean() - 0.25) < 0.03
+    np.testing.assert_allclose(y[y != 0], 1 / 0.75)
+    (dx,), _ = registry.backward([np.ones_like(y)], cache)
+    np.testing.assert_array_equal(dx, y)
+    (z,), _ = run(type_id, [x], {"rate": 0.25}, training=False)
+    assert np.array_equal(z, x)
+
+
 def test_gaussian_noise():
     x = np.zeros((300, 300), np.float32)
     (y,), cache = run("GaussianNoise", [x], {"stddev": 0.3}, training=True)
