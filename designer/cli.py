@@ -366,7 +366,7 @@ def cmd_export(args) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_PROBLEMS
-    from netdesigner.backends.export import export
+    from netdesigner.backends.export import export, usage_note
     try:
         written = export(graph, args.to, args.out, weights=weights,
                          source_name=Path(args.file).name, split=split)
@@ -375,6 +375,8 @@ def cmd_export(args) -> int:
         return EXIT_PROBLEMS
     for path in written:
         print(f"wrote {path}")
+    if usage_note(written):
+        print(usage_note(written))
     if weights is None:
         print("(no trained weights: the exported model has freshly initialised weights)",
               file=sys.stderr)

@@ -13,7 +13,9 @@ Formats:
                 prepared data set as `<name>.data.npz`
     savedmodel  `model.export` (an inference-only SavedModel with a `serve` endpoint)
     keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
-                with `keras.models.load_model` in safe mode
+                with `keras.models.load_model` in safe mode. When the model holds netdesigner's
+                own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
+                standalone module (Keras only) that registers them; import it before loading
     onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
                 `from_keras` does not handle Keras 3 models)
 
@@ -36,6 +38,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ExportError
+from .preflight import LAYERS_MODULE, LOAD_NOTE
 
 FORMATS = ("py", "savedmodel", "keras", "onnx")
 
@@ -99,7 +102,7 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
     if to == "savedmodel":
         return [export_savedmodel(model, out)]
     if to == "keras":
-        return [export_keras(model, out)]
+        return export_keras(model, out)
     return [export_onnx(model, out)]
 
 
@@ -136,12 +139,27 @@ def export_savedmodel(model, out: Path) -> Path:
     return out
 
 
-def export_keras(model, out: Path) -> Path:
+def export_keras(model, out: Path) -> list[Path]:
+    """The .keras file, and beside it `netdesigner_layers.py` when the model holds one of
+    netdesigner's own classes (their sources as the exported scripts carry them)."""
+    from .keras_code import layers_module_source
     out = Path(out)
     if out.suffix != ".keras":
         out = out.with_name(out.name + ".keras")
     model.save(out)
-    return out
+    source = layers_module_source(model)
+    if source is None:
+        return [out]
+    module = out.with_name(LAYERS_MODULE + ".py")
+    compile(source, str(module), "exec")          # a syntax error is a bug here
+    module.write_text(source)
+    return [out, module]
+
+
+def usage_note(paths) -> str:
+    """What a user must know to use the files an export wrote (a sentence, or "")."""
+    names = [Path(p).name for p in paths]
+    return LOAD_NOTE if LAYERS_MODULE + ".py" in names else ""
 
 
 def onnx_available() -> bool:
