@@ -11,7 +11,10 @@ Formats:
                 tf.distribute strategy (`backends.export.script`); the weights go beside it as
                 `<name>.weights.h5`, which the script loads; `with_data` also writes the
                 prepared data set as `<name>.data.npz`
-    savedmodel  `model.export` (an inference-only SavedModel with a `serve` endpoint)
+    savedmodel  an inference-only SavedModel with a `serve` endpoint (prepared samples, as
+                `model.export` writes it); given the prepared `split`, also `serve_raw` (raw
+                samples: the fitted scaling inside, class ids and names out) and
+                `<name>.preprocessing.json` beside it (`backends.export.serving`)
     keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
                 with `keras.models.load_model` in safe mode. When the model holds netdesigner's
                 own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,7 +91,8 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
            source_name: str = "", split=None, model=None) -> list[Path]:
     """Write the design in format `to` at `out`; returns the paths written.
 
-    `split` (a prepared `backends.data.Split`) is written beside a script as its data file.
+    `split` (a prepared `backends.data.Split`) is written beside a script as its data file; a
+    SavedModel takes its fitted preprocessing and class names from it (`serve_raw`).
     `model` reuses a compiled (e.g. just trained) Keras model instead of compiling the design."""
     if to not in FORMATS:
         raise ExportError(f"unknown export format {to!r}: choose one of {', '.join(FORMATS)}")
@@ -100,7 +103,9 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
         return export_script(graph, model, out, settings=settings, source_name=source_name,
                              split=split, with_weights=weights is not None)
     if to == "savedmodel":
-        return [export_savedmodel(model, out)]
+        from .serving import Preprocessing, write_savedmodel
+        settings = dict(graph.training if settings is None else settings)
+        return write_savedmodel(model, out, Preprocessing.of(split, settings, model))
     if to == "keras":
         return export_keras(model, out)
     return [export_onnx(model, out)]
@@ -132,11 +137,9 @@ def export_script(graph, model, out: Path, *, settings=None, source_name: str = 
 
 
 def export_savedmodel(model, out: Path) -> Path:
-    out = Path(out)
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    model.export(str(out), format="tf_saved_model", verbose=False)
-    return out
+    """The SavedModel with its `serve` endpoint only (prepared samples)."""
+    from .serving import write_savedmodel
+    return write_savedmodel(model, out, None)[0]
 
 
 def export_keras(model, out: Path) -> list[Path]:
@@ -159,7 +162,13 @@ def export_keras(model, out: Path) -> list[Path]:
 def usage_note(paths) -> str:
     """What a user must know to use the files an export wrote (a sentence, or "")."""
     names = [Path(p).name for p in paths]
-    return LOAD_NOTE if LAYERS_MODULE + ".py" in names else ""
+    notes = [LOAD_NOTE] if LAYERS_MODULE + ".py" in names else []
+    if any(n.endswith(".preprocessing.json") for n in names):
+        notes.append("Its serve_raw signature takes raw samples (the data set's values: the "
+                     "scaling fitted on the training split is inside) and returns the outputs, "
+                     "class ids and class names; serve takes samples prepared as the network "
+                     "expects them. The .preprocessing.json beside it describes both.")
+    return " ".join(notes)
 
 
 def onnx_available() -> bool:
