@@ -38,9 +38,11 @@ class Preprocessing:
     @classmethod
     def of(cls, split, settings: dict, model) -> "Preprocessing | None":
         """What `backends.data.prepare` did to make `split`, for a one-input model; None where
-        no raw input can be served (several inputs or outputs, or no data)."""
+        no raw input can be served (a GAN, several inputs or outputs, or no data)."""
+        from netdesigner.backends.modes import mode_named
         dataset = getattr(split, "dataset", None)
-        if dataset is None or len(model.inputs) != 1 or len(model.outputs) != 1:
+        if (dataset is None or not mode_named(settings.get("mode", "supervised"))
+                .serves_raw_samples or len(model.inputs) != 1 or len(model.outputs) != 1):
             return None
         x = dataset.x
         raw_shape = tuple(int(d) for d in x.shape[1:])

@@ -30,7 +30,11 @@ def check_raw_serving(tmp_path, sample: str, mode: str):
     raw = np.asarray(split.dataset.x[test], np.float32)[:50]
     assert not np.allclose(raw.reshape(split.x_test[:50].shape), split.x_test[:50])
 
-    want = compiled_model(g).predict(split.x_test[:50], verbose=0)   # the designer's model
+    model = compiled_model(g)
+    want = model.predict(split.x_test[:50], verbose=0)   # the designer's model
+    from netdesigner.backends.export.serving import Preprocessing
+    assert Preprocessing.of(split, {**g.training, "mode": "gan"}, model) is None, \
+        "a GAN's input is noise: no raw samples to serve"
     import tensorflow as tf
     loaded = tf.saved_model.load(str(written[0]))
     got = {k: v.numpy() for k, v in loaded.serve_raw(tf.constant(raw)).items()}
