@@ -165,9 +165,10 @@ def usage_note(paths) -> str:
     notes = [LOAD_NOTE] if LAYERS_MODULE + ".py" in names else []
     if any(n.endswith(".preprocessing.json") for n in names):
         notes.append("Its serve_raw signature takes raw samples (the data set's values: the "
-                     "scaling fitted on the training split is inside) and returns the outputs, "
-                     "class ids and class names; serve takes samples prepared as the network "
-                     "expects them. The .preprocessing.json beside it describes both.")
+                     "scaling fitted on the training split is inside) and returns the outputs "
+                     "(and a classifier's class ids and names); serve takes samples prepared "
+                     "as the network expects them. The .preprocessing.json beside it describes "
+                     "both.")
     return " ".join(notes)
 
 

@@ -30,7 +30,7 @@ RBF_SOURCE = inspect.getsource(RBF)
 SIGN_ACCURACY_SOURCE = inspect.getsource(keras_compiler.sign_accuracy)
 
 
-_LAYERS_MODULE_HEADER = '''"""netdesigner's own Keras classes, for loading the .keras file beside this module.
+_LAYERS_MODULE_HEADER = '''"""netdesigner's own Keras classes, to load the .keras file beside it.
 
 Needs only Keras 3 (not netdesigner). Each class is registered under the name the .keras file
 names it by ("netdesigner>Sampling", ...), so importing this module is all it takes:

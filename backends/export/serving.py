@@ -47,8 +47,15 @@ class Preprocessing:
         x = dataset.x
         raw_shape = tuple(int(d) for d in x.shape[1:])
         floating = np.issubdtype(np.dtype(x.dtype), np.floating)
-        classes = ([str(c) for c in dataset.classes]
-                   if getattr(dataset, "task", None) == "classification" else [])
+        from netdesigner.backends.data import RECONSTRUCTION_MODES
+        width = model.outputs[0].shape[-1]
+        classes = [str(c) for c in dataset.classes]
+        # class outputs where the network predicts the data set's classes (an autoencoder of
+        # digits gives pixels, not one of ten classes)
+        if (getattr(dataset, "task", None) != "classification"
+                or settings.get("mode") in RECONSTRUCTION_MODES or len(model.outputs[0].shape) != 2
+                or width not in (len(classes), 1 if len(classes) == 2 else -1)):
+            classes = []
         logits = bool(settings.get("from_logits")) or settings.get("loss") == "hinge"
         return cls(raw_shape, tuple(model.inputs[0].shape[1:]),
                    "float32" if floating else str(model.inputs[0].dtype),

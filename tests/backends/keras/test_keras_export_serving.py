@@ -57,3 +57,20 @@ def test_raw_digits_through_the_savedmodel_give_the_designers_predictions(tmp_pa
 def test_standardised_moons_through_the_savedmodel_give_the_designers_predictions(tmp_path):
     meta = check_raw_serving(tmp_path, "rbf_moons", "standard")
     assert len(meta["scaling"]["mean"]) == 2 and len(meta["scaling"]["std"]) == 2
+
+
+def test_an_autoencoder_of_a_labelled_set_serves_outputs_not_classes(tmp_path):
+    g = fileformat.load(ROOT / "samples" / "autoencoder_digits.graph")
+    split = prepare(g, ROOT / "samples").split
+    assert split.dataset.classes, "digits are labelled, but this network gives pixels"
+    (path, meta) = export(g, "savedmodel", tmp_path / "ae", split=split)
+    assert json.loads(meta.read_text())["classes"] == []
+    import tensorflow as tf
+    raw = np.asarray(split.dataset.x[:5], np.float32)
+    loaded = tf.saved_model.load(str(path))       # kept: its variables live as long as it
+    got = loaded.serve_raw(tf.constant(raw))
+    assert set(got) == {"outputs"}
+    scaling = json.loads(meta.read_text())["scaling"]
+    lo, hi = scaling["min"], scaling["max"]
+    want = compiled_model(g).predict(((raw - lo) / (hi - lo)).reshape(5, -1), verbose=0)
+    np.testing.assert_allclose(got["outputs"].numpy(), want, atol=1e-5)
