@@ -13,11 +13,19 @@ from netdesigner.graph import fileformat
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def check_raw_serving(tmp_path, sample: str, mode: str):
+def check_raw_serving(tmp_path, sample: str, mode: str, via_window: bool = False):
     g = fileformat.load(ROOT / "samples" / f"{sample}.graph")
     assert g.training["normalize"] == mode
     split = prepare(g, ROOT / "samples").split
-    written = export(g, "savedmodel", tmp_path / "net_savedmodel", split=split)
+    if via_window:        # what the window's worker runs: it prepares the data itself
+        from netdesigner.backends.transfer import ExportJob, run_export
+        outcome = run_export(ExportJob(fileformat.dumps(g), "savedmodel",
+                                       str(tmp_path / "net_savedmodel"),
+                                       base_dir=str(ROOT / "samples")))
+        assert "serve_raw signature takes raw samples" in outcome["note"]
+        written = [Path(p) for p in outcome["paths"]]
+    else:
+        written = export(g, "savedmodel", tmp_path / "net_savedmodel", split=split)
     assert [p.name for p in written] == ["net_savedmodel", "net_savedmodel.preprocessing.json"]
     meta = json.loads(written[1].read_text())
     classes = [str(c) for c in split.dataset.classes]
@@ -50,7 +58,7 @@ def check_raw_serving(tmp_path, sample: str, mode: str):
 
 
 def test_raw_digits_through_the_savedmodel_give_the_designers_predictions(tmp_path):
-    meta = check_raw_serving(tmp_path, "mlp_digits", "minmax")
+    meta = check_raw_serving(tmp_path, "mlp_digits", "minmax", via_window=True)
     assert meta["scaling"]["max"] > 1          # digits' raw pixels are 0..16
 
 
