@@ -74,7 +74,7 @@ def test_the_flagged_design_really_fails_to_convert(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.long        # ~25 s: two exports, two fresh Keras processes
+@pytest.mark.long        # ~20 s each: an export and two fresh Keras processes
 @pytest.mark.parametrize("sample,cls", [("vae_digits", "Sampling"), ("rbf_moons", "RBF")])
 def test_a_keras_file_with_a_netdesigner_layer_loads_with_the_module_beside_it(
         tmp_path, sample, cls):
