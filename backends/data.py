@@ -739,7 +739,7 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
             x = x - mean32
             x /= std32
             return x.astype(np.float32, copy=False)
-        return {"mode": "standard"}, standard
+        return {"mode": "standard", "mean": mean32, "std": std32}, standard
     return {}, None
 
 

@@ -377,7 +377,13 @@ def cmd_export(args) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_PROBLEMS
-    from netdesigner.backends.export import export
+    elif args.to == "savedmodel":             # its serve_raw endpoint carries the scaling
+        try:
+            split = prepare(graph, str(Path(args.file).resolve().parent)).split
+        except ValueError as e:
+            print(f"(the data set cannot be prepared, so the SavedModel has no serve_raw "
+                  f"endpoint: {e})", file=sys.stderr)
+    from netdesigner.backends.export import export, usage_note
     try:
         written = export(graph, args.to, args.out, weights=weights,
                          source_name=Path(args.file).name, split=split)
@@ -386,6 +392,8 @@ def cmd_export(args) -> int:
         return EXIT_PROBLEMS
     for path in written:
         print(f"wrote {path}")
+    if usage_note(written):
+        print(usage_note(written))
     if weights is None:
         print("(no trained weights: the exported model has freshly initialised weights)",
               file=sys.stderr)

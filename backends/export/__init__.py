@@ -11,9 +11,14 @@ Formats:
                 tf.distribute strategy (`backends.export.script`); the weights go beside it as
                 `<name>.weights.h5`, which the script loads; `with_data` also writes the
                 prepared data set as `<name>.data.npz`
-    savedmodel  `model.export` (an inference-only SavedModel with a `serve` endpoint)
+    savedmodel  an inference-only SavedModel with a `serve` endpoint (prepared samples, as
+                `model.export` writes it); given the prepared `split`, also `serve_raw` (raw
+                samples: the fitted scaling inside, class ids and names out) and
+                `<name>.preprocessing.json` beside it (`backends.export.serving`)
     keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
-                with `keras.models.load_model` in safe mode
+                with `keras.models.load_model` in safe mode. When the model holds netdesigner's
+                own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
+                standalone module (Keras only) that registers them; import it before loading
     onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
                 `from_keras` does not handle Keras 3 models)
 
@@ -29,13 +34,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from .errors import ExportError
+from .preflight import LAYERS_MODULE, LOAD_NOTE
 
 FORMATS = ("py", "savedmodel", "keras", "onnx")
 
@@ -86,7 +91,8 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
            source_name: str = "", split=None, model=None) -> list[Path]:
     """Write the design in format `to` at `out`; returns the paths written.
 
-    `split` (a prepared `backends.data.Split`) is written beside a script as its data file.
+    `split` (a prepared `backends.data.Split`) is written beside a script as its data file; a
+    SavedModel takes its fitted preprocessing and class names from it (`serve_raw`).
     `model` reuses a compiled (e.g. just trained) Keras model instead of compiling the design."""
     if to not in FORMATS:
         raise ExportError(f"unknown export format {to!r}: choose one of {', '.join(FORMATS)}")
@@ -97,9 +103,11 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
         return export_script(graph, model, out, settings=settings, source_name=source_name,
                              split=split, with_weights=weights is not None)
     if to == "savedmodel":
-        return [export_savedmodel(model, out)]
+        from .serving import Preprocessing, write_savedmodel
+        settings = dict(graph.training if settings is None else settings)
+        return write_savedmodel(model, out, Preprocessing.of(split, settings, model))
     if to == "keras":
-        return [export_keras(model, out)]
+        return export_keras(model, out)
     return [export_onnx(model, out)]
 
 
@@ -129,19 +137,39 @@ def export_script(graph, model, out: Path, *, settings=None, source_name: str = 
 
 
 def export_savedmodel(model, out: Path) -> Path:
-    out = Path(out)
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    model.export(str(out), format="tf_saved_model", verbose=False)
-    return out
+    """The SavedModel with its `serve` endpoint only (prepared samples)."""
+    from .serving import write_savedmodel
+    return write_savedmodel(model, out, None)[0]
 
 
-def export_keras(model, out: Path) -> Path:
+def export_keras(model, out: Path) -> list[Path]:
+    """The .keras file, and beside it `netdesigner_layers.py` when the model holds one of
+    netdesigner's own classes (their sources as the exported scripts carry them)."""
+    from .keras_code import layers_module_source
     out = Path(out)
     if out.suffix != ".keras":
         out = out.with_name(out.name + ".keras")
     model.save(out)
-    return out
+    source = layers_module_source(model)
+    if source is None:
+        return [out]
+    module = out.with_name(LAYERS_MODULE + ".py")
+    compile(source, str(module), "exec")          # a syntax error is a bug here
+    module.write_text(source)
+    return [out, module]
+
+
+def usage_note(paths) -> str:
+    """What a user must know to use the files an export wrote (a sentence, or "")."""
+    names = [Path(p).name for p in paths]
+    notes = [LOAD_NOTE] if LAYERS_MODULE + ".py" in names else []
+    if any(n.endswith(".preprocessing.json") for n in names):
+        notes.append("Its serve_raw signature takes raw samples (the data set's values: the "
+                     "scaling fitted on the training split is inside) and returns the outputs "
+                     "(and a classifier's class ids and names); serve takes samples prepared "
+                     "as the network expects them. The .preprocessing.json beside it describes "
+                     "both.")
+    return " ".join(notes)
 
 
 def onnx_available() -> bool:

@@ -20,6 +20,7 @@ from netdesigner.graph.training import OPTIMIZERS
 
 from .errors import ExportError
 from .codegen import identifier, render_value, statement
+from .preflight import LAYERS_MODULE  # noqa: F401 - the module's name, with its text here
 
 #: constructor arguments every layer takes besides its own
 BASE_KWARGS = ("trainable", "dtype")
@@ -29,6 +30,43 @@ SAMPLING_SOURCE = inspect.getsource(keras_layers.Sampling)
 RBF_SOURCE = inspect.getsource(RBF)
 POSITION_SOURCE = inspect.getsource(PositionEmbedding)
 SIGN_ACCURACY_SOURCE = inspect.getsource(keras_compiler.sign_accuracy)
+
+
+_LAYERS_MODULE_HEADER = '''"""netdesigner's own Keras classes, to load the .keras file beside it.
+
+Needs only Keras 3 (not netdesigner). Each class is registered under the name the .keras file
+names it by ("netdesigner>Sampling", ...), so importing this module is all it takes:
+
+    import netdesigner_layers
+    model = keras.models.load_model("model.keras")       # safe mode
+"""
+import keras
+'''
+
+
+def custom_sources(model) -> list[str]:
+    """The source of each of netdesigner's own classes `model` needs to load (its layers', and
+    the sign_accuracy metric of its compile set-up), in the order they are defined."""
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    used = []
+    if any(isinstance(layer, keras_layers.Sampling) for layer in layers):
+        used.append(SAMPLING_SOURCE)
+    if any(isinstance(layer, RBF) for layer in layers):
+        used.append(RBF_SOURCE)
+    if any(isinstance(layer, PositionEmbedding) for layer in layers):
+        used.append(POSITION_SOURCE)
+    compiled = repr(model.get_compile_config() if model.compiled else None)
+    if "sign_accuracy" in compiled:
+        used.append(SIGN_ACCURACY_SOURCE)
+    return used
+
+
+def layers_module_source(model) -> str | None:
+    """The text of `netdesigner_layers.py` for a model, or None when it needs no own class."""
+    sources = custom_sources(model)
+    if not sources:
+        return None
+    return "\n\n".join([_LAYERS_MODULE_HEADER, *sources])
 
 
 def _ser(value):

@@ -29,10 +29,14 @@ ONNX_UNSUPPORTED_VALUES: dict[str, str] = {
 }
 ONNX_ALTERNATIVE = {"gelu": "swish, which converts"}
 
-#: layers whose Keras class is netdesigner's own: a .keras file holding one loads only where
-#: netdesigner is imported (its classes are registered as "netdesigner>NAME")
+#: layers whose Keras class is netdesigner's own (registered as "netdesigner>NAME"): a .keras
+#: export holding one gets LAYERS_MODULE beside it, a standalone module that registers them
 CUSTOM_KERAS_CLASSES = {"Sampling": "Sampling", "RBF": "RBF",
                         "PositionEmbedding": "PositionEmbedding"}
+LAYERS_MODULE = "netdesigner_layers"
+LOAD_NOTE = (f"{LAYERS_MODULE}.py beside the .keras file holds netdesigner's own layer classes "
+             f"(it needs only Keras): import {LAYERS_MODULE} before keras.models.load_model "
+             f"(with its folder on the Python path).")
 
 
 def _design_node(flat_id: str) -> str:
@@ -68,9 +72,7 @@ def problems_for(graph, to: str) -> list[Problem]:
                                  f".keras file instead.")
                     break
         elif to == "keras" and type_id in CUSTOM_KERAS_CLASSES:
-            add(node_id, f"{type_id}{inside} is netdesigner's own Keras layer: the .keras file "
-                         f"loads only where netdesigner is installed and imported "
-                         f"(keras.models.load_model cannot find the class "
-                         f"'netdesigner>{CUSTOM_KERAS_CLASSES[type_id]}' elsewhere).",
+            add(node_id, f"{type_id}{inside} is netdesigner's own Keras layer "
+                         f"('netdesigner>{CUSTOM_KERAS_CLASSES[type_id]}'): {LOAD_NOTE}",
                 WARNING)
     return list(found.values())

@@ -89,6 +89,9 @@ class Mode:
     # why a run of this mode streams no per-layer statistics (gradients, activations, weights)
     # to the designer; "" when it streams them
     no_layer_stats = ""
+    #: the exported model's input is a data sample, so a SavedModel can take raw samples and
+    #: apply the fitted scaling itself (`backends.export.serving`)
+    serves_raw_samples = True
 
     # -- preparing ---------------------------------------------------------------------------
     def problem(self, graph, settings: dict) -> str:

@@ -35,6 +35,7 @@ def gan_module(backend: str):
 
 class Gan(Mode):
     name = "gan"
+    serves_raw_samples = False          # the generator's input is noise
     no_layer_stats = ("The GAN training loop updates its two networks in turn and does not "
                       "stream per-layer statistics, so gradients, activations and weights are "
                       "not shown for a GAN run; the Loss, Metrics and Generated tabs show how it "

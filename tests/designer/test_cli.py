@@ -88,3 +88,27 @@ def test_console_script_is_installed(tmp_path):
     bad = subprocess.run([exe, "validate", str(tmp_path / "missing.graph")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_export_of_a_keras_file_with_an_own_layer_names_the_module_and_how_to_load(
+        capsys, tmp_path):
+    shutil.copy(ROOT / "samples" / "rbf_moons.graph", tmp_path / "rbf.graph")
+    code, out, _ = run(capsys, "export", tmp_path / "rbf.graph", "--to", "keras",
+                       tmp_path / "rbf.keras", "--no-weights")
+    assert code == 0
+    assert f"wrote {tmp_path / 'netdesigner_layers.py'}" in out
+    assert "import netdesigner_layers before keras.models.load_model" in out
+
+
+def test_the_window_export_note_names_the_module(tmp_path):
+    """backends.transfer.run_export is what the window's worker runs; its note is shown."""
+    from netdesigner.backends.transfer import ExportJob, run_export
+    text = (ROOT / "samples" / "rbf_moons.graph").read_text()
+    outcome = run_export(ExportJob(text, "keras", str(tmp_path / "rbf.keras")))
+    assert outcome["paths"] == [str(tmp_path / "rbf.keras"),
+                                str(tmp_path / "netdesigner_layers.py")]
+    assert "import netdesigner_layers before keras.models.load_model" in outcome["note"]
+    plain = run_export(ExportJob((ROOT / "samples" / "xor_mlp.graph").read_text(), "keras",
+                                 str(tmp_path / "xor.keras")))
+    assert plain["paths"] == [str(tmp_path / "xor.keras")]
+    assert "netdesigner_layers" not in plain["note"]

@@ -212,7 +212,11 @@ def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_and_onnx_th
         menu_action(window, "File", "Export", entry).trigger()
         outcome = transfer_done(qtbot, window)
         assert outcome["ok"], outcome
-        assert outcome["paths"] == [str(target)]
+        if entry == "SavedModel":     # with its preprocessing, named in the message
+            assert outcome["paths"] == [str(target), f"{target}.preprocessing.json"]
+            assert "serve_raw" in window.transfers.last_box.text()
+        else:
+            assert outcome["paths"] == [str(target)]
         window.transfers.last_box.close()
 
     # the script, alone in a fresh process: trains on its data file from the trained weights
