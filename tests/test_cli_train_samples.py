@@ -43,7 +43,14 @@ def test_one_sample_per_mode_is_named_right():
 @pytest.mark.parametrize("name, backend", list(params()))
 def test_train_one_epoch_from_the_command_line(name, backend, tmp_path):
     project = tmp_path / f"{name}.graph"
-    shutil.copy(SAMPLES / f"{name}.graph", project)      # the samples use built-in data sets
+    shutil.copy(SAMPLES / f"{name}.graph", project)
+    # a sample's own data files (a path relative to it) go with it; the others are built in
+    dataset = fileformat.load(project).training.get("dataset", "")
+    if dataset and (SAMPLES / dataset).exists():
+        if (SAMPLES / dataset).is_dir():
+            shutil.copytree(SAMPLES / dataset, tmp_path / dataset)
+        else:
+            shutil.copy(SAMPLES / dataset, tmp_path / dataset)
     cmd = [sys.executable, "-m", "netdesigner", "train", str(project), "--epochs", "1",
            "--backend", backend, "--quiet", "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path,
