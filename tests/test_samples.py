@@ -10,9 +10,10 @@ from netdesigner.graph import fileformat, validate
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 # the attention samples (measured NumPy 99.98% and 100%); the share of query steps whose
-# strongest weight is on the reversed input step (measured over 100 test samples 0.900 and 1.000; chance 1/16)
+# strongest weight is on the reversed input step (measured over 100 test samples 0.900 and
+# 1.000; chance 1/16)
 ADDITIVE_TARGET = DOT_TARGET = 0.97
-ANTI_DIAGONAL = {"seq2seq_attention_additive": 0.75, "seq2seq_attention_dot": 0.75}
+ANTI_DIAGONAL = {"seq2seq_attention_additive": 0.75, "seq2seq_attention_dot": 0.9}
 
 # sample -> (report key, check, quick?)   quick ones run in `make test`, the rest in test-long
 TARGETS = {
@@ -134,31 +135,47 @@ def test_the_shapes_folder_is_what_its_script_makes(tmp_path):
 
 
 
+def _anti_diagonal(g, tmp_path, samples: int) -> tuple[float, float]:
+    """Train `g` on NumPy; (per-digit test accuracy, the share of query steps whose strongest
+    attention weight is on the reversed input step, over the first `samples` test samples)."""
+    import numpy as np
+
+    from netdesigner.backends.trace import trace
+    weights = tmp_path / "trained.npz"
+    rec = protocol.Recorder()
+    run_job(Job(fileformat.dumps(g), str(SAMPLES), "numpy", stats_every=0,
+                weights_out=str(weights)), rec, lambda: False)
+    assert not rec.of("error"), rec.of("error")
+    (evaluation,) = rec.of("evaluation")
+    hits = []
+    for i in range(samples):
+        (attention,) = trace(g, str(SAMPLES), index=i, weights=str(weights)).attention.values()
+        heads, steps, keys = attention.shape
+        assert (heads, steps, keys) == (1, 16, 16)
+        np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+        hits.append(attention[0].argmax(-1) == steps - 1 - np.arange(steps))
+    return evaluation["report"]["accuracy"], float(np.mean(hits))
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("name", ["seq2seq_attention_additive", "seq2seq_attention_dot"])
 def test_attention_of_a_trained_reversal_sample_is_an_anti_diagonal(name, tmp_path):
     """Trained on reversing 16 digits, output step t attends to input step 15 - t: over 100
     test samples, the attention weights' argmax over the input steps is that step for most
     query steps (chance: 1 in 16). The weights are the trace's (NumPy forward pass)."""
-    import numpy as np
-
-    from netdesigner.backends.trace import trace
     g = fileformat.load(SAMPLES / f"{name}.graph")
-    weights = tmp_path / "trained.npz"
-    rec = protocol.Recorder()
-    run_job(Job(fileformat.dumps(g), str(SAMPLES), "numpy", stats_every=0,
-                weights_out=str(weights)), rec, lambda: False)
-    assert not rec.of("error"), rec.of("error")
-    hits = []
-    for i in range(100):
-        (attention,) = trace(g, str(SAMPLES), index=i, weights=str(weights)).attention.values()
-        heads, steps, keys = attention.shape
-        assert (heads, steps, keys) == (1, 16, 16)
-        np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
-        hits.append(attention[0].argmax(-1) == steps - 1 - np.arange(steps))
-    fraction = float(np.mean(hits))
-    assert fraction >= ANTI_DIAGONAL[name], f"{name}: {fraction:.3f} of the steps on the anti-diagonal"
+    _, fraction = _anti_diagonal(g, tmp_path, 100)
+    assert fraction >= ANTI_DIAGONAL[name], f"{name}: {fraction:.3f} on the anti-diagonal"
 
+
+def test_dot_attention_finds_the_anti_diagonal_within_four_epochs(tmp_path):
+    """The quick variant (`make test`): seq2seq_attention_dot for 4 of its 20 epochs already
+    reverses 16 digits (measured 98.8%; the design without attention stays near 70% after 30)
+    and its attention is the anti-diagonal on 20 test samples (measured 1.00)."""
+    g = fileformat.load(SAMPLES / "seq2seq_attention_dot.graph")
+    g.training["epochs"] = 4
+    accuracy, fraction = _anti_diagonal(g, tmp_path, 20)
+    assert accuracy >= 0.9 and fraction >= 0.75, (accuracy, fraction)
 
 def test_the_attention_samples_are_what_their_script_writes():
     """samples/seq2seq_attention_*.graph come from make_attention_samples.py: the script makes
