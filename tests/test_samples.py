@@ -170,8 +170,9 @@ def test_attention_of_a_trained_reversal_sample_is_an_anti_diagonal(name, tmp_pa
 
 def test_dot_attention_finds_the_anti_diagonal_within_four_epochs(tmp_path):
     """The quick variant (`make test`): seq2seq_attention_dot for 4 of its 20 epochs already
-    reverses 16 digits (measured 98.7%; the design without attention: 61.4% after 20, 73.1% after 40)
-    and its attention is the anti-diagonal on 20 test samples (measured 0.98 on 50)."""
+    reverses 16 digits (measured 98.7%; the design without attention: 61.4% after 20 epochs,
+    73.1% after 40) and its attention is the anti-diagonal on 20 test samples (measured 0.98
+    on 50)."""
     g = fileformat.load(SAMPLES / "seq2seq_attention_dot.graph")
     g.training["epochs"] = 4
     accuracy, fraction = _anti_diagonal(g, tmp_path, 20)
