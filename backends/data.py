@@ -252,11 +252,22 @@ def marked_recall(seed: int, steps: int = 50, n: int = 5000,
 @builtin("reverse", "Sequence to sequence: 6 random digits (token ids 0-9); the target is the "
                     "same digits reversed, one class per time step (5,000 samples).")
 def _reverse(seed: int) -> Dataset:
+    return _reversed_digits("reverse", seed, steps=6)
+
+
+@builtin("reverse_long", "Sequence to sequence, longer: 16 random digits (token ids 0-9); the "
+                         "target is the same digits reversed, one class per time step (5,000 "
+                         "samples). Too long for one encoder vector; attention solves it.")
+def _reverse_long(seed: int) -> Dataset:
+    return _reversed_digits("reverse_long", seed, steps=16)
+
+
+def _reversed_digits(name: str, seed: int, steps: int, n: int = 5000) -> Dataset:
     rng = np.random.default_rng(seed)
-    n, steps, digits = 5000, 6, 10
+    digits = 10
     x = rng.integers(0, digits, (n, steps))
-    return Dataset("reverse", x.astype(np.int32), x[:, ::-1].astype(np.int64), CLASSIFICATION,
-                   [str(i) for i in range(digits)], BUILTIN["reverse"][0])
+    return Dataset(name, x.astype(np.int32), x[:, ::-1].astype(np.int64), CLASSIFICATION,
+                   [str(i) for i in range(digits)], BUILTIN[name][0])
 
 
 # -- files ----------------------------------------------------------------------------------------
