@@ -34,10 +34,12 @@ def main(argv=None) -> int:
                              "FILE) instead of the main window")
     parser.add_argument("--trace", type=int, metavar="SAMPLE",
                         help="trace this test sample (Train > Trace a Sample…) and show it")
+    parser.add_argument("--trace-layer", metavar="NODE",
+                        help="with --trace: show this layer (an attention layer: its weights)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -81,21 +83,6 @@ def main(argv=None) -> int:
         window.close()
         print(f"wrote {args.png}" if ok else f"could not write {args.png}")
         return 0 if ok else 1
-    if args.trace is not None:
-        window.show_trace()
-        window.trace.index.setValue(args.trace)
-        window.trace.start()
-        deadline = time.time() + 120
-        while window.trace.result is None and not window.trace.error and \
-                time.time() < deadline:
-            app.processEvents()
-            time.sleep(0.01)
-        window.trace.step(1)
-        for _ in range(5):
-            app.processEvents()
-        window.view.show_network()
-        for _ in range(5):
-            app.processEvents()
     if args.train:
         window.document.set_training("epochs", args.train)
         window.show_training()
@@ -115,6 +102,29 @@ def main(argv=None) -> int:
         for i in range(tabs.count()):
             if tabs.tabText(i) == args.tab:
                 tabs.setCurrentIndex(i)
+        for _ in range(5):
+            app.processEvents()
+    if args.trace is not None:
+        window.show_trace()
+        window.trace.index.setValue(args.trace)
+        window.trace.start()
+        deadline = time.time() + 120
+        while window.trace.result is None and not window.trace.error and \
+                time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        if args.trace_layer:
+            panel = window.trace
+            for row in range(panel.layers.count()):
+                if panel.layers.item(row).data(Qt.UserRole) == args.trace_layer:
+                    panel.layers.setCurrentRow(row)
+            if panel.views.isTabEnabled(2):
+                panel.views.setCurrentIndex(2)          # the attention weights
+        else:
+            window.trace.step(1)
+        for _ in range(5):
+            app.processEvents()
+        window.view.show_network()
         for _ in range(5):
             app.processEvents()
     ok = window.grab().save(args.png)
