@@ -4,26 +4,14 @@ and the canvas defects of issue #13 (hint left on screen, stale pixels after und
 theme switch, a hint cut off at the view's edge)."""
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from netdesigner.designer.canvas.view import READABLE_ZOOM
 
+from tests.designer.actions import drag_mouse as drag
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def drag(window, start: QPointF, end: QPointF, steps=6):
-    viewport = window.view.viewport()
-    a, b = window.view.mapFromScene(start), window.view.mapFromScene(end)
-    QTest.mousePress(viewport, Qt.LeftButton, Qt.NoModifier, a)
-    for i in range(1, steps + 1):
-        p = a + (b - a) * (i / steps)
-        QApplication.sendEvent(viewport, QMouseEvent(
-            QEvent.MouseMove, QPointF(p), QPointF(viewport.mapToGlobal(p)), Qt.NoButton,
-            Qt.LeftButton, Qt.NoModifier))
-    QTest.mouseRelease(viewport, Qt.LeftButton, Qt.NoModifier, b)
 
 
 def menu_action(window, text):

@@ -7,14 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox, QTabBar
 
 from netdesigner.designer.canvas.view import LAYER_MIME
 from tests.designer.test_project_state import SAMPLES, assert_fresh
-from tests.designer.actions import menu_action
+from tests.designer.actions import drag_mouse, menu_action
 
 WORKER_MS = 180_000
 
@@ -52,19 +52,6 @@ def drop_layer(window, type_id: str, at: QPoint):
                                              Qt.NoModifier))
     QApplication.sendEvent(viewport, QDropEvent(QPointF(at), Qt.CopyAction, data,
                                                 Qt.LeftButton, Qt.NoModifier))
-
-
-def drag_mouse(window, start: QPointF, end: QPointF, steps=8):
-    """Press at `start`, move with the button held, release at `end` (scene coordinates)."""
-    viewport = window.view.viewport()
-    a, b = window.view.mapFromScene(start), window.view.mapFromScene(end)
-    QTest.mousePress(viewport, Qt.LeftButton, Qt.NoModifier, a)
-    for i in range(1, steps + 1):
-        p = a + (b - a) * (i / steps)
-        QApplication.sendEvent(viewport, QMouseEvent(
-            QEvent.MouseMove, QPointF(p), QPointF(viewport.mapToGlobal(p)), Qt.NoButton,
-            Qt.LeftButton, Qt.NoModifier))
-    QTest.mouseRelease(viewport, Qt.LeftButton, Qt.NoModifier, b)
 
 
 def click_node(window, node_id):
