@@ -226,35 +226,85 @@ def _rank(graph: Graph) -> dict:
     return {node: i / n for i, node in enumerate(order)}
 
 
+#: the leftover pairs (same type) scored one against another at most; beyond, the leftovers
+#: are matched only along wires (a diff of two big unrelated designs must not take hours)
+MAX_SCORED_PAIRS = 20_000
+
+
 def match_layers(a: Graph, b: Graph) -> dict:
-    """old id -> new id for the layers of `a` that are still in `b`."""
+    """old id -> new id for the layers of `a` that are still in `b`: by id; then along the wires
+    of matched layers (a layer whose only unmatched neighbour of its type on that port is
+    unmatched on the other side too is the same layer), starting from the inputs in order;
+    then, for what is left, by score (type, matched neighbours, equal parameters, place)."""
     matching = {n: n for n in a.nodes() if n in b and a.node(n).type == b.node(n).type}
-    left_a = [n for n in a.nodes() if n not in matching]
     taken = set(matching.values())
+    inputs_a = [n for n in a.inputs() if n not in matching]
+    inputs_b = [n for n in b.inputs() if n not in taken]
+    if len(inputs_a) == len(inputs_b):
+        for x, y in zip(inputs_a, inputs_b):
+            if a.node(x).type == b.node(y).type:
+                matching[x] = y
+                taken.add(y)
+    _propagate(a, b, matching, taken)
+    left_a = [n for n in a.nodes() if n not in matching]
     left_b = [n for n in b.nodes() if n not in taken]
     if not left_a or not left_b:
+        return matching
+    pairs = sum(1 for x in left_a for y in left_b if a.node(x).type == b.node(y).type) \
+        if len(left_a) * len(left_b) <= 50 * MAX_SCORED_PAIRS else MAX_SCORED_PAIRS + 1
+    if pairs > MAX_SCORED_PAIRS:
         return matching
     rank_a, rank_b = _rank(a), _rank(b)
     params_a = {n: _params_json(a, n) for n in left_a}
     params_b = {n: _params_json(b, n) for n in left_b}
-    # repeated: each new match is evidence (a matched neighbour) for the layers next to it
-    while left_a and left_b:
-        best = None
-        for x in left_a:
-            for y in left_b:
-                if a.node(x).type != b.node(y).type:
-                    continue
-                score = _score(a, b, x, y, matching, params_a[x], params_b[y],
-                               rank_a[x], rank_b[y])
-                if score >= MIN_MATCH_SCORE and (best is None or score > best[0]):
-                    best = (score, x, y)
-        if best is None:
+    # every pair scored once, the surest first; each match then matches along its wires
+    scored = sorted(((_score(a, b, x, y, matching, params_a[x], params_b[y], rank_a[x],
+                             rank_b[y]), x, y)
+                     for x in left_a for y in left_b if a.node(x).type == b.node(y).type),
+                    key=lambda t: -t[0])
+    for score, x, y in scored:
+        if score < MIN_MATCH_SCORE:
             break
-        _, x, y = best
+        if x in matching or y in taken:
+            continue
         matching[x] = y
-        left_a.remove(x)
-        left_b.remove(y)
+        taken.add(y)
+        _propagate(a, b, matching, taken, [(x, y)])
     return matching
+
+
+def _propagate(a: Graph, b: Graph, matching: dict, taken: set, start=None) -> None:
+    """Match along wires from matched pairs: the one unmatched layer of a type on a port of x
+    (a wire into it, or out of it) is the one unmatched layer of that type on the same port of
+    x's match. Linear in the wires."""
+    queue = list(matching.items()) if start is None else list(start)
+    while queue:
+        x, y = queue.pop()
+        for side in ("out", "in"):
+            mine = a.out_edges(x) if side == "out" else a.in_edges(x)
+            theirs = b.out_edges(y) if side == "out" else b.in_edges(y)
+
+            def key(e, g, other):
+                return (e.source_port, e.target_port, g.node(other).type)
+            candidates_a: dict = {}
+            for e in mine:
+                other = e.target if side == "out" else e.source
+                if other not in matching:
+                    candidates_a.setdefault(key(e, a, other), []).append(other)
+            if not candidates_a:
+                continue
+            candidates_b: dict = {}
+            for e in theirs:
+                other = e.target if side == "out" else e.source
+                if other not in taken:
+                    candidates_b.setdefault(key(e, b, other), []).append(other)
+            for k, xs in candidates_a.items():
+                ys = candidates_b.get(k, [])
+                if len(xs) == 1 and len(ys) == 1 and xs[0] not in matching \
+                        and ys[0] not in taken:
+                    matching[xs[0]] = ys[0]
+                    taken.add(ys[0])
+                    queue.append((xs[0], ys[0]))
 
 
 def _score(a, b, x, y, matching, px, py, rx, ry) -> float:

@@ -291,3 +291,27 @@ def test_the_overlay_shows_both_designs_with_a_mark_per_difference():
     assert merged.node("dropout_1").position == a.node("dropout_1").position
     assert [e.source for e in merged.in_edges("dropout_1")] == ["dense_1"]
     assert merged.runs == []
+
+
+def test_big_designs_are_compared_in_bounded_time():
+    """Every id renamed in a 2,000-layer design: matched along the wires, in well under a
+    second; two big unrelated designs without wires: no quadratic (or worse) search."""
+    import time
+
+    from netdesigner.graph import Graph
+    from tests.graph.builders import mlp
+    big, _ = mlp(*[8] * 1999)
+    t = time.perf_counter()
+    d = diff(big, renamed(big, lambda n: f"v2_{n}"))
+    assert time.perf_counter() - t < 2.0
+    assert len(d.matching) == len(big) and d.wires == []
+
+    def loose(n, prefix):
+        g = Graph()
+        for i in range(n):
+            g.add_node("Dense", {"units": 1 + i % 7}, node_id=f"{prefix}{i}")
+        return g
+    t = time.perf_counter()
+    d = diff(loose(3000, "a"), loose(3000, "b"))
+    assert time.perf_counter() - t < 5.0
+    assert len(d.layers_of(ADDED)) + len(d.matching) == 3000
