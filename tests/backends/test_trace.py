@@ -108,6 +108,7 @@ def test_a_badly_written_explain_is_a_sentence(capsys):
     assert "NODE:I,J,K" in capsys.readouterr().err
 
 
+@pytest.mark.long       # three CLI runs in subprocesses (~5 s); explain and --why also in-process
 def test_the_command_line(tmp_path):
     project = tmp_path / "cnn.graph"
     project.write_text((SAMPLES / "cnn_digits.graph").read_text())
