@@ -104,7 +104,7 @@ def sample_of(split, which: str, index: int):
 
 
 def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weights=None,
-          backend: str = "numpy") -> Trace:
+          backend: str = "numpy", prepared=None) -> Trace:
     """Trace sample `index` of the design's prepared `split` with `weights` (an .npz path;
     None: the design's seeded initial weights) on `backend` ("numpy" or "keras")."""
     if graph.training.get("mode", "supervised") == "gan":
@@ -112,7 +112,7 @@ def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weight
                          "generator or discriminator as a design of its own to trace it")
     if backend not in ("numpy", "keras"):
         raise TraceError(f"unknown backend {backend!r}: choose numpy or keras")
-    prepared = prepare(graph, base_dir)
+    prepared = prepared if prepared is not None else prepare(graph, base_dir)
     x, y = sample_of(prepared.split, split, index)
     model = _numpy_model(prepared, weights)
     result = _numpy_trace(model, x, y, prepared.settings)
@@ -299,10 +299,11 @@ def explain(graph: Graph, traced: Trace, weights: dict, node: str, position) -> 
     return Explanation(node, layer.type, position, inputs, w, bias, activation, z, value)
 
 
-def trace_weights(graph: Graph, base_dir, weights=None) -> dict:
+def trace_weights(graph: Graph, base_dir, weights=None, prepared=None) -> dict:
     """{node: {name: array}} of the model a trace runs (the design's seeded initial weights,
     or the .npz given)."""
-    model = _numpy_model(prepare(graph, base_dir), weights)
+    model = _numpy_model(prepared if prepared is not None else prepare(graph, base_dir),
+                         weights)
     return {n: {k: np.array(v) for k, v in ws.items()} for n, ws in model.weights.items()}
 
 
@@ -396,14 +397,16 @@ def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, b
     the traced model's weights out, or a TraceError's sentence."""
     try:
         graph = fileformat.loads(graph_text, "<project>")
+        prepared = prepare(graph, base_dir)          # the data read once for all three
         traced = trace(graph, base_dir, index=index, split=split, weights=weights,
-                       backend=backend)
+                       backend=backend, prepared=prepared)
         try:
-            why = attribution(graph, base_dir, index=index, split=split, weights=weights)
+            why = attribution(graph, base_dir, index=index, split=split, weights=weights,
+                              prepared=prepared)
         except TraceError:
             why = None                     # not a classifier of numbers: nothing to show
-        return {"trace": traced, "weights": trace_weights(graph, base_dir, weights),
-                "why": why}
+        return {"trace": traced, "why": why,
+                "weights": trace_weights(graph, base_dir, weights, prepared)}
     except ValueError as e:                        # TraceError, data faults, design problems
         return {"error": str(e)}
 
@@ -424,12 +427,12 @@ class Attribution:
 
 
 def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
-                weights=None, class_index: int | None = None) -> Attribution:
+                weights=None, class_index: int | None = None, prepared=None) -> Attribution:
     """Saliency and Grad-CAM of a sample's predicted class (or `class_index`), from the exact
     NumPy backward pass of that class's output score."""
     if graph.training.get("mode", "supervised") == "gan":
         raise TraceError("a GAN has two networks and no classes to explain")
-    prepared = prepare(graph, base_dir)
+    prepared = prepared if prepared is not None else prepare(graph, base_dir)
     dataset = prepared.split.dataset
     if dataset.task != "classification":
         raise TraceError("saliency and Grad-CAM explain a class: this design does not "

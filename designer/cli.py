@@ -419,7 +419,6 @@ def cmd_import(args) -> int:
 def cmd_check(args) -> int:
     """The parity inspector: both backends, same weights, one batch, node by node."""
     from netdesigner.backends import parity
-    from netdesigner.backends.weights_file import weights_path
     from netdesigner.graph import fileformat
     from netdesigner.graph.validation import Analysis
     graph = fileformat.load(args.file)       # unreadable: main() reports it (exit 2)
@@ -430,9 +429,7 @@ def cmd_check(args) -> int:
         for p in errors[:10]:
             print(f"  {p}", file=sys.stderr)
         return EXIT_PROBLEMS
-    weights = args.weights
-    if weights is None and not args.random and weights_path(args.file).exists():
-        weights = str(weights_path(args.file))
+    weights = chosen_weights(args)
     from netdesigner.backends.keras.compiler import CompileError as KerasCompileError
     from netdesigner.backends.numpy.model import CompileError as NumpyCompileError
     try:
@@ -459,17 +456,17 @@ def cmd_trace(args) -> int:
     import numpy as np
 
     from netdesigner.backends import trace as tracing
-    from netdesigner.backends.weights_file import weights_path
+    from netdesigner.backends.jobs import prepare
     from netdesigner.graph import fileformat
     from pathlib import Path
     graph = fileformat.load(args.file)
-    weights = args.weights
-    if weights is None and not args.random and weights_path(args.file).exists():
-        weights = str(weights_path(args.file))
+    weights = chosen_weights(args)
     base_dir = str(Path(args.file).resolve().parent)
     try:
+        # the data set read once, for the trace, the worked-out value and the saliency
+        prepared = None if graph.training.get("mode") == "gan" else prepare(graph, base_dir)
         traced = tracing.trace(graph, base_dir, index=args.sample, split=args.split,
-                               weights=weights, backend=args.backend)
+                               weights=weights, backend=args.backend, prepared=prepared)
         explanation = None
         if args.explain:
             node, _, where = args.explain.partition(":")
@@ -478,11 +475,11 @@ def cmd_trace(args) -> int:
             except ValueError:
                 raise tracing.TraceError(f"--explain {args.explain!r}: write NODE:I,J,K "
                                          f"(e.g. conv2d_1:0,3,5)") from None
-            explanation = tracing.explain(graph, traced,
-                                          tracing.trace_weights(graph, base_dir, weights),
-                                          node, position)
+            explanation = tracing.explain(
+                graph, traced, tracing.trace_weights(graph, base_dir, weights, prepared),
+                node, position)
         why = (tracing.attribution(graph, base_dir, index=args.sample, split=args.split,
-                                   weights=weights) if args.why else None)
+                                   weights=weights, prepared=prepared) if args.why else None)
         if why is not None and why.saliency.ndim != 2:
             raise tracing.TraceError("--why draws image inputs; this input is not an image")
         if args.layer and args.layer not in traced.layers:
@@ -603,6 +600,23 @@ def cmd_diff(args) -> int:
     return EXIT_OK if result.equal else EXIT_PROBLEMS
 
 
+def add_weights_options(p, otherwise: str) -> None:
+    """--weights and --random, for the commands that run a design's weights."""
+    p.add_argument("--weights", help=f"an .npz of weights (default: the project's trained "
+                                     f"weights if there are any, else {otherwise} ones)")
+    p.add_argument("--random", action="store_true",
+                   help=f"use {otherwise} weights even if the project has trained ones")
+
+
+def chosen_weights(args) -> str | None:
+    """The weights file --weights / --random choose: given, else the project's trained ones
+    (None: random or initial weights)."""
+    from netdesigner.backends.weights_file import weights_path
+    if args.weights is None and not args.random and weights_path(args.file).exists():
+        return str(weights_path(args.file))
+    return args.weights
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netdesigner",
@@ -669,10 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "the NumPy and Keras backends with the same weights and "
                                      "compare every node (exit 1 if any disagrees)")
     p.add_argument("file", help="a .graph project file")
-    p.add_argument("--weights", help="an .npz of weights (default: the project's trained "
-                                     "weights if there are any, else random ones)")
-    p.add_argument("--random", action="store_true", help="use random weights even if the "
-                                                         "project has trained ones")
+    add_weights_options(p, "random")
     p.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch (default 0)")
     p.set_defaults(func=cmd_check)
@@ -692,10 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "last convolution, to this PNG (image classifiers)")
     p.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
                    help="numpy (the exact reference, default) or keras")
-    p.add_argument("--weights", help="an .npz of weights (default: the project's trained "
-                                     "weights if there are any, else the initial ones)")
-    p.add_argument("--random", action="store_true",
-                   help="use the initial weights even if the project has trained ones")
+    add_weights_options(p, "the initial")
     p.add_argument("--json", action="store_true", help="print the trace as JSON")
     p.set_defaults(func=cmd_trace)
     p = sub.add_parser("diff", help="what changed between two designs: layers added, removed "
