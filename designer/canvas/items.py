@@ -80,7 +80,6 @@ class PortItem(LazyToolTip, QGraphicsItem):
         self.node_item, self.index, self.is_output, self.name = node_item, index, is_output, name
         self.highlight: QColor | None = None
         self.setAcceptHoverEvents(True)
-        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
 
     @property
     def node_id(self) -> str:
