@@ -1132,18 +1132,18 @@ def custom_class_message(path, unknown: list[tuple]) -> str:
 def load_keras_model(source):
     """A model from a `.keras` / `.h5` file (safe mode), or `keras.applications.NAME` (built
     with weights=None)."""
-    import keras
     text = str(source)
     m = re.fullmatch(r"(?:keras\.)?applications\.(\w+)", text)
+    if not m and not Path(text).exists():         # said before TensorFlow loads (seconds)
+        raise ValueError(f"{text}: no such file (give a .keras file or "
+                         f"keras.applications.NAME)")
+    import keras
     if m:
         factory = getattr(keras.applications, m.group(1), None)
         if factory is None or not callable(factory):
             raise ValueError(f"keras.applications has no {m.group(1)!r}")
         return factory(weights=None)
     path = Path(text)
-    if not path.exists():
-        raise ValueError(f"{path}: no such file (give a .keras file or "
-                         f"keras.applications.NAME)")
     from . import layers as _registered  # noqa: F401  (Sampling is a custom layer)
     unknown = unknown_classes(path)
     if unknown:

@@ -1,6 +1,8 @@
 """Import: Keras models (keras.applications among them) become .graph designs."""
 from __future__ import annotations
 
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -304,3 +306,12 @@ def test_a_loss_of_the_authors_leaves_the_architecture_importable(tmp_path):
 def test_unbuilt_sequential_is_refused_with_advice():
     with pytest.raises(ImportProblem, match="not built"):
         import_model(keras.Sequential([keras.layers.Dense(3)]))
+
+
+def test_a_missing_file_is_named_before_tensorflow_loads(monkeypatch, tmp_path):
+    # `import keras` fails here: the sentence must come before it (it took 8-20 s to say)
+    from netdesigner.backends.keras.importer import load_keras_model
+    monkeypatch.setitem(sys.modules, "keras", None)
+    missing = tmp_path / "net.keras"
+    with pytest.raises(ValueError, match=r"net\.keras: no such file"):
+        load_keras_model(missing)
