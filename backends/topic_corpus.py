@@ -49,16 +49,19 @@ def generate(seed: int, sentences: int = 1200, length: int = 8,
     words, topics = vocabulary()
     rng = np.random.default_rng(seed)
     names = list(TOPICS)
-    ids_of = {t: np.array([i for i, w in enumerate(topics) if w == t]) for t in names}
+    # row t: topic t's token ids (padded with its first id; never drawn past its size)
+    sizes = np.array([len(TOPICS[t]) for t in names])
+    members = np.zeros((len(names), sizes.max()), dtype=np.int64)
+    for t, name in enumerate(names):
+        ids = [i for i, w in enumerate(topics) if w == name]
+        members[t] = ids + [ids[0]] * (sizes.max() - len(ids))
     function_ids = np.array([i for i, t in enumerate(topics) if t == FUNCTION_TOPIC])
     topic_of_sentence = rng.integers(0, len(names), sentences)
-    out = []
-    for t in topic_of_sentence:
-        members = ids_of[names[t]]
-        sentence = members[rng.integers(0, len(members), length)]
-        function = rng.random(length) < function_share
-        sentence[function] = function_ids[rng.integers(0, len(function_ids), function.sum())]
-        out.append(sentence)
+    pick = (rng.random((sentences, length)) * sizes[topic_of_sentence][:, None]).astype(np.int64)
+    ids = members[topic_of_sentence[:, None], pick]
+    function = rng.random((sentences, length)) < function_share
+    ids[function] = function_ids[rng.integers(0, len(function_ids), int(function.sum()))]
+    out = list(ids)
     return Corpus(words, topics, out)
 
 
