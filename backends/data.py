@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import topic_corpus
+
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
 
@@ -274,13 +276,17 @@ def _reversed_digits(name: str, seed: int, steps: int, n: int = 5000) -> Dataset
                    [str(i) for i in range(digits)], BUILTIN[name][0])
 
 
+#: built-in sets whose token ids name words: name -> () -> (words, topics), known without
+#: generating the set (the Embeddings tab asks after every edit)
+VOCABULARY: dict[str, Callable[[], tuple[list, list]]] = {}
+
+
 @builtin("topic_words", "Word vectors, skip-gram: a generated corpus of 1,200 eight-word "
                         "sentences, each about one of 4 topics (12 words each) with 6 shared "
                         "function words; one sample per (centre word, context word within 2) "
                         "pair: the input is the centre word's id, the class the context word "
                         "(54-word vocabulary).")
 def _topic_words(seed: int) -> Dataset:
-    from . import topic_corpus
     corpus = topic_corpus.generate(seed)
     x, y = topic_corpus.skipgram_pairs(corpus.sentences)
     return Dataset("topic_words", x, y, CLASSIFICATION, list(corpus.words),
@@ -292,12 +298,14 @@ def _topic_words(seed: int) -> Dataset:
                              "4 words around a centre word (2 each side), the class the centre "
                              "word (54-word vocabulary).")
 def _topic_words_cbow(seed: int) -> Dataset:
-    from . import topic_corpus
     corpus = topic_corpus.generate(seed)
     x, y = topic_corpus.cbow_pairs(corpus.sentences)
     return Dataset("topic_words_cbow", x, y, CLASSIFICATION, list(corpus.words),
                    BUILTIN["topic_words_cbow"][0], tokens=list(corpus.words),
                    token_topics=list(corpus.topics))
+
+
+VOCABULARY["topic_words"] = VOCABULARY["topic_words_cbow"] = topic_corpus.vocabulary
 
 
 # -- files ----------------------------------------------------------------------------------------

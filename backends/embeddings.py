@@ -47,24 +47,22 @@ def embedding_layers(graph: Graph) -> list[str]:
     return [n for n in graph.topological_order() if graph.node(n).type == "Embedding"]
 
 
-def vocabulary(graph: Graph, base_dir=None) -> tuple[list, list]:
-    """(words, topics) of the design's data set: only built-in data sets have a vocabulary
-    (([], []) otherwise, or when the set has none); generating one takes milliseconds."""
-    settings = graph.training or {}
-    name = settings.get("dataset", "")
-    if name not in data.BUILTIN:
+def vocabulary(graph: Graph) -> tuple[list, list]:
+    """(words, topics) of the design's data set, without generating it: only built-in sets
+    name their words (`data.VOCABULARY`); ([], []) for any other."""
+    known = data.VOCABULARY.get((graph.training or {}).get("dataset", ""))
+    if known is None:
         return [], []
-    dataset = data.load(name, base_dir, settings.get("seed", 0))
-    return list(dataset.tokens), list(dataset.token_topics)
+    words, topics = known()
+    return list(words), list(topics)
 
 
-def has_word_vectors(graph: Graph, base_dir=None) -> bool:
+def has_word_vectors(graph: Graph) -> bool:
     """An Embedding layer, and a data set that names its tokens."""
-    return bool(embedding_layers(graph)) and bool(vocabulary(graph, base_dir)[0])
+    return bool(embedding_layers(graph)) and bool(vocabulary(graph)[0])
 
 
-def word_vectors(graph: Graph, base_dir=None, weights=None, layer: str | None = None
-                 ) -> WordVectors:
+def word_vectors(graph: Graph, weights=None, layer: str | None = None) -> WordVectors:
     """The word vectors of `layer` (default: the first Embedding layer) from `weights` (an .npz
     path or {"node/name": array}); None: the design's seeded initial (untrained) weights."""
     layers = embedding_layers(graph)
@@ -76,7 +74,7 @@ def word_vectors(graph: Graph, base_dir=None, weights=None, layer: str | None = 
     elif layer not in layers:
         raise EmbeddingError(f"{layer!r} is not an Embedding layer of the design (its "
                              f"Embedding layers: {', '.join(layers)})")
-    words, topics = vocabulary(graph, base_dir)
+    words, topics = vocabulary(graph)
     if not words:
         raise EmbeddingError(f"data set {graph.training.get('dataset', '')!r} names no words "
                              f"for its token ids (a built-in text set such as topic_words does)")

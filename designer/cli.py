@@ -545,15 +545,12 @@ def cmd_trace(args) -> int:
 
 def cmd_embeddings(args) -> int:
     """An Embedding layer's learned word vectors: a word's nearest neighbours, a 2-D picture."""
-    from pathlib import Path
-
     from netdesigner.backends import embeddings
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)
     weights = chosen_weights(args)
-    base_dir = str(Path(args.file).resolve().parent)
     try:
-        wv = embeddings.word_vectors(graph, base_dir, weights, args.layer)
+        wv = embeddings.word_vectors(graph, weights, args.layer)
         word = args.word
         if word is None and args.neighbours:
             word = wv.words[0]

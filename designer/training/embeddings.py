@@ -5,8 +5,9 @@ coloured by topic when the data set knows topics (`topic_words`). Computed by
 `backends.embeddings`, the same functions as `netdesigner embeddings`. The tab is shown only for
 designs with an Embedding layer whose data set has a vocabulary; it reads the newest trained
 weights (the last run's, or those saved beside the project) and, before any training, the
-design's initial ones, so the contrast is visible. Only built-in data sets carry a vocabulary:
-generating one and reading a weights file take milliseconds, so the work stays on the GUI thread.
+design's initial ones, so the contrast is visible. Only built-in data sets carry a vocabulary,
+known without generating them (`data.VOCABULARY`); with a weights file of an Embedding layer's
+size it all takes milliseconds, so the work stays on the GUI thread.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListWidget, QLis
                                QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from netdesigner.backends import embeddings
-from netdesigner.backends.data import DataError
 
 from .plots import make_plot
 
@@ -110,19 +110,13 @@ class EmbeddingsView(QWidget):
         if self.document is None:
             return
         graph = self.document.graph
-        base_dir = str(self.document.base_dir)
-        try:
-            available = embeddings.has_word_vectors(graph, base_dir)
-        except (DataError, ValueError):
-            available = False
-        if not available:
+        if not embeddings.has_word_vectors(graph):
             self.clear()
             return
         self._set_available(True)
         weights = self.weights()
         try:
-            vectors = embeddings.word_vectors(graph, base_dir,
-                                              None if weights is None else str(weights))
+            vectors = embeddings.word_vectors(graph, None if weights is None else str(weights))
         except (ValueError, KeyError) as e:       # EmbeddingError, unreadable weights, a bad design
             self.vectors = None
             self.points.setData([], [])
