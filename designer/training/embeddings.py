@@ -117,7 +117,7 @@ class EmbeddingsView(QWidget):
         weights = self.weights()
         try:
             vectors = embeddings.word_vectors(graph, None if weights is None else str(weights))
-        except (ValueError, KeyError) as e:       # EmbeddingError, unreadable weights, a bad design
+        except (ValueError, KeyError) as e:   # EmbeddingError, unreadable weights, a bad design
             self.vectors = None
             self.points.setData([], [])
             self.neighbours.clear()
@@ -135,8 +135,8 @@ class EmbeddingsView(QWidget):
             text += " Train the design to see words that share contexts move together."
         if len({t for t in vectors.topics if t}) >= 2:
             s = embeddings.topic_separation(vectors)
-            text += (f" Mean cosine similarity within a topic {s['within']:+.2f}, across "
-                     f"topics {s['across']:+.2f}; {s['neighbour_share']:.0%} of each word's "
+            text += (f" Mean cosine similarity within a topic {s['within']:+.3f}, across "
+                     f"topics {s['across']:+.3f}; {s['neighbour_share']:.0%} of each word's "
                      f"{s['k']} nearest neighbours share its topic.")
         self.caption.setText(text)
         self.word.blockSignals(True)
