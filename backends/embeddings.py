@@ -43,8 +43,9 @@ class WordVectors:
 
 
 def embedding_layers(graph: Graph) -> list[str]:
-    """The design's Embedding layers, in topological order."""
-    return [n for n in graph.topological_order() if graph.node(n).type == "Embedding"]
+    """The design's Embedding layers (outside blocks), in the order they were added (not the
+    topological one: the Embeddings tab asks after every edit, a wire drawn into a loop too)."""
+    return [n for n in graph.nodes() if graph.node(n).type == "Embedding"]
 
 
 def vocabulary(graph: Graph) -> tuple[list, list]:
@@ -141,6 +142,8 @@ def topic_separation(wv: WordVectors, k: int = 5) -> dict:
     same = topics[has][:, None] == topics[has][None, :]
     sub = sims[np.ix_(has, has)]
     off_diagonal = ~np.eye(len(has), dtype=bool)
+    if not (same & off_diagonal).any():
+        raise EmbeddingError("no topic has two words: nothing to compare within a topic")
     shares = []
     for i in has:
         order = [j for j in np.argsort(-sims[i], kind="stable") if j != i][:k]
@@ -175,8 +178,10 @@ def to_dict(wv: WordVectors, word: str | None = None, k: int = 5) -> dict:
     if word is not None:
         out["word"] = word
         out["neighbours"] = [{"word": w, "similarity": s} for w, s in nearest(wv, word, k)]
-    if len({t for t in wv.topics if t}) >= 2:
+    try:
         out["topic_separation"] = topic_separation(wv)
+    except EmbeddingError:
+        pass                                  # no topics, or none with two words: nothing to say
     return out
 
 

@@ -113,6 +113,8 @@ def test_topic_separation_tells_clustered_from_random_vectors():
     random = WordVectors("e", words, np.random.default_rng(0).normal(size=(54, 16)), topics)
     s = embeddings.topic_separation(random)
     assert abs(s["within"] - s["across"]) < 0.1 and s["neighbour_share"] < 0.5
+    with pytest.raises(EmbeddingError, match="no topic has two words"):
+        embeddings.topic_separation(WordVectors("e", ["a", "b"], np.eye(2), ["x", "y"]))
 
 
 def test_untrained_sample_vectors_do_not_keep_topics_together():
@@ -143,8 +145,12 @@ def test_no_word_vectors_is_a_sentence(tmp_path):
 
 def test_the_command_line_on_untrained_vectors(capsys, tmp_path):
     from netdesigner.designer.cli import main
-    assert main(["embeddings", str(SAMPLE), "--random", "--word", "cat", "--json"]) == 0
+    png = tmp_path / "words.png"
+    assert main(["embeddings", str(SAMPLE), "--random", "--word", "cat", "--json",
+                 "--png", str(png)]) == 0
     out = json.loads(capsys.readouterr().out)
+    from PIL import Image
+    assert Image.open(png).size == (980, 720)
     assert out["layer"] == "embedding_1" and len(out["words"]) == 54
     assert [n["word"] for n in out["neighbours"]] and len(out["neighbours"]) == 5
     assert out["topic_separation"]["neighbour_share"] < MIN_NEIGHBOUR_SHARE
