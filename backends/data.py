@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import topic_corpus
+
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
 
@@ -61,6 +63,10 @@ class Dataset:
     classes: list = field(default_factory=list)
     description: str = ""
     origin: Origin | None = None      # files only: where each sample comes from
+    # token-id inputs with a vocabulary: the word of every input token id, and its topic ("":
+    # none), so that views of learned word vectors can label and colour them
+    tokens: list = field(default_factory=list)
+    token_topics: list = field(default_factory=list)
 
     @property
     def sample_shape(self) -> tuple:
@@ -268,6 +274,38 @@ def _reversed_digits(name: str, seed: int, steps: int, n: int = 5000) -> Dataset
     x = rng.integers(0, digits, (n, steps))
     return Dataset(name, x.astype(np.int32), x[:, ::-1].astype(np.int64), CLASSIFICATION,
                    [str(i) for i in range(digits)], BUILTIN[name][0])
+
+
+#: built-in sets whose token ids name words: name -> () -> (words, topics), known without
+#: generating the set (the Embeddings tab asks after every edit)
+VOCABULARY: dict[str, Callable[[], tuple[list, list]]] = {}
+
+
+@builtin("topic_words", "Word vectors, skip-gram: a generated corpus of 1,200 eight-word "
+                        "sentences, each about one of 4 topics (12 words each) with 6 shared "
+                        "function words; one sample per (centre word, context word within 2) "
+                        "pair: the input is the centre word's id, the class the context word "
+                        "(54-word vocabulary).")
+def _topic_words(seed: int) -> Dataset:
+    corpus = topic_corpus.generate(seed)
+    x, y = topic_corpus.skipgram_pairs(corpus.sentences)
+    return Dataset("topic_words", x, y, CLASSIFICATION, list(corpus.words),
+                   BUILTIN["topic_words"][0], tokens=list(corpus.words),
+                   token_topics=list(corpus.topics))
+
+
+@builtin("topic_words_cbow", "Word vectors, CBOW: the corpus of topic_words; the input is the "
+                             "4 words around a centre word (2 each side), the class the centre "
+                             "word (54-word vocabulary).")
+def _topic_words_cbow(seed: int) -> Dataset:
+    corpus = topic_corpus.generate(seed)
+    x, y = topic_corpus.cbow_pairs(corpus.sentences)
+    return Dataset("topic_words_cbow", x, y, CLASSIFICATION, list(corpus.words),
+                   BUILTIN["topic_words_cbow"][0], tokens=list(corpus.words),
+                   token_topics=list(corpus.topics))
+
+
+VOCABULARY["topic_words"] = VOCABULARY["topic_words_cbow"] = topic_corpus.vocabulary
 
 
 # -- files ----------------------------------------------------------------------------------------

@@ -543,6 +543,47 @@ def cmd_trace(args) -> int:
     return EXIT_OK
 
 
+def cmd_embeddings(args) -> int:
+    """An Embedding layer's learned word vectors: a word's nearest neighbours, a 2-D picture."""
+    from netdesigner.backends import embeddings
+    from netdesigner.graph import fileformat
+    graph = fileformat.load(args.file)
+    weights = chosen_weights(args)
+    try:
+        wv = embeddings.word_vectors(graph, weights, args.layer)
+        word = args.word
+        if word is None and args.neighbours:
+            word = wv.words[0]
+        if word is not None:
+            wv.index(word)                   # an unknown word: its sentence, before any output
+        result = embeddings.to_dict(wv, word, args.neighbours)
+    except ValueError as e:                  # EmbeddingError, a data fault, unreadable weights
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.png:
+        embeddings.write_png(wv, args.png, word, args.neighbours)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    print(f"{args.file}: {len(wv.words)} word vectors of {wv.layer} "
+          f"({wv.vectors.shape[1]} numbers each), {wv.source}")
+    if word is not None:
+        print(f"nearest to {word!r} (cosine similarity):")
+        for entry in result["neighbours"]:
+            topic = wv.topics[wv.index(entry["word"])] if wv.topics else ""
+            print(f"  {entry['word']:<14} {entry['similarity']:+.3f}"
+                  + (f"  ({topic})" if topic else ""))
+    separation = result.get("topic_separation")
+    if separation:
+        print(f"topics: mean cosine similarity within a topic {separation['within']:+.3f}, "
+              f"across topics {separation['across']:+.3f}; "
+              f"{separation['neighbour_share']:.0%} of each word's {separation['k']} nearest "
+              f"neighbours share its topic ({separation['words']} topic words)")
+    if args.png:
+        print(f"wrote {args.png}")
+    return EXIT_OK
+
+
 def _git_revision(path: str, rev: str):
     """(the text of `path` at git revision `rev`, a name for it); ValueError says why not."""
     import subprocess
@@ -706,6 +747,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights_options(p, "the initial")
     p.add_argument("--json", action="store_true", help="print the trace as JSON")
     p.set_defaults(func=cmd_trace)
+    p = sub.add_parser("embeddings", help="an Embedding layer's learned word vectors: a word's "
+                                          "nearest neighbours (cosine) and a 2-D projection "
+                                          "(PCA) of all of them")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--layer", help="the Embedding layer (default: the first)")
+    p.add_argument("--word", help="list this word's nearest neighbours")
+    p.add_argument("--neighbours", type=int, default=5,
+                   help="how many neighbours (default 5; without --word, of the first word)")
+    p.add_argument("--png", help="draw every word at its 2-D projection to this PNG")
+    add_weights_options(p, "the initial")
+    p.add_argument("--json", action="store_true",
+                   help="print the words' projection, the neighbours and topic separation "
+                        "as JSON")
+    p.set_defaults(func=cmd_embeddings)
     p = sub.add_parser("diff", help="what changed between two designs: layers added, removed "
                                     "or changed, rewired wires, shapes, settings, blocks "
                                     "(exit 0 when equal, 1 when different)")

@@ -51,6 +51,10 @@ TARGETS = {
     "echo_state_sine": ("mse", lambda v: v <= 0.01, True),
     # an image folder streamed from disk (samples/shapes/, made by samples/make_shapes.py)
     "image_folder_shapes": ("accuracy", lambda v: v >= 0.95, True),
+    # word vectors: a context word is a guess (at best about 6%, chance 1.9%; measured 6.2%);
+    # what they are for, topics kept together, is tested in tests/backends/test_embeddings.py
+    "word_vectors_skipgram": ("accuracy", lambda v: v >= 0.045, False),
+    "word_vectors_cbow": ("accuracy", lambda v: v >= 0.045, False),
 }
 
 

@@ -43,6 +43,7 @@ from ..param_form import ParamForm
 from ..project_view import ProjectState
 from .plots import TrainingPlots
 from .data_view import DataPreview
+from .embeddings import EmbeddingsView
 from .generated import GeneratedView
 from .results import EvaluationView, RunsView
 
@@ -171,6 +172,9 @@ class TrainingPanel(QWidget):
         self.plots.addTab(self.generated, "Generated")
         self.plots.addTab(self.evaluation, "Test set")
         self.plots.addTab(self.runs, "Runs")
+        # word vectors of an Embedding layer (shown for designs whose data set names its words)
+        self.embeddings = EmbeddingsView(self.saved_weights, self.plots)
+        self.plots.addTab(self.embeddings, "Embeddings")
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.plots)
@@ -200,7 +204,8 @@ class TrainingPanel(QWidget):
     def project_views(self) -> list:
         """The panel's views of the open project, for `ProjectViews.subscribe` (the panel
         itself first: it ends a run of the previous project before the views are emptied)."""
-        return [self, self.plots, self.preview, self.generated, self.evaluation, self.runs]
+        return [self, self.plots, self.preview, self.generated, self.evaluation, self.runs,
+                self.embeddings]
 
     # the run state of the open project lives in its ProjectState
     @property
@@ -618,6 +623,7 @@ class TrainingPanel(QWidget):
             self.document.undo.resetClean()          # the project has news to save
             self.document.fileChanged.emit()
             self.runs.set_runs(self.document.graph.runs)
+            self.embeddings.weights_changed()
 
     def save_weights(self, project_path: Path, source: Path | None = None) -> Path | None:
         """Called when the project is saved: its newest weights go beside it. `source`: the

@@ -52,6 +52,8 @@ def assert_fresh(window):
     assert generated.latest is None and generated.caption.text() == IDLE_CAPTION
     assert curve_points(generated.fake_points) == 0 and curve_points(generated.real_points) == 0
     assert generated.grid.count() == 0
+    words = panel.embeddings
+    assert words.vectors is None and words.neighbours.count() == 0 and not words.labels
     runs = window.document.graph.runs
     assert panel.runs.runs is runs and panel.runs.list.count() == len(runs)
     assert all(item.training_level is None and not item.training_warnings
@@ -329,6 +331,10 @@ def fill_every_view(window):
         plots.dirty = True
         plots.redraw()
     panel.generated.redraw()
+    from netdesigner.backends.embeddings import WordVectors
+    panel.embeddings.show_vectors(WordVectors("embedding_1", ["a", "b", "c"],
+                                              np.eye(3), ["x", "x", "y"]))
+    assert panel.embeddings.neighbours.count() == 2
     plots.explain_no_gradients("none")
     panel.evaluation.show_event({"metrics": {"mse": 0.1}, "loss": 0.1, "samples": 4,
                                  "task": "regression", "report": {"mse": 0.1, "mae": 0.2}})
