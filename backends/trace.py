@@ -251,10 +251,12 @@ def sample_for(prepared, split: str, index: int, given: Given | None):
 
 
 def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weights=None,
-          backend: str = "numpy", prepared=None, given: Given | None = None) -> Trace:
+          backend: str = "numpy", prepared=None, given: Given | None = None,
+          model=None) -> Trace:
     """Trace sample `index` of the design's prepared `split` (or the sample `given`) with
     `weights` (an .npz path; None: the design's seeded initial weights) on `backend` ("numpy"
-    or "keras")."""
+    or "keras"). `model`: the NumPy model of `prepared` with those weights, when made already
+    (`traced_model`)."""
     if graph.training.get("mode", "supervised") == "gan":
         raise TraceError("a GAN has two networks and no targets to trace against: open its "
                          "generator or discriminator as a design of its own to trace it")
@@ -262,7 +264,7 @@ def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weight
         raise TraceError(f"unknown backend {backend!r}: choose numpy or keras")
     prepared = prepared if prepared is not None else prepare(graph, base_dir)
     x, y = sample_for(prepared, split, index, given)
-    model = _numpy_model(prepared, weights)
+    model = model if model is not None else traced_model(prepared, weights)
     result = _numpy_trace(model, x, y, prepared.settings)
     if backend == "keras":
         result = _keras_trace(model, prepared.network, x, result)
@@ -289,7 +291,8 @@ def attention_weights(model) -> dict:
     return out
 
 
-def _numpy_model(prepared, weights):
+def traced_model(prepared, weights):
+    """The NumPy model a trace runs: the design's seeded initial weights, or the .npz given."""
     model = compile_graph(prepared.network, prepared.settings)
     if weights:
         try:
@@ -448,11 +451,12 @@ def explain(graph: Graph, traced: Trace, weights: dict, node: str, position) -> 
     return Explanation(node, layer.type, position, inputs, w, bias, activation, z, value)
 
 
-def trace_weights(graph: Graph, base_dir, weights=None, prepared=None) -> dict:
+def trace_weights(graph: Graph, base_dir, weights=None, prepared=None, model=None) -> dict:
     """{node: {name: array}} of the model a trace runs (the design's seeded initial weights,
     or the .npz given)."""
-    model = _numpy_model(prepared if prepared is not None else prepare(graph, base_dir),
-                         weights)
+    if model is None:
+        model = traced_model(prepared if prepared is not None else prepare(graph, base_dir),
+                             weights)
     return {n: {k: np.array(v) for k, v in ws.items()} for n, ws in model.weights.items()}
 
 
@@ -548,15 +552,17 @@ def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, b
     try:
         graph = fileformat.loads(graph_text, "<project>")
         prepared = prepare(graph, base_dir)          # the data read once for all three
+        # and the model made once (its initial weights can take a while: orthogonal ones)
+        model = traced_model(prepared, weights) if graph.training.get("mode") != "gan" else None
         traced = trace(graph, base_dir, index=index, split=split, weights=weights,
-                       backend=backend, prepared=prepared, given=given)
+                       backend=backend, prepared=prepared, given=given, model=model)
         try:
             why = attribution(graph, base_dir, index=index, split=split, weights=weights,
-                              prepared=prepared, given=given)
+                              prepared=prepared, given=given, model=model)
         except TraceError:
             why = None                     # not a classifier of numbers: nothing to show
         return {"trace": traced, "why": why,
-                "weights": trace_weights(graph, base_dir, weights, prepared)}
+                "weights": trace_weights(graph, base_dir, weights, prepared, model)}
     except ValueError as e:                        # TraceError, data faults, design problems
         return {"error": str(e)}
 
@@ -578,7 +584,7 @@ class Attribution:
 
 def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
                 weights=None, class_index: int | None = None, prepared=None,
-                given: Given | None = None) -> Attribution:
+                given: Given | None = None, model=None) -> Attribution:
     """Saliency and Grad-CAM of a sample's predicted class (or `class_index`), from the exact
     NumPy backward pass of that class's output score."""
     if graph.training.get("mode", "supervised") == "gan":
@@ -589,7 +595,7 @@ def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
         raise TraceError("saliency and Grad-CAM explain a class: this design does not "
                          "classify")
     x, _ = sample_for(prepared, split, index, given)
-    model = _numpy_model(prepared, weights)
+    model = model if model is not None else traced_model(prepared, weights)
     outs = model.forward([x], training=False)
     scores = np.asarray(outs[0])[0]
     if scores.ndim != 1:

@@ -185,8 +185,17 @@ class DrawingPad(QWidget):
         painter.end()
 
 
+def trace_worker() -> ProcessPoolExecutor:
+    """The process traces run in: spawned (a Keras trace loads TensorFlow there, never in the
+    GUI), one at a time."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 class TracePanel(QWidget):
     traced = Signal()                  # a trace arrived (or failed: `error` says why)
+    #: makes the executor traces run in (quick tests hand in a thread, which skips the
+    #: second or so a spawned process takes to start; the trace itself is the same call)
+    new_executor = staticmethod(trace_worker)
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -394,8 +403,7 @@ class TracePanel(QWidget):
         weights = self.window.training.saved_weights()
         base_dir = str(document.path.parent) if document.path else str(Path.cwd())
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = self.new_executor()
         self._request += 1
         self._future = (self._request, self._pool.submit(
             run_trace, text, base_dir, self.index.value(), self.split.currentText(),

@@ -19,7 +19,7 @@ from .plots import PENS, make_plot
 NO_EVALUATION = "Train a network to see how it does on the test set."
 
 
-class TestSampleThumbnail(QLabel):
+class SampleThumbnail(QLabel):
     """A test sample's picture in the examples grid: a double-click, or "Trace this sample" in
     its context menu, asks to trace it (sample `index` of the test split)."""
     traceRequested = Signal(int)
@@ -176,7 +176,7 @@ class EvaluationView(QWidget):
             col = QVBoxLayout(cell)
             col.setContentsMargins(0, 0, 0, 0)
             # the examples are the first test samples, in order: thumbnail k is test row k
-            picture = TestSampleThumbnail(k)
+            picture = SampleThumbnail(k)
             picture.setPixmap(array_pixmap(sample))
             picture.traceRequested.connect(lambda row: self.traceRequested.emit("test", row))
             ok = true == guess
