@@ -147,6 +147,13 @@ class DrawingPad(QWidget):
                     level = 1.0 if d <= reach else 0.5 if d <= reach + 1 else 0.0
                     self.ink[y, x] = max(self.ink[y, x], level)
 
+    def stroke(self, cells) -> None:
+        """Ink a stroke through `cells` ((row, column) each), as the mouse draws one."""
+        self._last = None
+        for cell in cells:
+            self._stroke_to(tuple(cell))
+        self._last = None
+
     def _stroke_to(self, cell: tuple) -> None:
         start = self._last or cell
         steps = max(abs(cell[0] - start[0]), abs(cell[1] - start[1]), 1)
@@ -355,10 +362,11 @@ class TracePanel(QWidget):
         self.given_box.setVisible(shape is not None or tokens is not None)
         if tokens is not None:
             steps, vocabulary = tokens
-            self.tokens.setPlaceholderText(
+            example = " ".join(str((3 * i + 1) % (vocabulary or 10)) for i in range(steps or 6))
+            self.tokens.setPlaceholderText(example)
+            self.tokens.setToolTip(
                 f"{steps} token ids" + (f" from 0 to {vocabulary - 1}" if vocabulary else "")
-                + ", e.g. " + " ".join(str((3 * i + 1) % (vocabulary or 10))
-                                       for i in range(steps or 6)))
+                + f", apart by spaces or commas, e.g. {example}; Return traces them")
 
     def trace_drawing(self) -> bool:
         """Trace what is drawn on the pad (as a grey image of the data set, scaled as its
