@@ -67,6 +67,7 @@ def test_a_test_thumbnail_or_strokes_on_the_pad_are_traced(window, qtbot, tmp_pa
     thumbnails = window.training.evaluation.findChildren(SampleThumbnail)
     assert len(thumbnails) == 24 and [t.index for t in thumbnails] == list(range(24))
     assert [a.text() for a in thumbnails[3].context_menu().actions()] == ["Trace this sample"]
+    assert all(t.isVisible() for t in thumbnails)
 
     panel = window.trace
     traced = traced_after(qtbot, panel, lambda: QTest.mouseDClick(thumbnails[5], Qt.LeftButton))
@@ -77,6 +78,10 @@ def test_a_test_thumbnail_or_strokes_on_the_pad_are_traced(window, qtbot, tmp_pa
     for n in window.document.graph.nodes():
         np.testing.assert_array_equal(traced.layers[n].outputs[0], model.activations[n][0][0])
     assert "Sample 5 of the test split" in panel.status.text()
+    menu = thumbnails[3].context_menu()                  # or "Trace this sample" on another
+    traced = traced_after(qtbot, panel, lambda: menu.actions()[0].trigger())
+    assert (traced.split, traced.index) == ("test", 3)
+    np.testing.assert_array_equal(traced.layers["input_1"].outputs[0], split.x_test[3])
 
     # then strokes drawn on the pad, traced as an image of the data set (one window for both)
     assert panel.drawing_box.isVisible() and not panel.tokens_box.isVisible()
