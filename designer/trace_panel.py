@@ -132,7 +132,8 @@ class DrawingPad(QWidget):
 
     def cell_at(self, point: QPointF) -> tuple | None:
         h, w = self.ink.shape
-        r, c = int(point.y() * h // max(self.height(), 1)), int(point.x() * w // max(self.width(), 1))
+        r = int(point.y() * h // max(self.height(), 1))
+        c = int(point.x() * w // max(self.width(), 1))
         return (r, c) if 0 <= r < h and 0 <= c < w else None
 
     def _ink(self, r: int, c: int) -> None:
