@@ -76,6 +76,7 @@ screenshot: install
 	$(PY) -m netdesigner.designer.screenshot keras.applications.ResNet50 docs/designer-resnet50.png --size 1280x800 --import --select conv2_block1_add
 	$(PY) -m netdesigner.designer.screenshot docs/cnn_digits_v2.graph docs/compare.png --size 1280x800 --compare samples/cnn_digits.graph
 	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/trace.png --size 1280x800 --trace 12
+	$(PY) -m netdesigner.designer.screenshot samples/cnn_digits.graph docs/trace-drawing.png --size 1280x800 --trace 0 --draw
 	$(PY) -m netdesigner.designer.screenshot samples/seq2seq_attention_dot.graph docs/attention.png --size 1280x800 --train 6 --trace 0 --trace-layer attention_1
 
 clean:

@@ -761,13 +761,8 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
         for c in chunks:
             lo = float(c.min()) if lo is None else min(lo, float(c.min()))
             hi = float(c.max()) if hi is None else max(hi, float(c.max()))
-        span = hi - lo if hi > lo else 1.0
-
-        def minmax(x):
-            x = x - lo            # a new array: the caller's stays as it was
-            x /= span
-            return x.astype(np.float32, copy=False)
-        return {"mode": "minmax", "min": lo, "max": hi}, minmax
+        description = {"mode": "minmax", "min": lo, "max": hi}
+        return description, scaler(description)
     if mode == "standard":
         n, mean, m2 = 0, 0.0, 0.0
         for c in chunks:
@@ -781,15 +776,52 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
             m2 = m2 + c_m2 + delta ** 2 * (n * k / total)
             n = total
         std = np.sqrt(m2 / n)
-        mean32 = np.asarray(mean, np.float32)
-        std32 = np.where(std > 0, std, 1.0).astype(np.float32)
+        description = {"mode": "standard", "mean": np.asarray(mean, np.float32),
+                       "std": np.where(std > 0, std, 1.0).astype(np.float32)}
+        return description, scaler(description)
+    return {}, None
+
+
+def scaler(scaling: dict) -> Callable | None:
+    """The scale function of a fitted scaling (`fit_scaling`'s description, as `Split.scaling`
+    keeps it): what `prepare` applies to every sample, and a sample given later (a drawn digit
+    to trace) gets the same. None: no scaling."""
+    mode = scaling.get("mode")
+    if mode == "minmax":
+        lo, hi = scaling["min"], scaling["max"]
+        span = hi - lo if hi > lo else 1.0
+
+        def minmax(x):
+            x = x - lo            # a new array: the caller's stays as it was
+            x /= span
+            return x.astype(np.float32, copy=False)
+        return minmax
+    if mode == "standard":
+        mean32 = np.asarray(scaling["mean"], np.float32)
+        std32 = np.asarray(scaling["std"], np.float32)
 
         def standard(x):
             x = x - mean32
             x /= std32
             return x.astype(np.float32, copy=False)
-        return {"mode": "standard", "mean": mean32, "std": std32}, standard
-    return {}, None
+        return standard
+    return None
+
+
+def prepare_samples(x, split: Split, input_node: str = "the Input layer") -> np.ndarray:
+    """Samples given as the data set has them (raw) made what `prepare` makes of the data set's
+    own for the network: reshaped to the network's input shape, float32 and scaled with the
+    statistics fitted on `split`'s training samples (token ids stay whole numbers)."""
+    x = np.asarray(x)
+    x = fit_shape(x, tuple(split.x_test.shape[1:]), "sample", input_node)
+    if np.issubdtype(x.dtype, np.integer) and np.issubdtype(split.x_test.dtype, np.integer):
+        return x.astype(split.x_test.dtype)
+    if np.issubdtype(x.dtype, np.floating) or np.issubdtype(split.x_test.dtype, np.floating):
+        x = x.astype(np.float32)
+        scale = scaler(split.scaling or {})
+        if scale is not None:
+            x = scale(x)
+    return x
 
 
 class Rows:

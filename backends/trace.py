@@ -16,6 +16,7 @@ import numpy as np
 
 from netdesigner.graph import Graph, fileformat
 
+from .data import prepare_samples
 from .jobs import prepare
 from .numpy.losses import from_settings
 from .numpy.model import compile_graph
@@ -64,6 +65,11 @@ class Trace:
     # attention layer -> its weights for the sample: (heads, query steps, key steps), each
     # row a softmax over the key steps (NumPy's forward pass; the same for either backend)
     attention: dict = field(default_factory=dict)
+    given: str = ""                   # a sample the user gave (`Given.label`); "": of a split
+
+    def name(self) -> str:
+        """'sample 12 of the test split', or what the user gave ('the drawing')."""
+        return self.given or f"sample {self.index} of the {self.split} split"
 
     def predicted_class(self) -> int | None:
         y = np.asarray(self.prediction[0])
@@ -80,8 +86,9 @@ class Trace:
                                       for g in t.gradients]
             layers.append(entry)
         predicted = self.predicted_class()
-        return {"backend": self.backend, "split": self.split, "index": self.index,
-                "loss": self.loss,
+        return {"backend": self.backend, "split": None if self.given else self.split,
+                "index": None if self.given else self.index, "given": self.given or None,
+                "loss": None if np.isnan(self.loss) else self.loss,
                 "prediction": [np.asarray(p).tolist() for p in self.prediction],
                 "target": None if self.target is None else np.asarray(self.target).tolist(),
                 "predicted_class": None if predicted is None else self.classes[predicted],
@@ -103,18 +110,161 @@ def sample_of(split, which: str, index: int):
     return x[index:index + 1], None if y is None else y[index:index + 1]
 
 
+# -- a sample the user gives ---------------------------------------------------------------
+#: built-in sets of grey images that a design may read flattened (mlp_digits reads 64 values):
+#: their pictures' height and width, for a drawing pad
+GREY_IMAGE_SETS = {"digits": (8, 8)}
+#: the largest picture drawn on the pad, a side (bigger inputs are photographs, not drawings)
+LARGEST_DRAWING = 64
+
+
+@dataclass
+class Given:
+    """A sample the user gives instead of a row of a split:
+    - "drawing": ink from 0 (none) to 1 (full), height x width: becomes a grey image in the data
+      set's own value range (bright = ink, as in the digits), then is scaled like the data set;
+    - "tokens": whole numbers (token ids), as `parse_tokens` reads them;
+    - "sample": a raw sample as the data set has it (an .npy file)."""
+    kind: str
+    values: np.ndarray
+    label: str                        # how the trace names it: "the drawing", "tokens 1 2 3"
+
+
+def drawing_shape(graph: Graph) -> tuple | None:
+    """(height, width) of a picture drawn for this design, when it reads grey images (an
+    Input of height x width x 1, or a flattened built-in grey image set); else None."""
+    inputs = graph.inputs()
+    if len(inputs) != 1:
+        return None
+    shape = tuple(graph.node(inputs[0]).params.get("shape") or ())
+    if str(graph.node(inputs[0]).params.get("dtype", "float32")).startswith("int"):
+        return None
+    if (len(shape) == 3 and shape[2] == 1 and all(isinstance(d, int) for d in shape[:2])
+            and 4 <= min(shape[:2]) and max(shape[:2]) <= LARGEST_DRAWING):
+        return shape[:2]
+    known = GREY_IMAGE_SETS.get(graph.training.get("dataset"))
+    if known and len(shape) == 1 and shape[0] == known[0] * known[1]:
+        return known
+    return None
+
+
+def token_input(graph: Graph) -> tuple | None:
+    """(steps, vocabulary size) of a design that reads token ids (an integer Input of one axis;
+    the vocabulary is the input_dim of the Embedding it feeds, None without one); else None."""
+    inputs = graph.inputs()
+    if len(inputs) != 1:
+        return None
+    params = graph.node(inputs[0]).params
+    shape = tuple(params.get("shape") or ())
+    if len(shape) != 1 or not str(params.get("dtype", "float32")).startswith("int"):
+        return None
+    vocabulary = next((graph.node(e.target).params.get("input_dim")
+                       for e in graph.out_edges(inputs[0])
+                       if graph.node(e.target).type == "Embedding"), None)
+    return shape[0], vocabulary
+
+
+def parse_tokens(graph: Graph, text: str) -> Given:
+    """A typed token sequence ('3 1 4 1 5 9', commas allowed) checked against the design: every
+    token a whole number in its vocabulary, as many as its Input takes (TraceError: which token
+    or how many, as a sentence)."""
+    spec = token_input(graph)
+    if spec is None:
+        raise TraceError("this design does not read token ids (an integer Input of one axis): "
+                         "draw or pick a sample instead")
+    steps, vocabulary = spec
+    words = text.replace(",", " ").split()
+    if not words:
+        raise TraceError("type the sequence as token ids, e.g. "
+                         + " ".join(str(i % (vocabulary or 10)) for i in range(steps or 6)))
+    tokens = []
+    for k, word in enumerate(words, 1):
+        try:
+            token = int(word)
+        except ValueError:
+            raise TraceError(f"token {k}, {word!r}, is not a token id: type whole numbers"
+                             + (f" from 0 to {vocabulary - 1}" if vocabulary else "")) from None
+        if token < 0 or (vocabulary is not None and token >= vocabulary):
+            raise TraceError(f"token {k}, {token}, is outside the vocabulary: the ids go from 0 "
+                             f"to {vocabulary - 1}" if vocabulary else
+                             f"token {k}, {token}, is negative: token ids start at 0")
+        tokens.append(token)
+    if steps is not None and len(tokens) != steps:
+        raise TraceError(f"the sequence has {len(tokens)} token{'s' * (len(tokens) != 1)}; "
+                         f"this design reads {steps} at a time")
+    return Given("tokens", np.asarray(tokens, dtype=np.int64), "tokens " + " ".join(words))
+
+
+def read_given(path, graph: Graph) -> Given:
+    """A sample from a file: an .npy array (a raw sample, as the data set has it) or a picture
+    (.png, .jpg: grey, resized to the drawing size, bright = ink)."""
+    from pathlib import Path
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise TraceError(f"{path}: not a NumPy array file ({e})") from None
+        if values.dtype.kind not in "biuf":
+            raise TraceError(f"{path}: holds {values.dtype} values, not numbers")
+        return Given("sample", values, path.name)
+    if suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
+        size = drawing_shape(graph)
+        if size is None:
+            raise TraceError(f"{path}: this design does not read grey images, so a picture "
+                             f"cannot be its input: give an .npy sample")
+        from PIL import Image, UnidentifiedImageError
+        try:
+            with Image.open(path) as im:
+                grey = im.convert("L").resize((size[1], size[0]), Image.BILINEAR)
+        except (OSError, UnidentifiedImageError) as e:
+            raise TraceError(f"{path}: not a picture that can be read ({e})") from None
+        return Given("drawing", np.asarray(grey, dtype=np.float32) / 255.0, path.name)
+    raise TraceError(f"{path}: give an .npy array or a picture (.png, .jpg)")
+
+
+def given_input(prepared, given: Given, input_node: str = "the Input layer") -> np.ndarray:
+    """The network's input (a batch of one) for a sample the user gave, made as `prepare`
+    makes the data set's samples (`backends.data.prepare_samples`: reshaped, scaled with the
+    statistics fitted on the training split)."""
+    dataset = prepared.split.dataset
+    values = np.asarray(given.values)
+    if given.kind == "drawing":
+        # ink 0..1 to the data set's own value range (digits: 0 to 16), then its scaling
+        raw = np.asarray(dataset.x[:2000])
+        lo, hi = float(raw.min()), float(raw.max())
+        values = (lo + values.astype(np.float64) * (hi - lo)).astype(np.float32)
+        values = values.reshape(values.shape + (1,) * (len(dataset.sample_shape) - 2))
+    try:
+        return prepare_samples(values[None], prepared.split, input_node)
+    except ValueError as e:
+        raise TraceError(f"{given.label}: {e}") from None
+
+
+def sample_for(prepared, split: str, index: int, given: Given | None):
+    """(x, y) to trace: row `index` of `split`, or the sample given (no target)."""
+    if given is None:
+        return sample_of(prepared.split, split, index)
+    inputs = prepared.network.inputs()
+    return given_input(prepared, given, inputs[0] if inputs else "the Input layer"), None
+
+
 def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weights=None,
-          backend: str = "numpy", prepared=None) -> Trace:
-    """Trace sample `index` of the design's prepared `split` with `weights` (an .npz path;
-    None: the design's seeded initial weights) on `backend` ("numpy" or "keras")."""
+          backend: str = "numpy", prepared=None, given: Given | None = None,
+          model=None) -> Trace:
+    """Trace sample `index` of the design's prepared `split` (or the sample `given`) with
+    `weights` (an .npz path; None: the design's seeded initial weights) on `backend` ("numpy"
+    or "keras"). `model`: the NumPy model of `prepared` with those weights, when made already
+    (`traced_model`)."""
     if graph.training.get("mode", "supervised") == "gan":
         raise TraceError("a GAN has two networks and no targets to trace against: open its "
                          "generator or discriminator as a design of its own to trace it")
     if backend not in ("numpy", "keras"):
         raise TraceError(f"unknown backend {backend!r}: choose numpy or keras")
     prepared = prepared if prepared is not None else prepare(graph, base_dir)
-    x, y = sample_of(prepared.split, split, index)
-    model = _numpy_model(prepared, weights)
+    x, y = sample_for(prepared, split, index, given)
+    model = model if model is not None else traced_model(prepared, weights)
     result = _numpy_trace(model, x, y, prepared.settings)
     if backend == "keras":
         result = _keras_trace(model, prepared.network, x, result)
@@ -122,7 +272,7 @@ def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weight
     classes = list(dataset.classes) if dataset.task == "classification" else []
     return Trace(backend, split, index, [x[0]], None if y is None else y[0],
                  result["prediction"], result["loss"], result["layers"], classes,
-                 attention_weights(model))
+                 attention_weights(model), "" if given is None else given.label)
 
 
 #: where each attention kernel keeps its softmax weights in its forward cache (see
@@ -141,7 +291,8 @@ def attention_weights(model) -> dict:
     return out
 
 
-def _numpy_model(prepared, weights):
+def traced_model(prepared, weights):
+    """The NumPy model a trace runs: the design's seeded initial weights, or the .npz given."""
     model = compile_graph(prepared.network, prepared.settings)
     if weights:
         try:
@@ -153,7 +304,8 @@ def _numpy_model(prepared, weights):
 
 def _numpy_trace(model, x, y, settings: dict) -> dict:
     outs = model.forward([x], training=False)
-    loss_value, douts = 0.0, [None] * len(outs)
+    # no target (a sample the user gave): no loss, and no gradients
+    loss_value, douts = float("nan"), [None] * len(outs)
     if y is not None:
         loss = from_settings(settings)
         loss_value, douts[0] = loss.value_and_grad(outs[0], y)
@@ -299,11 +451,12 @@ def explain(graph: Graph, traced: Trace, weights: dict, node: str, position) -> 
     return Explanation(node, layer.type, position, inputs, w, bias, activation, z, value)
 
 
-def trace_weights(graph: Graph, base_dir, weights=None, prepared=None) -> dict:
+def trace_weights(graph: Graph, base_dir, weights=None, prepared=None, model=None) -> dict:
     """{node: {name: array}} of the model a trace runs (the design's seeded initial weights,
     or the .npz given)."""
-    model = _numpy_model(prepared if prepared is not None else prepare(graph, base_dir),
-                         weights)
+    if model is None:
+        model = traced_model(prepared if prepared is not None else prepare(graph, base_dir),
+                             weights)
     return {n: {k: np.array(v) for k, v in ws.items()} for n, ws in model.weights.items()}
 
 
@@ -379,7 +532,7 @@ def write_png(traced: Trace, path, *, layers=None, scale_to: int = 48) -> None:
     canvas = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(canvas)
     predicted = traced.predicted_class()
-    title = (f"sample {traced.index} of the {traced.split} split ({traced.backend}); loss "
+    title = (f"{traced.name()} ({traced.backend}); loss "
              f"{traced.loss:.4g}" + (f"; predicted {traced.classes[predicted]}"
                                      if predicted is not None else ""))
     draw.text((pad, 8), title, fill=0)
@@ -391,22 +544,25 @@ def write_png(traced: Trace, path, *, layers=None, scale_to: int = 48) -> None:
     canvas.save(path)
 
 
-def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, backend: str):
+def run_trace(graph_text: str, base_dir: str, index: int, split: str, weights, backend: str,
+              given: Given | None = None):
     """A trace for a worker process (the designer runs traces off its GUI thread, and a Keras
     trace must not load TensorFlow into the GUI): the design as .graph text in; the Trace and
     the traced model's weights out, or a TraceError's sentence."""
     try:
         graph = fileformat.loads(graph_text, "<project>")
         prepared = prepare(graph, base_dir)          # the data read once for all three
+        # and the model made once (its initial weights can take a while: orthogonal ones)
+        model = traced_model(prepared, weights) if graph.training.get("mode") != "gan" else None
         traced = trace(graph, base_dir, index=index, split=split, weights=weights,
-                       backend=backend, prepared=prepared)
+                       backend=backend, prepared=prepared, given=given, model=model)
         try:
             why = attribution(graph, base_dir, index=index, split=split, weights=weights,
-                              prepared=prepared)
+                              prepared=prepared, given=given, model=model)
         except TraceError:
             why = None                     # not a classifier of numbers: nothing to show
         return {"trace": traced, "why": why,
-                "weights": trace_weights(graph, base_dir, weights, prepared)}
+                "weights": trace_weights(graph, base_dir, weights, prepared, model)}
     except ValueError as e:                        # TraceError, data faults, design problems
         return {"error": str(e)}
 
@@ -427,7 +583,8 @@ class Attribution:
 
 
 def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
-                weights=None, class_index: int | None = None, prepared=None) -> Attribution:
+                weights=None, class_index: int | None = None, prepared=None,
+                given: Given | None = None, model=None) -> Attribution:
     """Saliency and Grad-CAM of a sample's predicted class (or `class_index`), from the exact
     NumPy backward pass of that class's output score."""
     if graph.training.get("mode", "supervised") == "gan":
@@ -437,8 +594,8 @@ def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
     if dataset.task != "classification":
         raise TraceError("saliency and Grad-CAM explain a class: this design does not "
                          "classify")
-    x, _ = sample_of(prepared.split, split, index)
-    model = _numpy_model(prepared, weights)
+    x, _ = sample_for(prepared, split, index, given)
+    model = model if model is not None else traced_model(prepared, weights)
     outs = model.forward([x], training=False)
     scores = np.asarray(outs[0])[0]
     if scores.ndim != 1:
@@ -504,8 +661,7 @@ def write_attribution_png(traced: Trace, why: Attribution, path, scale: int = 24
     width = sum(t.shape[1] for t in tiles) + 10 * (len(tiles) + 1)
     canvas = Image.new("L", (max(width, 360), h + 50), 255)
     draw = ImageDraw.Draw(canvas)
-    draw.text((10, 6), f"why '{why.class_name}' (sample {traced.index} of the {traced.split} "
-                       f"split)", fill=0)
+    draw.text((10, 6), f"why '{why.class_name}' ({traced.name()})", fill=0)
     x = 10
     for (label, _), tile in zip(panels, tiles):
         canvas.paste(Image.fromarray(tile), (x, 40))

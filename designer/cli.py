@@ -464,9 +464,13 @@ def cmd_trace(args) -> int:
     base_dir = str(Path(args.file).resolve().parent)
     try:
         # the data set read once, for the trace, the worked-out value and the saliency
+        given = (tracing.read_given(args.input, graph) if args.input
+                 else tracing.parse_tokens(graph, args.tokens) if args.tokens is not None
+                 else None)
         prepared = None if graph.training.get("mode") == "gan" else prepare(graph, base_dir)
         traced = tracing.trace(graph, base_dir, index=args.sample, split=args.split,
-                               weights=weights, backend=args.backend, prepared=prepared)
+                               weights=weights, backend=args.backend, prepared=prepared,
+                               given=given)
         explanation = None
         if args.explain:
             node, _, where = args.explain.partition(":")
@@ -479,7 +483,8 @@ def cmd_trace(args) -> int:
                 graph, traced, tracing.trace_weights(graph, base_dir, weights, prepared),
                 node, position)
         why = (tracing.attribution(graph, base_dir, index=args.sample, split=args.split,
-                                   weights=weights, prepared=prepared) if args.why else None)
+                                   weights=weights, prepared=prepared, given=given)
+               if args.why else None)
         if why is not None and why.saliency.ndim != 2:
             raise tracing.TraceError("--why draws image inputs; this input is not an image")
         if args.layer and args.layer not in traced.layers:
@@ -505,8 +510,8 @@ def cmd_trace(args) -> int:
         return EXIT_OK
     where = f"trained weights {weights}" if weights else "untrained (initial) weights"
     predicted = traced.predicted_class()
-    print(f"{args.file}: sample {traced.index} of the {traced.split} split on {args.backend}, "
-          f"{where}; loss {traced.loss:.4g}"
+    print(f"{args.file}: {traced.name()} on {args.backend}, {where}; "
+          + (f"loss {traced.loss:.4g}" if traced.target is not None else "no target, no loss")
           + (f"; predicted {traced.classes[predicted]}" if predicted is not None else "")
           + (f", target {traced.classes[int(np.argmax(traced.target))]}"
              if predicted is not None and traced.target is not None
@@ -734,6 +739,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=0, help="row of the split (default 0)")
     p.add_argument("--split", default="test", choices=("test", "val", "train"),
                    help="which prepared split the sample comes from (default test)")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--input", metavar="PATH",
+                       help="trace this sample instead of a row of a split: an .npy array (a "
+                            "raw sample, as the data set has it) or a picture (.png, .jpg: "
+                            "grey, bright = ink, resized) for designs that read grey images")
+    given.add_argument("--tokens", metavar="IDS",
+                       help="trace this token sequence (ids, e.g. '3 1 4 1 5 9') for designs "
+                            "that read token ids")
     p.add_argument("--layer", help="print this layer's whole output and gradient")
     p.add_argument("--explain", metavar="NODE:I,J,K",
                    help="how one output value of a Dense or Conv2D layer was computed, with "

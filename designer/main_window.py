@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         for view in self.training.project_views():
             self.project_views.subscribe(view)
         self.project_views.subscribe(self.trace)
+        self.training.evaluation.traceRequested.connect(self.trace_sample)
         self.project_views.subscribe(self)
         self.project = None
         docks = [self._dock("Layers", self.palette, Qt.LeftDockWidgetArea),
@@ -422,6 +423,11 @@ class MainWindow(QMainWindow):
         self.trace_dock.raise_()
         self._grow_dock(self.trace_dock)
         return True
+
+    def trace_sample(self, split: str, index: int) -> bool:
+        """Trace sample `index` of `split` in the Trace panel (a Test set thumbnail asked)."""
+        self.show_trace()
+        return self.trace.trace_sample(split, index)
 
     def _grow_training_dock(self) -> None:
         """The training panel, when it is on screen, gets a real share of the height: its

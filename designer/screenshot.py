@@ -36,6 +36,8 @@ def main(argv=None) -> int:
                         help="trace this test sample (Train > Trace a Sample…) and show it")
     parser.add_argument("--trace-layer", metavar="NODE",
                         help="with --trace: show this layer (an attention layer: its weights)")
+    parser.add_argument("--draw", action="store_true",
+                        help="with --trace: trace a seven drawn on the Trace panel's pad instead")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -107,7 +109,11 @@ def main(argv=None) -> int:
     if args.trace is not None:
         window.show_trace()
         window.trace.index.setValue(args.trace)
-        window.trace.start()
+        if args.draw:
+            window.trace.pad.stroke([(1, 2), (1, 5), (6, 4)])       # a seven
+            window.trace.trace_drawing()
+        else:
+            window.trace.start()
         deadline = time.time() + 120
         while window.trace.result is None and not window.trace.error and \
                 time.time() < deadline:

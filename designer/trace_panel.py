@@ -15,14 +15,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QComboBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QSizePolicy, QSpinBox, QSplitter,
-                               QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (QComboBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QSpinBox,
+                               QSplitter, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
-from netdesigner.backends.trace import (SPLITS, TraceError, explain, preview, run_trace,
-                                        tile_at)
+from netdesigner.backends.trace import (SPLITS, Given, TraceError, drawing_shape, explain,
+                                        parse_tokens, preview, run_trace, tile_at, token_input)
 from netdesigner.graph import fileformat
 from netdesigner.graph.events import NodeMoved
 from netdesigner.graph.expand import SEPARATOR
@@ -106,8 +106,104 @@ class ValueMap(QLabel):
         super().mousePressEvent(event)
 
 
+class DrawingPad(QWidget):
+    """A grid of the data set's picture size to draw a grey image on with the mouse: ink from
+    0 (black) to 1 (white), bright strokes on black as in the digits. A stroke inks the cells
+    it passes fully and their neighbours half (a pen about as wide as the data set's)."""
+    drawn = Signal()                   # a stroke ended
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.ink = np.zeros((8, 8), dtype=np.float32)
+        self._last: tuple | None = None
+        self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+        self.setCursor(Qt.CrossCursor)
+        self.set_shape((8, 8))
+
+    def set_shape(self, shape: tuple) -> None:
+        self.ink = np.zeros(tuple(shape), dtype=np.float32)
+        cell = max(3, 136 // max(shape))
+        self.setFixedSize(cell * shape[1], cell * shape[0])
+        self.update()
+
+    def clear(self) -> None:
+        self.ink[:] = 0
+        self.update()
+
+    def cell_at(self, point: QPointF) -> tuple | None:
+        h, w = self.ink.shape
+        r = int(point.y() * h // max(self.height(), 1))
+        c = int(point.x() * w // max(self.width(), 1))
+        return (r, c) if 0 <= r < h and 0 <= c < w else None
+
+    def _ink(self, r: int, c: int) -> None:
+        h, w = self.ink.shape
+        reach = max(h, w) / 16            # 8 x 8: one cell; 28 x 28: about two
+        span = int(np.ceil(reach + 1))
+        for dr in range(-span, span + 1):
+            for dc in range(-span, span + 1):
+                y, x = r + dr, c + dc
+                if 0 <= y < h and 0 <= x < w:
+                    d = np.hypot(dr, dc)
+                    level = 1.0 if d <= reach else 0.5 if d <= reach + 1 else 0.0
+                    self.ink[y, x] = max(self.ink[y, x], level)
+
+    def stroke(self, cells) -> None:
+        """Ink a stroke through `cells` ((row, column) each), as the mouse draws one."""
+        self._last = None
+        for cell in cells:
+            self._stroke_to(tuple(cell))
+        self._last = None
+
+    def _stroke_to(self, cell: tuple) -> None:
+        start = self._last or cell
+        steps = max(abs(cell[0] - start[0]), abs(cell[1] - start[1]), 1)
+        for t in np.linspace(0, 1, steps + 1):      # every cell between, for a fast move
+            self._ink(round(start[0] + (cell[0] - start[0]) * t),
+                      round(start[1] + (cell[1] - start[1]) * t))
+        self._last = cell
+        self.update()
+
+    def mousePressEvent(self, event):
+        cell = self.cell_at(event.position())
+        if event.button() == Qt.LeftButton and cell is not None:
+            self._last = None
+            self._stroke_to(cell)
+
+    def mouseMoveEvent(self, event):
+        cell = self.cell_at(event.position())
+        if event.buttons() & Qt.LeftButton and cell is not None:
+            self._stroke_to(cell)
+
+    def mouseReleaseEvent(self, event):
+        if event.button() == Qt.LeftButton and self._last is not None:
+            self._last = None
+            self.drawn.emit()
+
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        h, w = self.ink.shape
+        cw, ch = self.width() / w, self.height() / h
+        for r in range(h):
+            for c in range(w):
+                level = int(self.ink[r, c] * 255)
+                painter.fillRect(QRectF(c * cw, r * ch, cw, ch), QColor(level, level, level))
+        painter.setPen(QColor(70, 70, 70))
+        painter.drawRect(0, 0, self.width() - 1, self.height() - 1)
+        painter.end()
+
+
+def trace_worker() -> ProcessPoolExecutor:
+    """The process traces run in: spawned (a Keras trace loads TensorFlow there, never in the
+    GUI), one at a time."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 class TracePanel(QWidget):
     traced = Signal()                  # a trace arrived (or failed: `error` says why)
+    #: makes the executor traces run in (quick tests hand in a thread, which skips the
+    #: second or so a spawned process takes to start; the trace itself is the same call)
+    new_executor = staticmethod(trace_worker)
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -143,6 +239,37 @@ class TracePanel(QWidget):
         self.why_label = QLabel()
         self.why_label.setWordWrap(True)
         self.details = QTextBrowser()
+        # a sample the user gives: a drawing (grey image designs), a typed token sequence
+        self.pad = DrawingPad()
+        self.trace_drawing_button = QPushButton("Trace drawing")
+        self.clear_drawing_button = QPushButton("Clear drawing")
+        self.tokens = QLineEdit()
+        self.tokens.setPlaceholderText("token ids, e.g. 3 1 4 1 5 9")
+        self.trace_tokens_button = QPushButton("Trace sequence")
+        self.tokens_status = QLabel()
+        self.tokens_status.setWordWrap(True)
+        self.given_box = QWidget()
+        given = QVBoxLayout(self.given_box)
+        given.setContentsMargins(0, 0, 0, 0)
+        self.drawing_box = QWidget()
+        drawing = QVBoxLayout(self.drawing_box)
+        drawing.setContentsMargins(0, 0, 0, 0)
+        drawing.addWidget(QLabel("Or draw one (left button):"))
+        drawing.addWidget(self.pad, alignment=Qt.AlignHCenter)
+        pad_buttons = QHBoxLayout()
+        pad_buttons.addWidget(self.trace_drawing_button)
+        pad_buttons.addWidget(self.clear_drawing_button)
+        drawing.addLayout(pad_buttons)
+        self.tokens_box = QWidget()
+        typed = QVBoxLayout(self.tokens_box)
+        typed.setContentsMargins(0, 0, 0, 0)
+        typed.addWidget(QLabel("Or type a sequence:"))
+        typed.addWidget(self.tokens)
+        typed.addWidget(self.trace_tokens_button)
+        typed.addWidget(self.tokens_status)
+        given.addWidget(self.drawing_box)
+        given.addWidget(self.tokens_box)
+        given.addStretch()
 
         top = QHBoxLayout()
         for label, widget in (("split", self.split), ("sample", self.index),
@@ -195,29 +322,85 @@ class TracePanel(QWidget):
         self.views.addTab(self.attention_box, "Attention")
         self.views.setTabEnabled(ATTENTION_TAB, False)
         splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.given_box)
         splitter.addWidget(left)
         splitter.addWidget(self.views)
-        splitter.setSizes([260, 900])
+        splitter.setSizes([170, 260, 900])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
-        self.trace_button.clicked.connect(self.start)
+        self.trace_button.clicked.connect(lambda: self.start())
         self.clear_button.clicked.connect(self.clear)
         self.previous_button.clicked.connect(lambda: self.step(-1))
         self.next_button.clicked.connect(lambda: self.step(1))
         self.layers.currentItemChanged.connect(lambda item, _: self.show_layer(
             item.data(Qt.UserRole) if item is not None else None))
         self.output_map.valueClicked.connect(self.explain_value)
+        self.trace_drawing_button.clicked.connect(lambda: self.trace_drawing())
+        self.clear_drawing_button.clicked.connect(self.pad.clear)
+        self.tokens.textEdited.connect(lambda _: self.check_tokens())
+        self.tokens.returnPressed.connect(self.trace_tokens)
+        self.trace_tokens_button.clicked.connect(lambda: self.trace_tokens())
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
         self._update_buttons()
+        self.update_given()
+
+    # -- a sample of the user's -----------------------------------------------------------------
+    def update_given(self) -> None:
+        """The drawing pad for a design that reads grey images, the sequence field for one
+        that reads token ids; neither for others."""
+        graph = self.window.document.graph if getattr(self.window, "document", None) else None
+        shape = drawing_shape(graph) if graph is not None else None
+        tokens = token_input(graph) if graph is not None else None
+        if shape is not None and tuple(self.pad.ink.shape) != tuple(shape):
+            self.pad.set_shape(shape)
+        self.drawing_box.setVisible(shape is not None)
+        self.tokens_box.setVisible(tokens is not None)
+        self.given_box.setVisible(shape is not None or tokens is not None)
+        if tokens is not None:
+            steps, vocabulary = tokens
+            example = " ".join(str((3 * i + 1) % (vocabulary or 10)) for i in range(steps or 6))
+            self.tokens.setPlaceholderText(example)
+            self.tokens.setToolTip(
+                f"{steps} token ids" + (f" from 0 to {vocabulary - 1}" if vocabulary else "")
+                + f", apart by spaces or commas, e.g. {example}; Return traces them")
+
+    def trace_drawing(self) -> bool:
+        """Trace what is drawn on the pad (as a grey image of the data set, scaled as its
+        samples are)."""
+        if not self.pad.ink.any():
+            self._failed("the drawing pad is empty: draw a sample with the left mouse button")
+            return False
+        return self.start(Given("drawing", self.pad.ink.copy(), "the drawing"))
+
+    def check_tokens(self) -> Given | None:
+        """The typed sequence, or None with a sentence under the field saying what is wrong."""
+        try:
+            given = parse_tokens(self.window.document.graph, self.tokens.text())
+        except TraceError as e:
+            self.tokens_status.setText(f"<span style='color:#d32f2f'>{e}</span>")
+            return None
+        self.tokens_status.setText("")
+        return given
+
+    def trace_tokens(self) -> bool:
+        given = self.check_tokens()
+        return given is not None and self.start(given)
+
+    def trace_sample(self, split: str, index: int) -> bool:
+        """Trace row `index` of `split` (a thumbnail of the Test set tab asked for it)."""
+        self.split.setCurrentText(split)
+        self.index.setValue(index)
+        return self.start()
 
     # -- running --------------------------------------------------------------------------------
-    def start(self) -> bool:
-        """Trace the chosen sample in the worker process; False (with the reason) if not now."""
+    def start(self, given: Given | None = None) -> bool:
+        """Trace the chosen sample (or the one `given`) in the worker process; False (with the
+        reason) if not now."""
         if self._future is not None:
             return False
         document = self.window.document
@@ -229,15 +412,14 @@ class TracePanel(QWidget):
         weights = self.window.training.saved_weights()
         base_dir = str(document.path.parent) if document.path else str(Path.cwd())
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = self.new_executor()
         self._request += 1
         self._future = (self._request, self._pool.submit(
             run_trace, text, base_dir, self.index.value(), self.split.currentText(),
-            None if weights is None else str(weights), self.backend.currentText()))
-        self.status.setText(f"Tracing sample {self.index.value()} of the "
-                            f"{self.split.currentText()} split on "
-                            f"{self.backend.currentText()}"
+            None if weights is None else str(weights), self.backend.currentText(), given))
+        what = (given.label if given is not None else
+                f"sample {self.index.value()} of the {self.split.currentText()} split")
+        self.status.setText(f"Tracing {what} on {self.backend.currentText()}"
                             + (f" with {weights.name}…" if weights else
                                " with the initial (untrained) weights…"))
         self.timer.start()
@@ -280,10 +462,13 @@ class TracePanel(QWidget):
         self.result = answer
         traced = answer["trace"]
         predicted = traced.predicted_class()
+        name = traced.name()
         self.status.setText(
-            f"Sample {traced.index} of the {traced.split} split on {traced.backend}: loss "
-            f"{traced.loss:.4g}" + (f", predicted <b>{traced.classes[predicted]}</b>"
-                                    if predicted is not None else "")
+            f"{name[0].upper()}{name[1:]} on {traced.backend}: "
+            + (f"loss {traced.loss:.4g}" if traced.target is not None
+               else "no target (so no loss or gradients)")
+            + (f", predicted <b>{traced.classes[predicted]}</b>"
+               if predicted is not None else "")
             + (f", target {traced.classes[int(np.argmax(traced.target))]}"
                if predicted is not None and traced.target is not None
                and np.ndim(traced.target) == 1 else ""))
@@ -331,7 +516,7 @@ class TracePanel(QWidget):
                                                                     else 1))
             picture = QGraphicsPixmapItem(pixmap, item)
             picture.setPos(0, item.height + 3)
-            picture.setToolTip(f"{traced_id}: output for sample {traced.index}")
+            picture.setToolTip(f"{traced_id}: output for {traced.name()}")
             self.previews[node_id] = picture
 
     def _remove_previews(self) -> None:
@@ -418,11 +603,15 @@ class TracePanel(QWidget):
         """Another project is open: nothing of the last trace stays (ProjectViews)."""
         self.clear()
         project.document.graphEvent.connect(self.design_changed)
+        self.update_given()
 
     def design_changed(self, event) -> None:
         """An edit after the trace: its previews no longer show this design (a move is not an
         edit of the network)."""
-        if isinstance(event, NodeMoved) or self.result is None:
+        if isinstance(event, NodeMoved):
+            return
+        self.update_given()
+        if self.result is None:
             return
         self._remove_previews()
         self.status.setText("The network changed since this trace: press Trace again to see "
@@ -450,7 +639,8 @@ class TracePanel(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self._future is not None
-        self.trace_button.setEnabled(not busy)
+        for b in (self.trace_button, self.trace_drawing_button, self.trace_tokens_button):
+            b.setEnabled(not busy)
         has = self.result is not None
         for b in (self.previous_button, self.next_button, self.clear_button):
             b.setEnabled(has)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QTableWidget, QTableWidgetItem,
-                               QTextBrowser, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QMenu, QTableWidget,
+                               QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
 
 from netdesigner.graph import fileformat
 from netdesigner.graph.diff import diff
@@ -19,8 +19,34 @@ from .plots import PENS, make_plot
 NO_EVALUATION = "Train a network to see how it does on the test set."
 
 
+class SampleThumbnail(QLabel):
+    """A test sample's picture in the examples grid: a double-click, or "Trace this sample" in
+    its context menu, asks to trace it (sample `index` of the test split)."""
+    traceRequested = Signal(int)
+
+    def __init__(self, index: int, parent=None):
+        super().__init__(parent)
+        self.index = index
+        self.setToolTip(f"Test sample {index}: double-click to trace it through the network")
+        self.setContextMenuPolicy(Qt.DefaultContextMenu)
+
+    def mouseDoubleClickEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            self.traceRequested.emit(self.index)
+
+    def context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.addAction("Trace this sample", lambda: self.traceRequested.emit(self.index))
+        return menu
+
+    def contextMenuEvent(self, event):
+        self.context_menu().exec(event.globalPos())
+
+
 class EvaluationView(QWidget):
     """Test loss and metrics, per-class precision/recall/F1, confusion matrix, examples."""
+    # ("test", row): a test sample's thumbnail asks to trace it (the window's Trace panel)
+    traceRequested = Signal(str, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -149,8 +175,10 @@ class EvaluationView(QWidget):
             cell = QWidget()
             col = QVBoxLayout(cell)
             col.setContentsMargins(0, 0, 0, 0)
-            picture = QLabel()
+            # the examples are the first test samples, in order: thumbnail k is test row k
+            picture = SampleThumbnail(k)
             picture.setPixmap(array_pixmap(sample))
+            picture.traceRequested.connect(lambda row: self.traceRequested.emit("test", row))
             ok = true == guess
             caption = QLabel(f"{names[guess]}" if ok else f"{names[guess]} (is {names[true]})")
             caption.setStyleSheet(f"color: {'#2e7d32' if ok else '#d32f2f'};")

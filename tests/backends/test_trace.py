@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from netdesigner.backends.numpy.losses import from_settings
-from netdesigner.backends.trace import TraceError, explain, trace, trace_weights
+from netdesigner.backends.trace import (Given, TraceError, drawing_shape, explain, given_input,
+                                        parse_tokens, token_input, trace, trace_weights)
 from netdesigner.graph import fileformat
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -187,3 +188,85 @@ def test_attention_weights_of_a_sample_are_the_keras_layers_scores():
     query, value = sources[0], sources[1] if len(sources) > 1 else sources[0]
     _, scores = k_model.get_layer(node)(query, value, return_attention_scores=True)
     np.testing.assert_allclose(weights, keras.ops.convert_to_numpy(scores)[0], atol=1e-5)
+
+
+# -- a sample the user gives ---------------------------------------------------------------
+def test_a_raw_sample_given_is_prepared_as_the_data_sets_own(cnn, cnn_trace):
+    """Test row 7 given as the data set has it (0 to 16, before scaling) traces the same as
+    picking row 7: the given sample goes through the pipeline's own reshaping and scaling."""
+    from netdesigner.backends import data
+    settings = cnn.training
+    dataset = data.load("digits")
+    _, _, test = data.split_indices(len(dataset.x), settings.get("validation_split", 0.15),
+                                    settings.get("test_split", 0.15), settings.get("seed", 0))
+    raw = dataset.x[test[7]]
+    given = trace(cnn, SAMPLES, given=Given("sample", raw, "row.npy"))
+    assert given.name() == "row.npy" and np.isnan(given.loss) and given.target is None
+    for n, t in cnn_trace.layers.items():
+        np.testing.assert_array_equal(given.layers[n].outputs[0], t.outputs[0])
+        assert given.layers[n].gradients[0] is None           # no target, no gradient
+    data_dict = given.to_dict()
+    assert data_dict["given"] == "row.npy" and data_dict["loss"] is None
+    assert data_dict["split"] is None and data_dict["index"] is None
+
+
+def test_a_drawing_gets_the_data_sets_range_and_fitted_scaling():
+    """Ink 0..1 becomes the digits' 0..16, then the standard scaling fitted on the training
+    split (each pixel's mean and deviation); an MLP that reads 64 values gets it flattened."""
+    from netdesigner.backends.jobs import prepare
+    mlp = fileformat.load(SAMPLES / "mlp_digits.graph")
+    mlp.training["normalize"] = "standard"
+    assert drawing_shape(mlp) == (8, 8) and token_input(mlp) is None
+    prepared = prepare(mlp, SAMPLES)
+    ink = np.zeros((8, 8), np.float32)
+    ink[1:7, 4] = 1.0
+    ink[2, 3] = 0.5
+    x = given_input(prepared, Given("drawing", ink, "the drawing"))
+    train = np.asarray(data_x_train_raw(mlp), np.float64)          # the oracle's own statistics
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1
+    np.testing.assert_allclose(x[0], (ink.ravel() * 16 - mean) / std, rtol=1e-5, atol=1e-5)
+
+
+def data_x_train_raw(graph):
+    from netdesigner.backends import data
+    s = graph.training
+    dataset = data.load("digits")
+    train, _, _ = data.split_indices(len(dataset.x), s.get("validation_split", 0.15),
+                                     s.get("test_split", 0.15), s.get("seed", 0))
+    return dataset.x[train].reshape(len(train), -1)
+
+
+def test_typed_tokens_are_checked_against_the_design():
+    reverse = fileformat.load(SAMPLES / "seq2seq_reverse.graph")
+    assert token_input(reverse) == (6, 10) and drawing_shape(reverse) is None
+    assert parse_tokens(reverse, "3, 1 4 1 5 9").values.tolist() == [3, 1, 4, 1, 5, 9]
+    for text, sentence in (("3 1 4 1 5 x", "token 6, 'x', is not a token id: type whole "
+                                           "numbers from 0 to 9"),
+                           ("3 1 4 1 5 10", "token 6, 10, is outside the vocabulary"),
+                           ("3 1 -4 1 5 9", "token 3, -4, is outside the vocabulary"),
+                           ("3 1 4", "the sequence has 3 tokens; this design reads 6"),
+                           ("", "type the sequence as token ids")):
+        with pytest.raises(TraceError, match=sentence):
+            parse_tokens(reverse, text)
+    with pytest.raises(TraceError, match="does not read token ids"):
+        parse_tokens(fileformat.load(SAMPLES / "cnn_digits.graph"), "1 2 3")
+
+
+def test_the_command_line_traces_a_picture_or_tokens(tmp_path, capsys):
+    from PIL import Image
+
+    from netdesigner.designer.cli import main
+    picture = np.zeros((32, 32), np.uint8)
+    picture[4:28, 14:18] = 255                     # a bright one on black, four times too big
+    Image.fromarray(picture).save(tmp_path / "one.png")
+    assert main(["trace", str(SAMPLES / "cnn_digits.graph"), "--input",
+                 str(tmp_path / "one.png"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["given"] == "one.png" and data["predicted_class"] is not None
+    assert data["layers"][0]["shapes"] == [[8, 8, 1]]            # resized to the digits
+    assert main(["trace", str(SAMPLES / "seq2seq_reverse.graph"), "--tokens", "1 2 x"]) == 1
+    assert "token 3, 'x', is not a token id" in capsys.readouterr().err
+    assert main(["trace", str(SAMPLES / "seq2seq_reverse.graph"), "--input",
+                 str(tmp_path / "one.png")]) == 1
+    assert "does not read grey images" in capsys.readouterr().err
