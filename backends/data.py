@@ -35,7 +35,7 @@ class Origin:
     file (a CSV line and column, an NPZ array and index, an image file), not by an index into
     arrays the user never sees."""
     path: Path
-    kind: str                                   # csv | npz | images
+    kind: str                                   # csv | npz | images | tfrecord
     lines: list = field(default_factory=list)   # csv: the file line of each sample
     columns: list = field(default_factory=list)  # csv: feature columns' names, then the label's
     files: list = field(default_factory=list)   # images: the file of each sample
@@ -48,6 +48,8 @@ class Origin:
             return f"line {self.lines[i]}" + (f", column {column!r}" if column else "")
         if self.kind == "images":
             return f"image {self.files[i]}"
+        if self.kind == "tfrecord":              # lines: datasources.RecordPlaces
+            return f"{self.lines[i]}, feature {array!r}"
         rest = tuple(int(k) for k in index[1:])
         return f"array {array!r}, sample {i}" + (f" at {rest}" if rest else "")
 
