@@ -105,10 +105,11 @@ def test_a_broken_image_is_named_when_its_batch_is_read(tmp_path):
 
 
 def test_what_streaming_cannot_do_yet_is_said(small):
-    settings = {"dataset": "shapes", "streaming": "on", "augment_copies": 1}
-    with pytest.raises(ValueError, match="streamed from disk, and augmentation needs it in "
+    settings = {"dataset": "shapes", "streaming": "on", "mode": "autoencoder", "loss": "mse",
+                "input_noise": 0.2}
+    with pytest.raises(ValueError, match="streamed from disk, and input_noise needs it in "
                                          "memory"):
-        jobs.prepare(mlp((8, 8, 1), 3, settings), small)
+        jobs.prepare(mlp((8, 8, 1), 64, settings), small)
 
 
 def test_prefetched_reads_ahead_in_order_and_hands_errors_over():
