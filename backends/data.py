@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import progress
+
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
 
@@ -686,7 +688,17 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none":
-        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
+        # remembered for the same files, split and shape: the designer checks the data after
+        # every edit, and this pass reads the whole training split
+        source = getattr(rows, "source_key", None)
+        key = source and (source, mode, shape, settings.get("seed", 0),
+                          settings.get("validation_split", 0.15),
+                          settings.get("test_split", 0.15))
+        scaling, scale = SCALINGS.pop(key, None) or fit_scaling(mode, stats_chunks(x, train))
+        if key:
+            SCALINGS[key] = scaling, scale
+            while len(SCALINGS) > 4:
+                SCALINGS.pop(next(iter(SCALINGS)))
         x = x.take(None, scale)
     augment_rng = np.random.default_rng([settings.get("seed", 0), 7])
     if reconstruction:
@@ -736,6 +748,9 @@ def augment_rows(x: Rows, y: Rows | None, settings: dict, rng: np.random.Generat
     return rows, Rows(total, y.sample_shape, y.dtype, lambda idx: y[np.asarray(idx) % n])
 
 
+#: scaling statistics of streamed data sets lately fitted: {key: (scaling, scale)}
+SCALINGS: dict = {}
+
 #: bytes (float32) per chunk of the scaling statistics' pass
 STATS_CHUNK_BYTES = 2**20
 
@@ -746,8 +761,11 @@ def stats_chunks(x, train: np.ndarray):
     bit-identical statistics, and a streamed pass holds one chunk at a time."""
     ordered = np.sort(train)
     rows = max(1, STATS_CHUNK_BYTES // (4 * max(1, int(np.prod(x.shape[1:])))))
+    report = progress.report if isinstance(x, Rows) else (lambda *a: None)   # streamed only
     for k in range(0, len(ordered), rows):
+        report("scaling statistics", k, len(ordered), "samples")
         yield x[ordered[k:k + rows]]
+    report("scaling statistics", len(ordered), len(ordered), "samples")
 
 
 def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:

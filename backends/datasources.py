@@ -23,13 +23,14 @@ resident memory, as page cache the kernel takes back when memory runs short.
 from __future__ import annotations
 
 import csv
+import os
 from array import array
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from netdesigner.backends import data, tfrecord
+from netdesigner.backends import data, progress, tfrecord
 from netdesigner.backends.data import CLASSIFICATION, REGRESSION, DataError, Dataset, Origin, Rows
 
 #: `streaming: auto` streams a data set whose decoded samples would take more than this
@@ -97,7 +98,7 @@ def load(name: str, base_dir=None, seed: int = 0, streaming: str = "auto") -> Da
         return data.load(name, base_dir, seed)
     path = resolve(name, base_dir)
     if path.exists() and is_tfrecord(path):
-        dataset = tfrecord_set(path)
+        dataset = first_pass(path, "tfrecord", tfrecord_set)
         if streaming == "off" or (streaming == "auto"
                                   and estimated_bytes(path) <= STREAM_BYTES):
             return in_memory(dataset)
@@ -109,8 +110,53 @@ def load(name: str, base_dir=None, seed: int = 0, streaming: str = "auto") -> Da
     if streaming == "auto" and estimated_bytes(path) <= STREAM_BYTES:
         return data.load(name, base_dir, seed)
     if path.suffix.lower() == ".npz":
-        return npz_file(path, required=(streaming == "on"))
-    return image_folder(path) if path.is_dir() else csv_file(path)
+        return first_pass(path, f"npz-{streaming}",
+                          lambda p: npz_file(p, required=(streaming == "on")))
+    return first_pass(path, "images" if path.is_dir() else "csv",
+                      image_folder if path.is_dir() else csv_file)
+
+
+# -- the first pass, remembered -------------------------------------------------------------------
+
+#: streamed data sets read lately: {(path, kind, fingerprint): Dataset}, newest last
+FIRST_PASSES: dict = {}
+FIRST_PASSES_KEPT = 2
+
+
+def fingerprint(path: Path) -> tuple:
+    """What changes when the data change: a file's size and modification time, or those of
+    every file and folder under a folder (one stat each: far less than reading them)."""
+    if path.is_file():
+        st = path.stat()
+        return (st.st_size, st.st_mtime_ns)
+    out = []
+    pending = [str(path)]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                st = e.stat()
+                out.append((e.path, st.st_size, st.st_mtime_ns))
+                if e.is_dir():
+                    pending.append(e.path)
+    return tuple(sorted(out))
+
+
+def first_pass(path: Path, kind: str, read) -> Dataset:
+    """`read(path)`, or the data set read before from the same files unchanged (the same
+    sizes and modification times): the designer checks the data after every edit, and a
+    streamed data set's first pass reads every file. The data set's rows carry the key
+    (`source_key`), which the scaling statistics are remembered by (`data.prepare`)."""
+    key = (str(path.resolve()), kind, fingerprint(path))
+    dataset = FIRST_PASSES.pop(key, None)
+    if dataset is None:
+        dataset = read(path)
+        if isinstance(dataset.x, Rows):
+            dataset.x.source_key = key
+    FIRST_PASSES[key] = dataset
+    while len(FIRST_PASSES) > FIRST_PASSES_KEPT:
+        FIRST_PASSES.pop(next(iter(FIRST_PASSES)))
+    return dataset
 
 
 # -- image folders --------------------------------------------------------------------------------
@@ -120,7 +166,11 @@ def image_folder(path: Path) -> Dataset:
     read: only the headers are read now (size and colour of every image, as `data.load` sizes
     them: grey when all are grey, resized to the most common size)."""
     files, classes = data.image_files(path)
-    headers = [data.open_image(f, decode=False) for f, _ in files]
+    headers = []
+    for k, (f, _) in enumerate(files):
+        progress.report("reading image headers", k, len(files), "images")
+        headers.append(data.open_image(f, decode=False))
+    progress.report("reading image headers", len(files), len(files), "images")
     grey = all(g for _, g in headers)
     size = Counter(s for s, _ in headers).most_common(1)[0][0]
     paths = [f for f, _ in files]
@@ -164,6 +214,7 @@ def csv_file(path: Path) -> Dataset:
                             f"{values[k, j]} is not a finite number (NaN or infinity): remove "
                             f"or fill in that value.")
     try:
+        size = path.stat().st_size
         with path.open("rb") as f:
             offset, line = 0, 0
             for raw in f:
@@ -184,6 +235,7 @@ def csv_file(path: Path) -> Dataset:
                 chunk.append(data.csv_features(path, line, row, header, feats))
                 chunk_lines.append(line)
                 if len(chunk) == CHECK_ROWS:
+                    progress.report("reading CSV rows", offset, size, "bytes")
                     check(chunk, chunk_lines)
                     chunk, chunk_lines = [], []
                 label = row[target].strip()
@@ -198,6 +250,7 @@ def csv_file(path: Path) -> Dataset:
         raise DataError(f"{path}: cannot read ({e})") from None
     if chunk:
         check(chunk, chunk_lines)
+    progress.report("reading CSV rows", size, size, "bytes")
     n = len(offsets)
     if n < 1:
         raise DataError(f"{path}: needs a header line and at least one row")
@@ -319,6 +372,7 @@ def npz_file(path: Path, required: bool = True) -> Dataset:
     # every value is checked once, a chunk at a time, as data.load checks them all
     rows = max(1, data.STATS_CHUNK_BYTES // (dtype.itemsize * max(1, int(np.prod(shape[1:])))))
     for start in range(0, len(mapped), rows):
+        progress.report("checking NPZ values", start, len(mapped), "samples")
         bad = ~np.isfinite(mapped[start:start + rows])
         if bad.any():
             index = (start + int(np.argwhere(bad)[0][0]),) + tuple(int(k) for k in
@@ -366,9 +420,11 @@ def tfrecord_set(path: Path) -> Dataset:
     offsets, file_of, numbers = array("Q"), array("I"), array("I")
     ids, values = array("q"), []
     shape = None
+    total, before = sum(f.stat().st_size for f in files), 0
     for fi, f in enumerate(files):
         try:
             for k, offset, body in tfrecord.records(f):
+                progress.report("reading TFRecord examples", before + offset, total, "bytes")
                 where = f"{f}: record {k}"
                 features = tfrecord.parse(body, where)
                 x = tfrecord.sample(features, where)
@@ -392,6 +448,8 @@ def tfrecord_set(path: Path) -> Dataset:
                 numbers.append(k)
         except OSError as e:
             raise DataError(f"{f}: cannot read ({e})") from None
+        before += f.stat().st_size
+    progress.report("reading TFRecord examples", total, total, "bytes")
     n = len(offsets)
     if n < 1:
         raise DataError(f"{path}: holds no records")
