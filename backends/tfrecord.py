@@ -57,8 +57,36 @@ def crc32c(data: bytes) -> int:
 
 
 def masked_crc(data: bytes) -> int:
-    crc = crc32c(data)
+    return int(_mask(np.array([crc32c(data)], np.uint64))[0])
+
+
+def _mask(crc: np.ndarray) -> np.ndarray:
+    crc = crc.astype(np.uint64)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def crc32c_many(blobs: list) -> np.ndarray:
+    """crc32c of each byte string, computed for all of them at once (a Python loop over the
+    bytes of one string is ~1 MB/s): the strings are left-padded with zeros to one length and
+    run through the table together. A CRC started from 0 ignores leading zeros; the standard
+    start value 0xFFFFFFFF adds, by linearity, its own run over as many zero bytes as the
+    string is long, which is the same for all strings of one length."""
+    if not blobs:
+        return np.zeros(0, np.uint32)
+    lengths = np.array([len(b) for b in blobs])
+    longest = int(lengths.max())
+    padded = np.zeros((len(blobs), longest), np.uint8)
+    for i, b in enumerate(blobs):
+        padded[i, longest - len(b):] = np.frombuffer(b, np.uint8)
+    table = np.array(_TABLE, np.uint32)
+    crc = np.zeros(len(blobs), np.uint32)
+    for j in range(longest):
+        crc = table[(crc ^ padded[:, j]) & 0xFF] ^ (crc >> 8)
+    start, runs = 0xFFFFFFFF, [0xFFFFFFFF]
+    for _ in range(longest):
+        start = _TABLE[start & 0xFF] ^ (start >> 8)
+        runs.append(start)
+    return crc ^ np.array(runs, np.uint32)[lengths] ^ np.uint32(0xFFFFFFFF)
 
 
 # -- protobuf wire format: just what tf.train.Example uses --------------------------------------
@@ -196,6 +224,18 @@ def frame(record: bytes) -> bytes:
             + struct.pack("<I", masked_crc(record)))
 
 
+def frames(records: list) -> bytes:
+    """`frame` of each record, the CRCs computed together (`crc32c_many`)."""
+    lengths = [struct.pack("<Q", len(r)) for r in records]
+    length_crcs, data_crcs = _mask(crc32c_many(lengths)), _mask(crc32c_many(records))
+    return b"".join(n + struct.pack("<I", int(a)) + r + struct.pack("<I", int(b))
+                    for n, a, r, b in zip(lengths, length_crcs, records, data_crcs))
+
+
+#: examples framed together by `write`
+WRITE_CHUNK = 1024
+
+
 def write(path, x: np.ndarray, y: np.ndarray, images: bool = False) -> Path:
     """Write samples `x` and targets `y` as a TFRecord file of examples with the features this
     module reads: x as a float list with its shape (or, with `images`, each sample as a PNG:
@@ -205,6 +245,7 @@ def write(path, x: np.ndarray, y: np.ndarray, images: bool = False) -> Path:
     path = Path(path)
     x, y = np.asarray(x), np.asarray(y)
     with path.open("wb") as f:
+        pending = []
         for sample, target in zip(x, y):
             features = {}
             if images:
@@ -218,7 +259,11 @@ def write(path, x: np.ndarray, y: np.ndarray, images: bool = False) -> Path:
                 features["shape"] = int64_feature(np.shape(sample))
             features["y"] = (int64_feature([target]) if y.dtype.kind in "iub"
                              else float_feature(target))
-            f.write(frame(example(features)))
+            pending.append(example(features))
+            if len(pending) == WRITE_CHUNK:
+                f.write(frames(pending))
+                pending = []
+        f.write(frames(pending))
     return path
 
 

@@ -130,3 +130,11 @@ def test_keras_backend_trains_the_same_weights_from_a_tfrecord_file(sets):
     for a, b in zip(w_m, w_s):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert run_s.evaluation["loss"] == pytest.approx(run_m.evaluation["loss"], rel=1e-5)
+
+
+def test_the_crcs_computed_together_are_those_computed_one_by_one():
+    rng = np.random.default_rng(0)
+    blobs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (0, 1, 9, 300, 9)]
+    assert tfrecord.crc32c(b"123456789") == 0xE3069283          # the CRC-32C check value
+    assert list(tfrecord.crc32c_many(blobs)) == [tfrecord.crc32c(b) for b in blobs]
+    assert tfrecord.frames(blobs) == b"".join(tfrecord.frame(b) for b in blobs)
