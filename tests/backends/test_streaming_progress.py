@@ -70,3 +70,15 @@ def test_the_cli_the_job_protocol_and_the_data_check_show_it(folder):
     for event in recorder.of("data_progress"):
         cli(event)
     assert "reading image headers: 100% (40 of 40 images)\n" in out.getvalue()
+
+
+def test_netdesigner_train_prints_the_first_pass(folder, capsys):
+    from netdesigner.designer.cli import main
+    datasources.FIRST_PASSES.clear()
+    path = folder / "streamed.graph"
+    fileformat.save(design(), path)
+    code = main(["train", str(path), "--backend", "numpy", "--no-save"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "reading image headers: 100% (40 of 40 images)\n" in err
+    assert err.index("scaling statistics: 100% (28 of 28 samples)") < err.index("training on")
