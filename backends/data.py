@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import topic_corpus
+from . import progress, topic_corpus
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -37,7 +37,7 @@ class Origin:
     file (a CSV line and column, an NPZ array and index, an image file), not by an index into
     arrays the user never sees."""
     path: Path
-    kind: str                                   # csv | npz | images
+    kind: str                                   # csv | npz | images | tfrecord
     lines: list = field(default_factory=list)   # csv: the file line of each sample
     columns: list = field(default_factory=list)  # csv: feature columns' names, then the label's
     files: list = field(default_factory=list)   # images: the file of each sample
@@ -50,6 +50,8 @@ class Origin:
             return f"line {self.lines[i]}" + (f", column {column!r}" if column else "")
         if self.kind == "images":
             return f"image {self.files[i]}"
+        if self.kind == "tfrecord":              # lines: datasources.RecordPlaces
+            return f"{self.lines[i]}, feature {array!r}"
         rest = tuple(int(k) for k in index[1:])
         return f"array {array!r}, sample {i}" + (f" at {rest}" if rest else "")
 
@@ -701,13 +703,12 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     in one pass over the training split), reshaping and target encoding as for data in memory,
     applied batch by batch as the rows are read, so both give the same batches."""
     rows = dataset.x
-    if int(settings.get("augment_copies", 0) or 0) > 0:
-        raise DataError(f"data set {dataset.name!r} is streamed from disk, and augmentation "
-                        f"needs it in memory: set augment_copies to 0, or streaming to off.")
-    if settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None:
-        raise DataError(f"data set {dataset.name!r} is streamed from disk; the "
-                        f"{settings.get('mode')} mode trains from data in memory only: set "
-                        f"streaming to off.")
+    reconstruction = settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None
+    if reconstruction and float(settings.get("input_noise", 0.0) or 0.0) > 0:
+        # the noise of data in memory is drawn for all samples in one sequence; a batch read
+        # from disk could not draw its own part of it
+        raise DataError(f"data set {dataset.name!r} is streamed from disk, and input_noise "
+                        f"needs it in memory: set input_noise to 0, or streaming to off.")
     shape = fit_shape(np.zeros((1,) + rows.sample_shape, np.float32), input_shape,
                       f"data set {dataset.name!r}", input_node).shape[1:]
     train, val, test = split_indices(len(rows), settings.get("validation_split", 0.15),
@@ -723,8 +724,29 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none":
-        scaling, scale = fit_scaling(mode, stats_chunks(x, train))
+        # remembered for the same files, split and shape: the designer checks the data after
+        # every edit, and this pass reads the whole training split
+        source = getattr(rows, "source_key", None)
+        key = source and (source, mode, shape, settings.get("seed", 0),
+                          settings.get("validation_split", 0.15),
+                          settings.get("test_split", 0.15))
+        scaling, scale = SCALINGS.pop(key, None) or fit_scaling(mode, stats_chunks(x, train))
+        if key:
+            SCALINGS[key] = scaling, scale
+            while len(SCALINGS) > 4:
+                SCALINGS.pop(next(iter(SCALINGS)))
         x = x.take(None, scale)
+    augment_rng = np.random.default_rng([settings.get("seed", 0), 7])
+    if reconstruction:
+        check_reconstruction(dataset, shape, output_shape, output_node)
+        x_train, _ = augment_rows(x.take(train), None, settings, augment_rng)
+
+        def target(rows):            # the target of every sample is the sample itself
+            return rows.take(None, lambda v: v.reshape((len(v),) + tuple(output_shape)),
+                             tuple(output_shape))
+        task = dataclass_replace(dataset, task=RECONSTRUCTION)
+        return Split(x_train, target(x_train), x.take(val), target(x.take(val)), x.take(test),
+                     target(x.take(test)), task, scaling)
     labels = dataset.y
     if output_shape is None:
         y = Rows(len(labels), labels.shape[1:], labels.dtype, lambda idx: labels[idx])
@@ -734,9 +756,36 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
                                   output_shape, output_node)
         first = encode(np.arange(min(1, len(labels))))       # a misfit is named now
         y = Rows(len(labels), first.shape[1:], first.dtype, encode)
-    return Split(x.take(train), y.take(train), x.take(val), y.take(val), x.take(test),
-                 y.take(test), dataset, scaling)
+    x_train, y_train = augment_rows(x.take(train), y.take(train), settings, augment_rng)
+    return Split(x_train, y_train, x.take(val), y.take(val), x.take(test), y.take(test),
+                 dataset, scaling)
 
+
+def augment_rows(x: Rows, y: Rows | None, settings: dict, rng: np.random.Generator):
+    """`augment` for streamed training rows: the same copies (the same draws, `augment_draws`)
+    made as each batch is read - row k of copy c is sample k changed by copy c's draw - so
+    a batch gives the same images as the augmented arrays in memory, without holding them."""
+    n = len(x)
+    draws = augment_draws(n, x.ndim, settings, rng)
+    if not draws:
+        return x, y
+    total = n * (len(draws) + 1)
+
+    def read(idx):
+        copy, which = np.divmod(np.asarray(idx, np.int64), n)
+        values = x[which]
+        for c in np.unique(copy[copy > 0]):
+            chosen = copy == c
+            values[chosen] = augmented(values[chosen], draws[c - 1], which[chosen])
+        return values
+    rows = Rows(total, x.sample_shape, x.dtype, read)
+    if y is None:
+        return rows, None
+    return rows, Rows(total, y.sample_shape, y.dtype, lambda idx: y[np.asarray(idx) % n])
+
+
+#: scaling statistics of streamed data sets lately fitted: {key: (scaling, scale)}
+SCALINGS: dict = {}
 
 #: bytes (float32) per chunk of the scaling statistics' pass
 STATS_CHUNK_BYTES = 2**20
@@ -748,8 +797,11 @@ def stats_chunks(x, train: np.ndarray):
     bit-identical statistics, and a streamed pass holds one chunk at a time."""
     ordered = np.sort(train)
     rows = max(1, STATS_CHUNK_BYTES // (4 * max(1, int(np.prod(x.shape[1:])))))
+    report = progress.report if isinstance(x, Rows) else (lambda *a: None)   # streamed only
     for k in range(0, len(ordered), rows):
+        report("scaling statistics", k, len(ordered), "samples")
         yield x[ordered[k:k + rows]]
+    report("scaling statistics", len(ordered), len(ordered), "samples")
 
 
 def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
@@ -971,6 +1023,16 @@ RECONSTRUCTION_MODES = ("autoencoder", "vae")
 RECONSTRUCTION = "reconstruction"
 
 
+def check_reconstruction(dataset: Dataset, sample: tuple, output_shape: tuple,
+                         output_node: str) -> None:
+    """An autoencoder's output must hold as many values as its input's samples."""
+    if int(np.prod(sample)) != int(np.prod([d or 0 for d in output_shape])):
+        raise DataError(f"An autoencoder's output must have as many values as its input: the "
+                        f"samples have shape {sample} ({int(np.prod(sample))} values) but "
+                        f"{output_node} gives {tuple(output_shape)}. Give the last layer "
+                        f"{int(np.prod(sample))} units (or reshape it to {sample}).")
+
+
 def _reconstruction_split(dataset: Dataset, x: np.ndarray, parts: tuple, settings: dict,
                           output_shape: tuple, output_node: str, scaling: dict) -> Split:
     """Autoencoder and VAE modes: the target of every sample is the sample itself (scaled,
@@ -979,12 +1041,7 @@ def _reconstruction_split(dataset: Dataset, x: np.ndarray, parts: tuple, setting
     if not np.issubdtype(x.dtype, np.floating):
         raise DataError(f"An autoencoder reconstructs its input, but data set {dataset.name!r} "
                         f"holds integer token ids: use numeric features or images.")
-    sample = tuple(x.shape[1:])
-    if int(np.prod(sample)) != int(np.prod([d or 0 for d in output_shape])):
-        raise DataError(f"An autoencoder's output must have as many values as its input: the "
-                        f"samples have shape {sample} ({int(np.prod(sample))} values) but "
-                        f"{output_node} gives {tuple(output_shape)}. Give the last layer "
-                        f"{int(np.prod(sample))} units (or reshape it to {sample}).")
+    check_reconstruction(dataset, tuple(x.shape[1:]), output_shape, output_node)
     seed = settings.get("seed", 0)
     train, val, test = parts
     x_train, _ = augment(x[train], np.zeros(len(train)), settings,
@@ -1005,30 +1062,53 @@ def _reconstruction_split(dataset: Dataset, x: np.ndarray, parts: tuple, setting
 def augment(x: np.ndarray, y: np.ndarray, settings: dict, rng: np.random.Generator):
     """Add `augment_copies` randomly flipped / shifted / rotated copies of each training image
     (samples shaped (height, width, channels)); other data is returned unchanged."""
-    copies = int(settings.get("augment_copies", 0) or 0)
-    if copies <= 0 or x.ndim != 4:
+    draws = augment_draws(len(x), x.ndim, settings, rng)
+    if not draws:
         return x, y
-    from scipy import ndimage
+    out_x, out_y = [x], [y]
+    for draw in draws:
+        out_x.append(augmented(x, draw, np.arange(len(x))))
+        out_y.append(y)
+    return np.concatenate(out_x), np.concatenate(out_y)
+
+
+def augment_draws(n: int, ndim: int, settings: dict, rng: np.random.Generator) -> list:
+    """The random choices of each augmented copy of `n` images, drawn up front: per copy
+    (mirror or not, rotation angle, shift) of every image, or None where that change is off.
+    Drawn in this order for data in memory and streamed data, so both get the same copies."""
+    copies = int(settings.get("augment_copies", 0) or 0)
+    if copies <= 0 or ndim != 4:
+        return []
     flip = settings.get("augment_flip", False)
     shift = int(settings.get("augment_shift", 0) or 0)
     rotate = float(settings.get("augment_rotate", 0.0) or 0.0)
-    out_x, out_y = [x], [y]
+    draws = []
     for _ in range(copies):
-        batch = x.copy()
-        if flip:
-            mirror = rng.random(len(batch)) < 0.5
-            batch[mirror] = batch[mirror, :, ::-1]
-        if rotate:
-            for i, angle in enumerate(rng.uniform(-rotate, rotate, len(batch))):
-                batch[i] = ndimage.rotate(batch[i], angle, axes=(0, 1), reshape=False,
-                                          order=1, mode="constant", cval=float(batch[i].min()))
-        if shift:
-            for i, (dy, dx) in enumerate(rng.integers(-shift, shift + 1, (len(batch), 2))):
-                batch[i] = ndimage.shift(batch[i], (dy, dx, 0), order=0, mode="constant",
-                                         cval=float(batch[i].min()))
-        out_x.append(batch)
-        out_y.append(y)
-    return np.concatenate(out_x), np.concatenate(out_y)
+        mirror = rng.random(n) < 0.5 if flip else None
+        angles = rng.uniform(-rotate, rotate, n) if rotate else None
+        shifts = rng.integers(-shift, shift + 1, (n, 2)) if shift else None
+        draws.append((mirror, angles, shifts))
+    return draws
+
+
+def augmented(batch: np.ndarray, draw: tuple, which: np.ndarray) -> np.ndarray:
+    """A copy of the images `batch` changed by one copy's `draw` (`augment_draws`) of the
+    images numbered `which`: flipped, then rotated, then shifted, each image on its own."""
+    from scipy import ndimage
+    mirror, angles, shifts = draw
+    batch = batch.copy()
+    if mirror is not None:
+        flipped = mirror[which]
+        batch[flipped] = batch[flipped, :, ::-1]
+    if angles is not None:
+        for i, angle in enumerate(angles[which]):
+            batch[i] = ndimage.rotate(batch[i], angle, axes=(0, 1), reshape=False,
+                                      order=1, mode="constant", cval=float(batch[i].min()))
+    if shifts is not None:
+        for i, (dy, dx) in enumerate(shifts[which]):
+            batch[i] = ndimage.shift(batch[i], (dy, dx, 0), order=0, mode="constant",
+                                     cval=float(batch[i].min()))
+    return batch
 
 
 def encode_targets(dataset: Dataset, settings: dict, output_shape: tuple,

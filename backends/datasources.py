@@ -23,13 +23,14 @@ resident memory, as page cache the kernel takes back when memory runs short.
 from __future__ import annotations
 
 import csv
+import os
 from array import array
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from netdesigner.backends import data
+from netdesigner.backends import data, progress, tfrecord
 from netdesigner.backends.data import CLASSIFICATION, REGRESSION, DataError, Dataset, Origin, Rows
 
 #: `streaming: auto` streams a data set whose decoded samples would take more than this
@@ -47,7 +48,23 @@ def resolve(name: str, base_dir) -> Path:
 
 
 def streamable(path: Path) -> bool:
-    return (path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz")))
+    return (path.is_dir() or (path.is_file() and path.suffix.lower() in (".csv", ".npz"))
+            or is_tfrecord(path))
+
+
+def is_tfrecord(path: Path) -> bool:
+    """A TFRecord file, or a folder of them (shards: no sub-folders, at least one file)."""
+    if path.is_file():
+        return path.suffix.lower() in tfrecord.SUFFIXES
+    return bool(path.is_dir() and tfrecord_files(path))
+
+
+def tfrecord_files(folder: Path) -> list:
+    """A folder's TFRecord files (sorted), when it holds those and no sub-folders; else []."""
+    entries = list(folder.iterdir())
+    if any(e.is_dir() for e in entries):
+        return []
+    return sorted(e for e in entries if e.is_file() and e.suffix.lower() in tfrecord.SUFFIXES)
 
 
 def estimated_bytes(path: Path) -> int:
@@ -55,6 +72,9 @@ def estimated_bytes(path: Path) -> int:
     an image folder's file count times the first image's decoded size; a CSV file's size
     (a value written as text takes about as many bytes as its float32 does, or more); an NPZ
     file's x array, as float32."""
+    if is_tfrecord(path):
+        files = [path] if path.is_file() else tfrecord_files(path)
+        return sum(f.stat().st_size for f in files)    # floats or compressed images: at least
     if path.is_file() and path.suffix.lower() == ".npz":
         try:
             members = npz_members(path)
@@ -74,16 +94,69 @@ def load(name: str, base_dir=None, seed: int = 0, streaming: str = "auto") -> Da
     auto and its decoded size is above `STREAM_BYTES`; in memory otherwise."""
     if streaming not in STREAMING:
         raise DataError(f"streaming must be one of {', '.join(STREAMING)}, not {streaming!r}")
-    if streaming == "off" or not name or name in data.BUILTIN:
+    if not name or name in data.BUILTIN:
         return data.load(name, base_dir, seed)
     path = resolve(name, base_dir)
+    if path.exists() and is_tfrecord(path):
+        dataset = first_pass(path, "tfrecord", tfrecord_set)
+        if streaming == "off" or (streaming == "auto"
+                                  and estimated_bytes(path) <= STREAM_BYTES):
+            return in_memory(dataset)
+        return dataset
+    if streaming == "off":
+        return data.load(name, base_dir, seed)
     if not streamable(path):
         return data.load(name, base_dir, seed)
     if streaming == "auto" and estimated_bytes(path) <= STREAM_BYTES:
         return data.load(name, base_dir, seed)
     if path.suffix.lower() == ".npz":
-        return npz_file(path, required=(streaming == "on"))
-    return image_folder(path) if path.is_dir() else csv_file(path)
+        return first_pass(path, f"npz-{streaming}",
+                          lambda p: npz_file(p, required=(streaming == "on")))
+    return first_pass(path, "images" if path.is_dir() else "csv",
+                      image_folder if path.is_dir() else csv_file)
+
+
+# -- the first pass, remembered -------------------------------------------------------------------
+
+#: streamed data sets read lately: {(path, kind, fingerprint): Dataset}, newest last
+FIRST_PASSES: dict = {}
+FIRST_PASSES_KEPT = 2
+
+
+def fingerprint(path: Path) -> tuple:
+    """What changes when the data change: a file's size and modification time, or those of
+    every file and folder under a folder (one stat each: far less than reading them)."""
+    if path.is_file():
+        st = path.stat()
+        return (st.st_size, st.st_mtime_ns)
+    out = []
+    pending = [str(path)]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                st = e.stat()
+                out.append((e.path, st.st_size, st.st_mtime_ns))
+                if e.is_dir():
+                    pending.append(e.path)
+    return tuple(sorted(out))
+
+
+def first_pass(path: Path, kind: str, read) -> Dataset:
+    """`read(path)`, or the data set read before from the same files unchanged (the same
+    sizes and modification times): the designer checks the data after every edit, and a
+    streamed data set's first pass reads every file. The data set's rows carry the key
+    (`source_key`), which the scaling statistics are remembered by (`data.prepare`)."""
+    key = (str(path.resolve()), kind, fingerprint(path))
+    dataset = FIRST_PASSES.pop(key, None)
+    if dataset is None:
+        dataset = read(path)
+        if isinstance(dataset.x, Rows):
+            dataset.x.source_key = key
+    FIRST_PASSES[key] = dataset
+    while len(FIRST_PASSES) > FIRST_PASSES_KEPT:
+        FIRST_PASSES.pop(next(iter(FIRST_PASSES)))
+    return dataset
 
 
 # -- image folders --------------------------------------------------------------------------------
@@ -93,7 +166,11 @@ def image_folder(path: Path) -> Dataset:
     read: only the headers are read now (size and colour of every image, as `data.load` sizes
     them: grey when all are grey, resized to the most common size)."""
     files, classes = data.image_files(path)
-    headers = [data.open_image(f, decode=False) for f, _ in files]
+    headers = []
+    for k, (f, _) in enumerate(files):
+        progress.report("reading image headers", k, len(files), "images")
+        headers.append(data.open_image(f, decode=False))
+    progress.report("reading image headers", len(files), len(files), "images")
     grey = all(g for _, g in headers)
     size = Counter(s for s, _ in headers).most_common(1)[0][0]
     paths = [f for f, _ in files]
@@ -137,6 +214,7 @@ def csv_file(path: Path) -> Dataset:
                             f"{values[k, j]} is not a finite number (NaN or infinity): remove "
                             f"or fill in that value.")
     try:
+        size = path.stat().st_size
         with path.open("rb") as f:
             offset, line = 0, 0
             for raw in f:
@@ -157,6 +235,7 @@ def csv_file(path: Path) -> Dataset:
                 chunk.append(data.csv_features(path, line, row, header, feats))
                 chunk_lines.append(line)
                 if len(chunk) == CHECK_ROWS:
+                    progress.report("reading CSV rows", offset, size, "bytes")
                     check(chunk, chunk_lines)
                     chunk, chunk_lines = [], []
                 label = row[target].strip()
@@ -171,6 +250,7 @@ def csv_file(path: Path) -> Dataset:
         raise DataError(f"{path}: cannot read ({e})") from None
     if chunk:
         check(chunk, chunk_lines)
+    progress.report("reading CSV rows", size, size, "bytes")
     n = len(offsets)
     if n < 1:
         raise DataError(f"{path}: needs a header line and at least one row")
@@ -292,6 +372,7 @@ def npz_file(path: Path, required: bool = True) -> Dataset:
     # every value is checked once, a chunk at a time, as data.load checks them all
     rows = max(1, data.STATS_CHUNK_BYTES // (dtype.itemsize * max(1, int(np.prod(shape[1:])))))
     for start in range(0, len(mapped), rows):
+        progress.report("checking NPZ values", start, len(mapped), "samples")
         bad = ~np.isfinite(mapped[start:start + rows])
         if bad.any():
             index = (start + int(np.argwhere(bad)[0][0]),) + tuple(int(k) for k in
@@ -315,3 +396,116 @@ def npz_file(path: Path, required: bool = True) -> Dataset:
         raise DataError(f"{dataset.where('y', index)}: {dataset.y[index]} is not a finite "
                         f"number (NaN or infinity): remove or fill in that value.")
     return dataset
+
+
+# -- TFRecord files -------------------------------------------------------------------------------
+
+class RecordPlaces:
+    """'FILE record K' of each sample of a TFRecord set (a fault's place)."""
+
+    def __init__(self, files: list, file_of: np.ndarray, number: np.ndarray):
+        self.files, self.file_of, self.number = files, file_of, number
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.files[int(self.file_of[i])].name} record {int(self.number[i])}"
+
+
+def tfrecord_set(path: Path) -> Dataset:
+    """A TFRecord file (or a folder of them, read in name order) of tf.train.Example records
+    with the features `backends.tfrecord` describes, read in one pass now (every record parsed
+    and checked: a fault names the file and the record number), keeping each record's byte
+    offset and its label; a batch's records are read and parsed again when training asks for
+    them."""
+    files = [path] if path.is_file() else tfrecord_files(path)
+    offsets, file_of, numbers = array("Q"), array("I"), array("I")
+    ids, values = array("q"), []
+    shape = None
+    total, before = sum(f.stat().st_size for f in files), 0
+    for fi, f in enumerate(files):
+        try:
+            for k, offset, body in tfrecord.records(f):
+                progress.report("reading TFRecord examples", before + offset, total, "bytes")
+                where = f"{f}: record {k}"
+                features = tfrecord.parse(body, where)
+                x = tfrecord.sample(features, where)
+                if shape is None:
+                    shape, first = x.shape, where
+                elif x.shape != shape:
+                    raise DataError(f"{where}: x has shape {x.shape}, but {first} has {shape}: "
+                                    f"every example of a data set needs the same shape.")
+                if not np.isfinite(x).all():
+                    at = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+                    raise DataError(f"{where}: x at {at} is {x[at]}, not a finite number "
+                                    f"(NaN or infinity): remove or fill in that value.")
+                y = tfrecord.target(features, where)
+                _check_target(y, ids, values, where)
+                if isinstance(y, int):
+                    ids.append(y)
+                else:
+                    values.append(y)
+                offsets.append(offset)
+                file_of.append(fi)
+                numbers.append(k)
+        except OSError as e:
+            raise DataError(f"{f}: cannot read ({e})") from None
+        before += f.stat().st_size
+    progress.report("reading TFRecord examples", total, total, "bytes")
+    n = len(offsets)
+    if n < 1:
+        raise DataError(f"{path}: holds no records")
+    offsets_np = np.frombuffer(offsets, np.uint64)
+    file_np = np.frombuffer(file_of, np.uint32)
+    places = RecordPlaces(files, file_np, np.frombuffer(numbers, np.uint32))
+
+    def read(idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx),) + tuple(shape), np.float32)
+        handles = {}
+        try:
+            for k, i in enumerate(idx):
+                fi = int(file_np[i])
+                if fi not in handles:
+                    handles[fi] = files[fi].open("rb")
+                where = f"{files[fi]}: record {places.number[i]}"
+                body = tfrecord.read_at(handles[fi], int(offsets_np[i]))
+                out[k] = tfrecord.sample(tfrecord.parse(body, where), where)
+        finally:
+            for h in handles.values():
+                h.close()
+        return out
+    x = Rows(n, tuple(shape), np.float32, read)
+    origin = data.Origin(path, "tfrecord", places, files=files)
+    described = (f"TFRecord {'file' if path.is_file() else 'folder'} {path.name}: {n} examples"
+                 f"{'' if path.is_file() else f' in {len(files)} files'}, streamed")
+    name = path.stem if path.is_file() else path.name
+    if ids:
+        y = np.frombuffer(ids, np.int64)
+        classes_ids, classes = data.as_classes(y)
+        return Dataset(name, x, classes_ids, CLASSIFICATION, classes, described, origin)
+    return Dataset(name, x, np.stack(values).astype(np.float32), REGRESSION, [], described,
+                   origin)
+
+
+def _check_target(y, ids, values, where: str) -> None:
+    """A record's y agrees with the records before it (all class ids, or all float lists of
+    one length) and is finite."""
+    if isinstance(y, int):
+        if values:
+            raise DataError(f"{where}: y is an int64 class id, but the records before it have "
+                            f"float lists.")
+        return
+    if ids:
+        raise DataError(f"{where}: y is a float list, but the records before it have int64 "
+                        f"class ids.")
+    if values and y.shape != values[0].shape:
+        raise DataError(f"{where}: y has {len(y)} values, but the records before it have "
+                        f"{len(values[0])}.")
+    if not np.isfinite(y).all():
+        raise DataError(f"{where}: y {y.tolist()} is not finite (NaN or infinity): remove or "
+                        f"fill in that value.")
+
+
+def in_memory(dataset: Dataset) -> Dataset:
+    """A streamed data set read whole into memory (`streaming: off`, or small with auto)."""
+    from dataclasses import replace
+    return replace(dataset, x=np.asarray(dataset.x),
+                   description=dataset.description.removesuffix(", streamed"))

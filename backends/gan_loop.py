@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from . import protocol
+from . import data, protocol
 
 SHOWN_POINTS = 300            # generated / real samples shown live for small vectors
 SHOWN_IMAGES = 36             # ... for images
@@ -54,6 +54,14 @@ def shown_count(sample_shape: tuple) -> int:
     return SHOWN_IMAGES if len(sample_shape) > 1 else SHOWN_POINTS
 
 
+def real_samples(x_train, dtype):
+    """The training split's real samples in `dtype`: an array, or for a data set streamed from
+    disk (`data.Rows`) rows converted batch by batch as they are read."""
+    if data.streamed(x_train):
+        return x_train.take(None, lambda v: np.asarray(v, dtype), dtype=dtype)
+    return np.asarray(x_train, dtype)
+
+
 def run_loop(backend: str, device: str, schedule: Schedule, x_train: np.ndarray, gan, emit,
              should_stop, step, layers: list) -> protocol.FitResult:
     """The epochs of a GAN run. `step(real, noise_d, noise_g)` makes one alternating update and
@@ -72,10 +80,13 @@ def run_loop(backend: str, device: str, schedule: Schedule, x_train: np.ndarray,
         t0 = time.perf_counter()
         order = schedule.shuffle.permutation(schedule.n)
         sums, seen = np.zeros(3), 0
-        for b in range(schedule.steps_per_epoch):
-            idx = order[b * size:(b + 1) * size]
-            k = len(idx)
-            values = step(x_train[idx], schedule.noise(k), schedule.noise(k))
+        batches = [order[b * size:(b + 1) * size] for b in range(schedule.steps_per_epoch)]
+        # streamed real samples: a thread reads the next batches from disk during each step
+        feed = (data.prefetched(lambda idx: x_train[idx], batches) if data.streamed(x_train)
+                else (x_train[idx] for idx in batches))
+        for b, real in enumerate(feed):
+            k = len(real)
+            values = step(real, schedule.noise(k), schedule.noise(k))
             count += 1
             g_loss, d_loss, d_acc = (float(v) for v in values)
             emit(protocol.batch(epoch, b, count, g_loss, {"d_loss": d_loss,
@@ -88,6 +99,7 @@ def run_loop(backend: str, device: str, schedule: Schedule, x_train: np.ndarray,
             if should_stop is not None and should_stop():
                 reason = "stopped"
                 break
+        feed.close()                     # the reader thread stops where the epoch did
         if reason != "completed":
             break
         epochs_run = epoch + 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from netdesigner.graph import fileformat
 
-from . import protocol
+from . import progress, protocol
 from .modes import BACKENDS, Prepared, mode_named
 
 
@@ -94,7 +94,9 @@ def train(prepared: Prepared, backend: str, on_event, should_stop=None, *,
 def execute(job: Job, on_event, should_stop=None) -> Outcome:
     """Prepare and train a job in this process; errors are raised, not reported."""
     graph = fileformat.loads(job.graph_text, "<project>")
-    return train(prepare(graph, job.base_dir), job.backend, on_event, should_stop,
+    with progress.reporting(lambda *report: on_event(protocol.data_progress(*report))):
+        prepared = prepare(graph, job.base_dir)
+    return train(prepared, job.backend, on_event, should_stop,
                  stats_every=job.stats_every, weights_in=job.weights_in,
                  weights_out=job.weights_out, options=job.options,
                  evaluate_only=job.evaluate_only)

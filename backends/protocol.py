@@ -161,6 +161,12 @@ def generated(step: int, epoch: int, samples, real=None) -> dict:
     return event
 
 
+def data_progress(stage: str, done: int, total: int, unit: str) -> dict:
+    """How far a pass over the data set has come before training (`backends.progress`)."""
+    return {"event": "data_progress", "stage": stage, "done": int(done), "total": int(total),
+            "unit": unit}
+
+
 def error(message: str) -> dict:
     return {"event": "error", "message": message}
 

@@ -143,7 +143,16 @@ class Progress:
 
         from netdesigner.backends import protocol
         kind = event.get("event")
-        if kind == "train_begin":
+        if kind == "data_progress" and not self.quiet:
+            from netdesigner.backends.progress import describe
+            text = describe(event["stage"], event["done"], event["total"], event["unit"])
+            finished = event["done"] >= event["total"]
+            if self.live:
+                self._write("\r" + text + "\x1b[K" + ("\n" if finished else ""))
+            elif finished or time.monotonic() - self._last >= 2.0:
+                self._last = time.monotonic()
+                self._write(text + "\n")
+        elif kind == "train_begin":
             self.begin = event
             self.epochs, self.steps = event["epochs"], event["steps_per_epoch"]
             if not self.quiet:
@@ -252,15 +261,18 @@ def cmd_train(args) -> int:
               file=sys.stderr)
         return EXIT_PROBLEMS
     base_dir = str(Path(args.file).resolve().parent)
+    progress = Progress(quiet=args.quiet)
     try:
-        prepared = jobs.prepare(graph, base_dir)
+        from netdesigner.backends import progress as data_progress
+        from netdesigner.backends.protocol import data_progress as progress_event
+        with data_progress.reporting(lambda *where: progress(progress_event(*where))):
+            prepared = jobs.prepare(graph, base_dir)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
     out = None if args.no_save else weights_path(args.file)
     if args.strategy == "multi-worker" and not _is_chief():
         out = None                      # the chief (worker 0) saves the weights
-    progress = Progress(quiet=args.quiet)
     stop = {"asked": False}
 
     def on_sigint(signum, frame):

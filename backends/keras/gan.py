@@ -85,7 +85,7 @@ def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
         if initial_weights is not None:
             gan.set_weights(initial_weights)
         step = make_step(gan, settings)
-    x_train = np.asarray(split_arrays(split)[0][0], np.float32)
+    x_train = gan_loop.real_samples(split_arrays(split)[0][0], np.float32)
     schedule = gan_loop.Schedule(settings, len(x_train), parts.noise_shape)
 
     def run_step(real, noise_d, noise_g):

@@ -22,7 +22,9 @@ import time
 import numpy as np
 
 from .compiler import make_loss, make_metrics, make_optimizer
-from .data import pack
+from netdesigner.backends.data import streamed
+
+from .data import pack, rows_dataset
 
 
 def _metric_fns(settings: dict, output_shape) -> list:
@@ -136,6 +138,30 @@ class CustomLoop:
         options.experimental_distribute.auto_shard_policy = policy
         return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
+    def _streamed(self, xs: list, ys: list, global_batches):
+        """A distributed dataset of streamed rows in which each input pipeline (one per worker)
+        reads only its own replicas' part of each global batch (sharding by index: the rows
+        of the other workers are never read). `global_batches()` gives the index vectors of
+        the global batches, the same on every worker; each replica takes its contiguous
+        share of each, possibly empty for a short last batch, so that every replica takes
+        part in every step."""
+        import tensorflow as tf
+        replicas = self.strategy.num_replicas_in_sync
+
+        def per_pipeline(context):
+            local = max(1, replicas // context.num_input_pipelines)
+            first = context.input_pipeline_id * local
+
+            def parts():
+                for idx in global_batches():
+                    share = -(-len(idx) // replicas)
+                    for r in range(first, first + local):
+                        yield idx[r * share:(r + 1) * share]
+            index = tf.data.Dataset.from_generator(
+                parts, output_signature=tf.TensorSpec((None,), tf.int64))
+            return rows_dataset(self.model, xs, ys, index)
+        return self.strategy.distribute_datasets_from_function(per_pipeline)
+
     def _values(self, reduced) -> tuple[float, dict]:
         v = [float(t) for t in reduced]
         loss = v[0] / max(v[1], 1.0)
@@ -147,9 +173,15 @@ class CustomLoop:
 
     def evaluate(self, xs, ys, batch_size: int = 1024) -> tuple[float, dict]:
         import tensorflow as tf
-        data = tf.data.Dataset.from_tensor_slices((pack(xs), pack(ys))).batch(batch_size)
+        if streamed(xs + ys):
+            n = len(xs[0])
+            batches = self._streamed(xs, ys, lambda: (np.arange(k, min(k + batch_size, n))
+                                                      for k in range(0, n, batch_size)))
+        else:
+            data = tf.data.Dataset.from_tensor_slices((pack(xs), pack(ys))).batch(batch_size)
+            batches = self._distribute(data)
         totals = None
-        for batch in self._distribute(data):
+        for batch in batches:
             r = [float(t) for t in self._eval(batch)]
             totals = r if totals is None else [a + b for a, b in zip(totals, r)]
         penalty = float(sum(float(np.asarray(v)) for v in self.model.losses)) \
@@ -176,19 +208,26 @@ class CustomLoop:
         should_stop, state.should_stop = state.should_stop, None   # polled here, in step
         together = self.ctx.workers > 1         # decisions must be taken by all workers
         sync = self._make_sync() if together else None
-        xs_t = [tf.constant(x) for x in x_train]
-        ys_t = [tf.constant(y) for y in y_train]
+        rows = streamed(x_train + y_train)
+        if not rows:
+            xs_t = [tf.constant(x) for x in x_train]
+            ys_t = [tf.constant(y) for y in y_train]
         bs = self.batch_size
         pending = 0.0                           # this worker wants to stop
         try:
             for epoch, perm in enumerate(perms):
                 t0 = time.perf_counter()
-                order = tf.data.Dataset.from_tensor_slices(perm.astype(np.int64)).batch(bs)
-                data = order.map(lambda idx: (pack([tf.gather(t, idx) for t in xs_t]),
-                                              pack([tf.gather(t, idx) for t in ys_t])))
+                if rows:                # each worker reads its share of each batch
+                    batches = self._streamed(x_train, y_train, lambda perm=perm: (
+                        perm[k:k + bs] for k in range(0, len(perm), bs)))
+                else:
+                    order = tf.data.Dataset.from_tensor_slices(perm.astype(np.int64)).batch(bs)
+                    data = order.map(lambda idx: (pack([tf.gather(t, idx) for t in xs_t]),
+                                                  pack([tf.gather(t, idx) for t in ys_t])))
+                    batches = self._distribute(data.prefetch(2))
                 loss_total, count, sums = 0.0, 0, {}
                 finished = False
-                for b, batch in enumerate(self._distribute(data.prefetch(2))):
+                for b, batch in enumerate(batches):
                     reduced, penalty = self._train(batch, tf.constant(pending, tf.float32))
                     values = [float(t) for t in reduced]
                     if values[-1] > 0:          # some worker asked to stop at the last batch

@@ -178,10 +178,6 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         if run.loop == "fit":
             fit_loop(ctx, model, data, state, validation_batch_size)
         else:
-            if streamed(data.x_train):
-                raise ValueError("a data set streamed from disk trains with model.fit; the "
-                                 "custom loop (multi-worker) needs it in memory: set "
-                                 "streaming to off")
             custom = CustomLoop(model, ctx, settings, data.batch_size)
             custom.run(state, data.x_train, data.y_train, data.perms, data.validation)
     finally:
@@ -248,10 +244,8 @@ def evaluate(model, x, y, settings: dict | None = None, batch_size: int = EVAL_B
                                                     targets(as_list(y)))
     if not len(xs[0]):
         return {}
-    if rows and loop is not None:
-        raise ValueError("a model trained by the custom loop evaluates data in memory only")
     if loop is not None:
-        loss, metrics = loop.evaluate(xs, ys, batch_size)
+        loss, metrics = loop.evaluate(xs, ys, read_batch(xs, batch_size))
         return {"loss": loss, **metrics}
     if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
         if settings is None:
@@ -280,13 +274,15 @@ def predict(model, x, batch_size: int = EVAL_BATCH, *, loop: CustomLoop | None =
     if streamed(x) and loop is None:
         return model.predict(streamed_dataset(model, as_list(x), None,
                                               read_batch(x, batch_size)), verbose=0)
-    xs = inputs_for(model, as_list(x))
     if loop is not None:
-        parts = []
+        xs, parts = as_list(x), []
+        batch_size = read_batch(xs, batch_size)        # streamed rows: read batch by batch
         for start in range(0, len(xs[0]), batch_size):
-            out = model(pack([v[start:start + batch_size] for v in xs]), training=False)
+            out = model(pack(inputs_for(model, [v[start:start + batch_size] for v in xs])),
+                        training=False)
             parts.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple))
                                                    else [out])])
         outs = [np.concatenate(p) for p in zip(*parts)]
         return outs[0] if len(outs) == 1 else outs
+    xs = inputs_for(model, as_list(x))
     return model.predict(pack(xs), batch_size=batch_size, verbose=0)

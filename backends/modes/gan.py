@@ -15,7 +15,7 @@ import numpy as np
 
 from netdesigner.graph.gan import split_gan
 
-from .. import data, protocol
+from .. import data, datasources, protocol
 from ..gan_loop import is_image
 from .base import Mode, Prepared, check_backend, refuse_problems, with_global_penalties
 
@@ -47,7 +47,8 @@ class Gan(Mode):
         settings = dict(graph.training)
         with_global_penalties(parts.generator, settings)
         with_global_penalties(parts.discriminator, settings)
-        dataset = data.load(settings.get("dataset", ""), base_dir, settings.get("seed", 0))
+        dataset = datasources.load(settings.get("dataset", ""), base_dir,
+                                   settings.get("seed", 0), settings.get("streaming", "auto"))
         split = data.prepare(dataset, settings, parts.sample_shape, None, parts.sample_input)
         return Prepared(self, parts, split, settings)
 
@@ -97,11 +98,25 @@ def evaluation_noise(settings: dict) -> np.random.Generator:
 def discriminator_scores(gan, real, noise_shape: tuple, rng: np.random.Generator) -> tuple:
     """The discriminator on real samples and as many generated ones (noise drawn from `rng`):
     (its loss, a report with d_accuracy and its parts, the generated samples)."""
-    real = np.asarray(real, np.float32)
     n = len(real)
-    fake = np.asarray(gan.generate(rng.standard_normal((n, *noise_shape)).astype(np.float32)))
-    p_real = np.asarray(gan.discriminate(real), np.float64)
-    p_fake = np.asarray(gan.discriminate(fake), np.float64)
+    noise = rng.standard_normal((n, *noise_shape)).astype(np.float32)
+    if data.streamed(real):
+        # streamed from disk: read, generate and score a batch at a time (the generated
+        # samples kept are the first batch's, enough for the evaluation event's examples)
+        size = data.read_batch([real], 1024)
+        p_real, p_fake, fake = [], [], None
+        for k in range(0, n, size):
+            batch_fake = np.asarray(gan.generate(noise[k:k + size]))
+            fake = batch_fake if fake is None else fake
+            p_real.append(np.asarray(gan.discriminate(np.asarray(real[k:k + size], np.float32)),
+                                     np.float64))
+            p_fake.append(np.asarray(gan.discriminate(batch_fake), np.float64))
+        p_real, p_fake = np.concatenate(p_real), np.concatenate(p_fake)
+    else:
+        real = np.asarray(real, np.float32)
+        fake = np.asarray(gan.generate(noise))
+        p_real = np.asarray(gan.discriminate(real), np.float64)
+        p_fake = np.asarray(gan.discriminate(fake), np.float64)
     right_real, right_fake = p_real > 0.5, p_fake <= 0.5
     eps = 1e-7
     d_loss = -(np.log(np.clip(p_real, eps, 1)).sum() + np.log(np.clip(1 - p_fake, eps, 1)).sum())
@@ -114,7 +129,9 @@ def discriminator_scores(gan, real, noise_shape: tuple, rng: np.random.Generator
 
 def evaluation_event(gan, split, settings: dict, noise_shape: tuple) -> dict:
     """The discriminator on the test split's real samples and as many generated ones."""
-    real = np.asarray(split.x_test if len(split.x_test) else split.x_train, np.float32)
+    real = split.x_test if len(split.x_test) else split.x_train
+    if not data.streamed(real):
+        real = np.asarray(real, np.float32)
     n = len(real)
     rng = evaluation_noise(settings)
     loss, report, fake = discriminator_scores(gan, real, noise_shape, rng)

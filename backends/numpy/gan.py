@@ -116,7 +116,7 @@ def fit_gan(parts, split, settings: dict, on_event=None, should_stop=None,
     if initial_weights is not None:
         gan.set_weights(initial_weights)
     steps = GanSteps(gan, settings)
-    x_train = np.asarray(split_arrays(split)[0][0], dtype=dtype)
+    x_train = gan_loop.real_samples(split_arrays(split)[0][0], dtype)
     schedule = gan_loop.Schedule(settings, len(x_train), parts.noise_shape)
     with np.errstate(all="ignore"), blas_threads(threads):
         result = gan_loop.run_loop(

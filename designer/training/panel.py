@@ -27,7 +27,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from netdesigner.backends import data, diagnostics, protocol
+from netdesigner.backends import data, diagnostics, progress, protocol
 from netdesigner.backends.jobs import Job, prepare
 from netdesigner.backends.modes import mode_named
 from netdesigner.backends.runner import TrainingProcess
@@ -87,11 +87,18 @@ def mapping_text(dataset) -> str:
     return f"Classes (label in the data → class): {shown}" + (", …" if len(pairs) > 20 else "")
 
 
+#: what a data check's thread puts in place of a split while it reads: (number, PROGRESS, text)
+PROGRESS = "progress"
+
+
 def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue) -> None:
     """A data check's thread: prepares a copy of the project and puts (number, Split or None,
     what is wrong) on `results`; touches no Qt object."""
+    def report(*where):       # a streamed data set's first pass, the scaling statistics
+        results.put((number, PROGRESS, progress.describe(*where)))
     try:
-        split, message = prepare(fileformat.loads(text, "<project>"), base_dir).split, ""
+        with progress.reporting(report):
+            split, message = prepare(fileformat.loads(text, "<project>"), base_dir).split, ""
     except ValueError as e:                              # DataError included
         split, message = None, str(e)
     except Exception as e:           # shown in the panel: the project stays open and usable
@@ -377,6 +384,10 @@ class TrainingPanel(QWidget):
                 number, split, message = self._results.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(split, str) and split == PROGRESS:
+                if number == self.data_check:
+                    self.data_label.setText(f"Reading the data set… {escape(message)}")
+                continue
             self._checks_running -= 1
             if self._checks_running == 0:
                 self.check_timer.stop()
@@ -550,7 +561,10 @@ class TrainingPanel(QWidget):
 
     def _handle(self, event: dict) -> None:
         kind = event["event"]
-        if kind == "train_begin":
+        if kind == "data_progress":          # the run's own first pass over streamed data
+            self.status.setText("Preparing the data: " + escape(progress.describe(
+                event["stage"], event["done"], event["total"], event["unit"])))
+        elif kind == "train_begin":
             self.train_samples = event["samples"]
             self.status.setText(f"Training on {event['device']}: {event['samples']} samples, "
                                 f"{event['steps_per_epoch']} batches per epoch.")

@@ -105,10 +105,11 @@ def test_a_broken_image_is_named_when_its_batch_is_read(tmp_path):
 
 
 def test_what_streaming_cannot_do_yet_is_said(small):
-    settings = {"dataset": "shapes", "streaming": "on", "augment_copies": 1}
-    with pytest.raises(ValueError, match="streamed from disk, and augmentation needs it in "
+    settings = {"dataset": "shapes", "streaming": "on", "mode": "autoencoder", "loss": "mse",
+                "input_noise": 0.2}
+    with pytest.raises(ValueError, match="streamed from disk, and input_noise needs it in "
                                          "memory"):
-        jobs.prepare(mlp((8, 8, 1), 3, settings), small)
+        jobs.prepare(mlp((8, 8, 1), 64, settings), small)
 
 
 def test_prefetched_reads_ahead_in_order_and_hands_errors_over():
@@ -196,3 +197,23 @@ def test_npz_files_that_cannot_be_mapped(tmp_path):
     np.savez(tmp_path / "short.npz", x=x, y=np.zeros(19, np.int64))
     with pytest.raises(DataError, match="x has 20 samples but y has 19"):
         datasources.load("short.npz", tmp_path, streaming="on")
+
+
+@pytest.mark.long
+def test_the_custom_loop_trains_the_same_weights_streamed(small):
+    """The custom loop (the multi-worker one) reads streamed rows through
+    distribute_datasets_from_function: on one device, the same weights as in memory."""
+    from netdesigner.backends.keras.train import evaluate, fit
+    out = {}
+    for streaming in ("off", "on"):
+        graph = mlp((8, 8, 1), 3, {"dataset": "shapes", "streaming": streaming, "epochs": 2,
+                                   "batch_size": 16, "seed": 1, "normalize": "minmax"}, 8)
+        prepared = jobs.prepare(graph, small)
+        run = fit(prepared.network, prepared.split, graph.training, loop="custom",
+                  stats_every=0)
+        out[streaming] = (run.model.get_weights(),
+                          evaluate(run.model, prepared.split.x_test, prepared.split.y_test,
+                                   graph.training, loop=run.loop))
+    for a, b in zip(out["off"][0], out["on"][0]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert out["on"][1]["loss"] == pytest.approx(out["off"][1]["loss"], rel=1e-6)

@@ -34,16 +34,16 @@ def _env(**extra) -> dict:
             "PYTHONPATH": str(ROOT), **extra}
 
 
-@pytest.mark.long              # two TensorFlow processes: ~25 s of the 2-core CI
-def test_two_workers_reach_the_same_weights(tmp_path):
+def _two_workers(graph_file: Path, tmp_path: Path, epochs: int) -> list[dict]:
+    """Train `graph_file` in two worker processes; each one's events (multiworker_job.py)."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     for i in range(2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         procs.append(subprocess.Popen(
-            [sys.executable, str(HERE / "multiworker_job.py"), str(SAMPLES / "mlp_digits.graph"),
-             str(tmp_path / f"w{i}.npz"), str(tmp_path / f"e{i}.json"), "2"],
+            [sys.executable, str(HERE / "multiworker_job.py"), str(graph_file),
+             str(tmp_path / f"w{i}.npz"), str(tmp_path / f"e{i}.json"), str(epochs)],
             env=_env(TF_CONFIG=config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True))
     try:
@@ -53,12 +53,17 @@ def test_two_workers_reach_the_same_weights(tmp_path):
             if p.poll() is None:
                 p.kill()
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    return [json.loads((tmp_path / f"e{i}.json").read_text()) for i in range(2)]
+
+
+@pytest.mark.long              # two TensorFlow processes: ~25 s of the 2-core CI
+def test_two_workers_reach_the_same_weights(tmp_path):
+    events = _two_workers(SAMPLES / "mlp_digits.graph", tmp_path, 2)
     w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
     assert sorted(w0.files) == sorted(w1.files) == ["dense_1/bias", "dense_1/kernel",
                                                      "dense_2/bias", "dense_2/kernel"]
     for key in w0.files:
         np.testing.assert_array_equal(w0[key], w1[key])
-    events = [json.loads((tmp_path / f"e{i}.json").read_text()) for i in range(2)]
     for i, e in enumerate(events):
         assert e["reason"] == "completed"
         assert e["device"].startswith(f"MultiWorkerMirroredStrategy: worker {i} of 2, "
@@ -70,6 +75,30 @@ def test_two_workers_reach_the_same_weights(tmp_path):
     assert epochs[0][-1]["loss"] < epochs[0][0]["loss"]
     assert events[0]["test"] == events[1]["test"]
     assert events[0]["test"]["accuracy"] == pytest.approx(events[0]["predicted_accuracy"])
+
+
+@pytest.mark.long              # two TensorFlow processes
+def test_two_workers_train_on_a_streamed_image_folder_each_reading_its_share(tmp_path):
+    from tests.backends.streaming_data import image_folder, mlp
+    from netdesigner.graph import fileformat
+    image_folder(tmp_path / "shapes", 300, classes=3, size=8)
+    graph = mlp((8, 8, 1), 3, {"dataset": "shapes", "streaming": "on", "batch_size": 32,
+                               "normalize": "minmax", "seed": 3,
+                               "optimizer_params": {"learning_rate": 0.01}})
+    (tmp_path / "stream.graph").write_text(fileformat.dumps(graph))
+    events = _two_workers(tmp_path / "stream.graph", tmp_path, 3)
+    w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    for key in w0.files:
+        np.testing.assert_array_equal(w0[key], w1[key])
+    epochs = [[x for x in e["events"] if x["event"] == "epoch"] for e in events]
+    assert [x["loss"] for x in epochs[0]] == [x["loss"] for x in epochs[1]]
+    assert epochs[0][-1]["loss"] < epochs[0][0]["loss"]
+    assert events[0]["test"] == events[1]["test"]
+    assert events[0]["test"]["accuracy"] == pytest.approx(events[0]["predicted_accuracy"])
+    for e in events:                # each worker read half of every batch, not all of it
+        assert e["reason"] == "completed"
+        share = e["read"] / (3 * e["n_train"])
+        assert 0.45 < share < 0.6, e["read"]
 
 
 @pytest.mark.long
