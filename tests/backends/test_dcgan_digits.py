@@ -9,9 +9,10 @@ from seeded noise, the generator must get at least TARGET_RATE of them named, an
 must cover at least TARGET_CLASSES of the 10 digits (a guard against mode collapse: one good
 digit drawn 500 times fails it).
 
-Measured (seed 0, 60 epochs): see samples/README.md. References with the same judge: real
-held-out digits (test split) 0.881 (10 classes); uniform noise images 0.196 (5 classes); the
-untrained generator 0.000 - both fail the target, so the metric can fail.
+Measured (seed 0, 60 epochs): see samples/README.md. References with the same judge: the real
+digits of the test split 0.881 (10 classes; the judge was fitted on them too - fitted on the
+training split only, it names 0.856 of the test split); uniform noise images 0.196 (5 classes);
+the untrained generator 0.000 - both fail the target, so the metric can fail.
 """
 import functools
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_two_dcgan_steps_agree_on_both_backends():
 
 def test_the_digit_judge_fails_noise_and_an_untrained_generator():
     """The metric can fail: noise images and the untrained generator stay below the target
-    (measured: noise 0.196 in 5 classes, untrained 0.000), real held-out digits pass it."""
+    (measured: noise 0.196 in 5 classes, untrained 0.000); the real test-split digits pass it."""
     g = fileformat.load(SAMPLE)
     prepared = prepare(g, str(SAMPLES))
     judge = digit_judge()
