@@ -16,6 +16,8 @@ from .images import array_pixmap
 from .plots import PENS, make_plot
 
 GRID_COLUMNS = 12
+PICTURE_SIZE = 48             # pixels per generated picture, at most ...
+MIN_PICTURE_SIZE = 12         # ... and at least (a narrower view scrolls nothing: it shrinks)
 IDLE_CAPTION = ("In training mode gan, the generator's samples appear here after every epoch; "
                 "in mode vae, what the decoder makes of new codes.")
 
@@ -109,11 +111,25 @@ class GeneratedView(QWidget):
             self.real_points.setData(*self._xy(self.real))
         self.stack.setCurrentWidget(self.plot)
 
+    def picture_size(self, columns: int) -> int:
+        """Pixels per picture so that `columns` of them fit the view's width (a narrow panel
+        would otherwise cut every picture to a sliver)."""
+        spare = self.width() - 2 * self.grid.spacing() * columns - 24
+        return int(min(PICTURE_SIZE, max(MIN_PICTURE_SIZE, spare // columns)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.stack.currentWidget() is self.grid_holder and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.redraw)
+
     def _images(self, samples: np.ndarray) -> None:
         self._clear_grid()
         columns = int(self.latest.get("columns") or GRID_COLUMNS)
+        size = self.picture_size(columns)
         for k, sample in enumerate(samples):
             picture = QLabel()
-            picture.setPixmap(array_pixmap(sample))
+            picture.setPixmap(array_pixmap(sample, size))
+            picture.setMinimumSize(1, 1)        # the view may shrink; resizeEvent redraws
             self.grid.addWidget(picture, k // columns, k % columns, Qt.AlignCenter)
         self.stack.setCurrentWidget(self.grid_holder)

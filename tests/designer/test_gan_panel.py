@@ -69,6 +69,15 @@ def test_the_generated_tab_shows_an_image_gan_as_a_grid_of_images(qtbot):
     assert not first.pixmap().isNull() and first.pixmap().width() > 8, "a scaled-up picture"
     assert view.grid.getItemPosition(35)[:2] == (35 // GRID_COLUMNS, 35 % GRID_COLUMNS)
     assert last.pixmap().toImage() != first.pixmap().toImage(), "each sample its own picture"
+    # a narrow view shrinks the pictures so that a row of them fits, rather than cutting them
+    view.resize(360, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.grid.count() == 36 and
+                    view.grid.itemAt(0).widget().pixmap().width() < 30)
+    row_width = GRID_COLUMNS * (view.grid.itemAt(0).widget().pixmap().width()
+                                + view.grid.spacing())
+    assert row_width <= 360
     view.add_event({"event": "train_begin"})
     view.add_event({"event": "generated", "step": 0, "epoch": -1,
                     "samples": [[0.0, 1.0], [1.0, 0.0]]})
