@@ -111,11 +111,20 @@ class GeneratedView(QWidget):
             self.real_points.setData(*self._xy(self.real))
         self.stack.setCurrentWidget(self.plot)
 
-    def picture_size(self, columns: int) -> int:
-        """Pixels per picture so that `columns` of them fit the view's width (a narrow panel
-        would otherwise cut every picture to a sliver)."""
-        spare = self.width() - 2 * self.grid.spacing() * columns - 24
-        return int(min(PICTURE_SIZE, max(MIN_PICTURE_SIZE, spare // columns)))
+    def grid_layout(self, count: int, columns: int | None) -> tuple[int, int]:
+        """(columns, pixels per picture) of the largest pictures, up to PICTURE_SIZE, that fit
+        `count` of them into the view (a narrow panel would otherwise cut every picture to a
+        sliver); `columns` when the event fixes them (a VAE's grid over its code space)."""
+        gap = 2 * self.grid.spacing()
+        width = self.width() - 24
+        height = self.height() - self.caption.height() - 24
+        best = (columns or GRID_COLUMNS, MIN_PICTURE_SIZE)
+        for c in ([columns] if columns else range(1, GRID_COLUMNS + 1)):
+            rows = -(-count // c)
+            size = min(PICTURE_SIZE, width // c - gap, height // rows - gap)
+            if size > best[1]:
+                best = (c, int(size))
+        return best
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -125,8 +134,7 @@ class GeneratedView(QWidget):
 
     def _images(self, samples: np.ndarray) -> None:
         self._clear_grid()
-        columns = int(self.latest.get("columns") or GRID_COLUMNS)
-        size = self.picture_size(columns)
+        columns, size = self.grid_layout(len(samples), self.latest.get("columns"))
         for k, sample in enumerate(samples):
             picture = QLabel()
             picture.setPixmap(array_pixmap(sample, size))

@@ -67,17 +67,21 @@ def test_the_generated_tab_shows_an_image_gan_as_a_grid_of_images(qtbot):
     assert "after epoch 1" in view.caption.text()
     first, last = view.grid.itemAt(0).widget(), view.grid.itemAt(35).widget()
     assert not first.pixmap().isNull() and first.pixmap().width() > 8, "a scaled-up picture"
-    assert view.grid.getItemPosition(35)[:2] == (35 // GRID_COLUMNS, 35 % GRID_COLUMNS)
+    columns = 1 + max(view.grid.getItemPosition(k)[1] for k in range(36))
+    assert view.grid.getItemPosition(35)[:2] == (35 // columns, 35 % columns)
     assert last.pixmap().toImage() != first.pixmap().toImage(), "each sample its own picture"
-    # a narrow view shrinks the pictures so that a row of them fits, rather than cutting them
-    view.resize(360, 300)
+    # a narrow view takes fewer columns and smaller pictures, so that all of them fit whole
+    # (12 columns of 48 px were cut to slivers in a 240-px panel)
+    view.resize(300, 400)
     view.show()
     qtbot.waitExposed(view)
     qtbot.waitUntil(lambda: view.grid.count() == 36 and
-                    view.grid.itemAt(0).widget().pixmap().width() < 30)
-    row_width = GRID_COLUMNS * (view.grid.itemAt(0).widget().pixmap().width()
-                                + view.grid.spacing())
-    assert row_width <= 360
+                    24 <= view.grid.itemAt(0).widget().pixmap().width() < 48)
+    size = view.grid.itemAt(0).widget().pixmap().width()
+    columns = 1 + max(view.grid.getItemPosition(k)[1] for k in range(36))
+    rows = -(-36 // columns)
+    assert size >= 24 and columns < GRID_COLUMNS, (size, columns)
+    assert columns * size <= 300 and rows * size <= 400, (size, columns)
     view.add_event({"event": "train_begin"})
     view.add_event({"event": "generated", "step": 0, "epoch": -1,
                     "samples": [[0.0, 1.0], [1.0, 0.0]]})
