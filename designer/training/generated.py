@@ -16,6 +16,8 @@ from .images import array_pixmap
 from .plots import PENS, make_plot
 
 GRID_COLUMNS = 12
+PICTURE_SIZE = 48             # pixels per generated picture, at most ...
+MIN_PICTURE_SIZE = 12         # ... and at least (a narrower view scrolls nothing: it shrinks)
 IDLE_CAPTION = ("In training mode gan, the generator's samples appear here after every epoch; "
                 "in mode vae, what the decoder makes of new codes.")
 
@@ -109,11 +111,33 @@ class GeneratedView(QWidget):
             self.real_points.setData(*self._xy(self.real))
         self.stack.setCurrentWidget(self.plot)
 
+    def grid_layout(self, count: int, columns: int | None) -> tuple[int, int]:
+        """(columns, pixels per picture) of the largest pictures, up to PICTURE_SIZE, that fit
+        `count` of them into the view (a narrow panel would otherwise cut every picture to a
+        sliver); `columns` when the event fixes them (a VAE's grid over its code space)."""
+        gap = 2 * self.grid.spacing()
+        width = self.width() - 24
+        height = self.height() - self.caption.height() - 24
+        best = (columns or GRID_COLUMNS, MIN_PICTURE_SIZE)
+        for c in ([columns] if columns else range(1, GRID_COLUMNS + 1)):
+            rows = -(-count // c)
+            size = min(PICTURE_SIZE, width // c - gap, height // rows - gap)
+            if size > best[1]:
+                best = (c, int(size))
+        return best
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.stack.currentWidget() is self.grid_holder and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.redraw)
+
     def _images(self, samples: np.ndarray) -> None:
         self._clear_grid()
-        columns = int(self.latest.get("columns") or GRID_COLUMNS)
+        columns, size = self.grid_layout(len(samples), self.latest.get("columns"))
         for k, sample in enumerate(samples):
             picture = QLabel()
-            picture.setPixmap(array_pixmap(sample))
+            picture.setPixmap(array_pixmap(sample, size))
+            picture.setMinimumSize(1, 1)        # the view may shrink; resizeEvent redraws
             self.grid.addWidget(picture, k // columns, k % columns, Qt.AlignCenter)
         self.stack.setCurrentWidget(self.grid_holder)
