@@ -57,6 +57,8 @@ def C(type_id, shapes, name="", ids=None, training=False, **params):
 
 IMG = (2, 5, 6, 3)        # a small image batch
 SEQ = (2, 4, 3)           # a small sequence batch
+VOL = (2, 4, 5, 4, 2)     # a small volume batch (depth, height, width, channels)
+CLIP = (2, 3, 4, 5, 2)    # a small batch of clips (steps, height, width, channels)
 
 CASES = [
     # -- dense and activations
@@ -149,6 +151,29 @@ CASES = [
       for p, s, pad in ((2, None, "valid"), (3, 2, "same"), (2, 1, "same"))],
     *[C(f"Global{kind}Pooling{rank}D", [IMG if rank == 2 else SEQ], keepdims=k)
       for kind in ("Max", "Average") for rank in (1, 2) for k in (False, True)],
+    # -- 3-D convolution and pooling, channels-first pooling
+    C("Conv3D", [VOL], filters=3, kernel_size=(2, 3, 2), activation="relu"),
+    C("Conv3D", [VOL], filters=2, kernel_size=(3, 3, 3), strides=(2, 1, 2), padding="same"),
+    C("Conv3D", [VOL], filters=2, kernel_size=(2, 2, 2), dilation_rate=(2, 1, 1),
+      use_bias=False, activation="tanh"),
+    *[C(f"{kind}Pooling3D", [VOL], pool_size=p, strides=s, padding=pad)
+      for kind in ("Max", "Average")
+      for p, s, pad in (((2, 2, 2), None, "valid"), ((3, 2, 2), (2, 1, 2), "same"))],
+    *[C(f"Global{kind}Pooling3D", [VOL], keepdims=k)
+      for kind in ("Max", "Average") for k in (False, True)],
+    C("MaxPooling2D", [IMG], pool_size=(2, 2), strides=(1, 2), data_format="channels_first"),
+    C("AveragePooling1D", [(2, 3, 7)], pool_size=3, strides=2, padding="same",
+      data_format="channels_first"),
+    C("AveragePooling3D", [VOL], pool_size=(2, 2, 1), data_format="channels_first"),
+    *[C("GlobalAveragePooling1D", [SEQ], keepdims=k, data_format="channels_first")
+      for k in (False, True)],
+    C("GlobalMaxPooling2D", [IMG], keepdims=True, data_format="channels_first"),
+    # -- ConvLSTM2D
+    C("ConvLSTM2D", [CLIP], filters=2, kernel_size=(3, 3)),
+    C("ConvLSTM2D", [CLIP], filters=3, kernel_size=(2, 3), padding="valid", strides=(2, 1),
+      return_sequences=True, go_backwards=True),
+    C("ConvLSTM2D", [CLIP], filters=2, kernel_size=(2, 2), activation="relu",
+      use_bias=False, return_sequences=True),
     # -- normalisation
     C("BatchNormalization", [(4, 3)]),
     C("BatchNormalization", [IMG], center=False, epsilon=0.01),
