@@ -148,6 +148,8 @@ def _conv_lstm_shape(p, inputs):
                  "a convolutional LSTM reads a sequence of images (video frames); use Reshape "
                  "to make one, e.g. (10, 784) -> (10, 28, 28, 1).")
     require_known("ConvLSTM2D", x, -1, "last (channels)")
+    require_known("ConvLSTM2D", x, 1, "height (Keras's ConvLSTM needs fixed frame sizes)")
+    require_known("ConvLSTM2D", x, 2, "width (Keras's ConvLSTM needs fixed frame sizes)")
     out = tuple(conv_length(n, k, s, p["padding"], 1)
                 for n, k, s in zip(x[1:3], p["kernel_size"], p["strides"]))
     if any(n is not None and n < 1 for n in out):
