@@ -379,6 +379,8 @@ def _summary(node) -> str:
         k = p["pool_size"]
         return ("pool " + ("×".join(map(str, k)) if isinstance(k, tuple) else str(k))
                 + (", channels first" if p.get("data_format") == "channels_first" else ""))
+    if p.get("data_format") == "channels_first":
+        return "channels first"
     return node.layer_type.category.lower()
 
 
