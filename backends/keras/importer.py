@@ -296,6 +296,15 @@ def _conv2d(cls, c, ranks, kw):
                       "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
 
 
+def _conv3d(cls, c, ranks, kw):
+    _conv_common(cls, c)
+    return "Conv3D", {"filters": c["filters"], "kernel_size": _tuple(c["kernel_size"]),
+                      "strides": _tuple(c.get("strides", 1)), "padding": c.get("padding", "valid"),
+                      "dilation_rate": _tuple(c.get("dilation_rate", 1)),
+                      "activation": _activation(cls, c.get("activation")),
+                      "use_bias": c.get("use_bias", True), **_weighted(cls, c)}
+
+
 def _conv2d_transpose(cls, c, ranks, kw):
     _conv_common(cls, c)
     _no_extras(cls, c, "output_padding")
@@ -382,9 +391,13 @@ def _upsampling2d(cls, c, ranks, kw):
                             "interpolation": c.get("interpolation", "nearest")}
 
 
+def _data_format(c):
+    """Pooling's data_format: channels-first maps to the parameter of the same name."""
+    return c.get("data_format") or "channels_last"
+
+
 def _pooling(type_id, rank):
     def convert(cls, c, ranks, kw):
-        _channels_last(cls, c)
         pool, strides = _tuple(c.get("pool_size", 2)), c.get("strides")
         strides = None if strides is None else _tuple(strides)
         if strides == pool:
@@ -393,14 +406,14 @@ def _pooling(type_id, rank):
             pool = pool[0]
             strides = None if strides is None else strides[0]
         return type_id, {"pool_size": pool, "strides": strides,
-                         "padding": c.get("padding", "valid")}
+                         "padding": c.get("padding", "valid"), "data_format": _data_format(c)}
     return convert
 
 
 def _global_pooling(type_id):
     def convert(cls, c, ranks, kw):
-        _channels_last(cls, c)
-        return type_id, {"keepdims": bool(c.get("keepdims", False))}
+        return type_id, {"keepdims": bool(c.get("keepdims", False)),
+                         "data_format": _data_format(c)}
     return convert
 
 
@@ -445,6 +458,29 @@ def _recurrent_params(cls, c, wrapped=False):
 
 def _recurrent(cls, c, ranks, kw):
     return cls, _recurrent_params(cls, c)
+
+
+def _pair(v):
+    v = _tuple(v)
+    return v * 2 if len(v) == 1 else v
+
+
+def _conv_lstm2d(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    _no_extras(cls, c, "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+               "kernel_constraint", "recurrent_constraint", "bias_constraint", "stateful",
+               "return_state", "dropout", "recurrent_dropout", "unroll")
+    _require(cls, c, dilation_rate=(1, lambda v: v in (1, (1,), (1, 1))))
+    return "ConvLSTM2D", {
+        "filters": c["filters"], "kernel_size": _pair(c["kernel_size"]),
+        "strides": _pair(c.get("strides", 1)),
+        "padding": c.get("padding", "valid"),
+        "activation": _activation(cls, c.get("activation", "tanh")),
+        "recurrent_activation": _activation(cls, c.get("recurrent_activation", "sigmoid"),
+                                            "recurrent_activation"),
+        "use_bias": c.get("use_bias", True),
+        "return_sequences": bool(c.get("return_sequences", False)),
+        "go_backwards": bool(c.get("go_backwards", False)), **_weighted(cls, c)}
 
 
 def _bidirectional(cls, c, ranks, kw):
@@ -537,7 +573,7 @@ CONVERTERS = {
     "Flatten": _flatten, "Reshape": _reshape,
     "Permute": _permute, "RepeatVector": _repeat_vector, "TimeDistributed": _time_distributed,
     "Embedding": _embedding, "Conv1D": _conv1d, "Conv2D": _conv2d,
-    "Conv1DTranspose": _conv1d_transpose,
+    "Conv1DTranspose": _conv1d_transpose, "Conv3D": _conv3d, "ConvLSTM2D": _conv_lstm2d,
     "Conv2DTranspose": _conv2d_transpose, "DepthwiseConv2D": _depthwise,
     "SeparableConv2D": _separable, "ZeroPadding2D": _zero_padding2d,
     "Cropping1D": _cropping1d, "Cropping2D": _cropping2d,
@@ -549,6 +585,10 @@ CONVERTERS = {
     "GlobalMaxPooling2D": _global_pooling("GlobalMaxPooling2D"),
     "GlobalAveragePooling1D": _global_pooling("GlobalAveragePooling1D"),
     "GlobalAveragePooling2D": _global_pooling("GlobalAveragePooling2D"),
+    "MaxPooling3D": _pooling("MaxPooling3D", 3),
+    "AveragePooling3D": _pooling("AveragePooling3D", 3),
+    "GlobalMaxPooling3D": _global_pooling("GlobalMaxPooling3D"),
+    "GlobalAveragePooling3D": _global_pooling("GlobalAveragePooling3D"),
     "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm,
     "SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
     "Bidirectional": _bidirectional, "Attention": _attention,

@@ -234,6 +234,15 @@ def conv2d(p, name):
         name=name)
 
 
+@builds("Conv3D")
+def conv3d(p, name):
+    return keras.layers.Conv3D(
+        p["filters"], _tuple(p["kernel_size"]), strides=_tuple(p["strides"]),
+        padding=p["padding"], dilation_rate=_tuple(p["dilation_rate"]),
+        activation=p["activation"], use_bias=p["use_bias"], kernel_regularizer=regularizer(p),
+        name=name)
+
+
 @builds("Conv2DTranspose")
 def conv2d_transpose(p, name):
     return keras.layers.Conv2DTranspose(
@@ -299,18 +308,18 @@ def upsampling2d(p, name):
 def _pooling(cls):
     def build(p, name):
         return cls(pool_size=_tuple(p["pool_size"]), strides=_optional_tuple(p["strides"]),
-                   padding=p["padding"], name=name)
+                   padding=p["padding"], data_format=p["data_format"], name=name)
     return build
 
 
 def _global_pooling(cls):
     def build(p, name):
-        return cls(keepdims=p["keepdims"], name=name)
+        return cls(keepdims=p["keepdims"], data_format=p["data_format"], name=name)
     return build
 
 
 for _kind in ("Max", "Average"):
-    for _rank in (1, 2):
+    for _rank in (1, 2, 3):
         builds(f"{_kind}Pooling{_rank}D")(
             _pooling(getattr(keras.layers, f"{_kind}Pooling{_rank}D")))
         builds(f"Global{_kind}Pooling{_rank}D")(
@@ -361,6 +370,16 @@ def lstm(p, name):
 @builds("GRU")
 def gru(p, name):
     return _recurrent("GRU", p, name)
+
+
+@builds("ConvLSTM2D")
+def conv_lstm2d(p, name):
+    return keras.layers.ConvLSTM2D(
+        p["filters"], _tuple(p["kernel_size"]), strides=_tuple(p["strides"]),
+        padding=p["padding"], activation=p["activation"],
+        recurrent_activation=p["recurrent_activation"], use_bias=p["use_bias"],
+        return_sequences=p["return_sequences"], go_backwards=p["go_backwards"],
+        kernel_regularizer=regularizer(p), name=name)
 
 
 @builds("Bidirectional")

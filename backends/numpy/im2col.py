@@ -5,7 +5,9 @@ convolution becomes a single matrix product. `col2im` is its backward pass: ever
 position sends its gradient back to the pixels it read, and pixels read by several windows
 receive the sum.
 
-Images are (batch, height, width, channels); 1-D layers use height 1.
+Images are (batch, height, width, channels); 1-D layers use height 1. Volumes (Conv3D, the 3-D
+pools) are (batch, depth, height, width, channels): `pad`, `unpad` and `paddings` take any number
+of spatial axes, and `im2col_nd` / `col2im_nd` are the windows of any rank.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ def same_padding(length: int, kernel: int, stride: int, dilation: int = 1) -> tu
     return total // 2, total - total // 2
 
 
-def paddings(padding: str, shape, kernels, strides, dilations=(1, 1)):
-    """((top, bottom), (left, right)) for 'valid', 'same' or 'causal' (1-D: all on the left)."""
+def paddings(padding: str, shape, kernels, strides, dilations=None):
+    """((top, bottom), (left, right)) for 'valid', 'same' or 'causal' (1-D: all on the left);
+    one (before, after) pair per spatial axis."""
+    dilations = dilations or (1,) * len(kernels)
     if padding == "valid":
         return tuple((0, 0) for _ in kernels)
     if padding == "causal":
@@ -37,21 +41,27 @@ def paddings(padding: str, shape, kernels, strides, dilations=(1, 1)):
 
 
 def pad(x, pads, value=0.0):
-    """Pad the two spatial axes of an image batch (a new array; np.pad does the same, ten
-    times slower on small images)."""
+    """Pad the spatial axes (one (before, after) pair each, from axis 1) of an image batch (a
+    new array; np.pad does the same, ten times slower on small images)."""
     if not any(any(p) for p in pads):
         return x
-    (top, bottom), (left, right) = pads
-    b, h, w = x.shape[:3]
-    out = np.full((b, h + top + bottom, w + left + right) + x.shape[3:], value, dtype=x.dtype)
-    out[:, top:top + h, left:left + w] = x
+    n = len(pads)
+    grown = tuple(size + a + b for size, (a, b) in zip(x.shape[1:1 + n], pads))
+    out = np.full(x.shape[:1] + grown + x.shape[1 + n:], value, dtype=x.dtype)
+    out[_inner(x.shape, pads)] = x
     return out
+
+
+def _inner(padded_or_shape, pads):
+    """The slices of the padded array that hold the original values."""
+    return (slice(None),) + tuple(slice(a, a + size) for size, (a, _) in
+                                  zip(padded_or_shape[1:1 + len(pads)], pads))
 
 
 def unpad(x, pads):
     """Cut the padding off again (for the backward pass)."""
-    (top, bottom), (left, right) = pads
-    return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right]
+    return x[(slice(None),) + tuple(slice(a, x.shape[1 + i] - b)
+                                    for i, (a, b) in enumerate(pads))]
 
 
 def im2col(x, kernels, strides, dilations=(1, 1)):
@@ -114,3 +124,33 @@ def col2im(cols, shape, strides, dilations=(1, 1)):
 def as_image(x):
     """A 1-D batch (batch, steps, channels) seen as an image of height 1."""
     return x[:, None]
+
+
+# -- windows of any rank (Conv3D): (batch, *spatial, channels) ---------------------------------
+
+def im2col_nd(x, kernels, strides, dilations):
+    """All windows of an (already padded) batch as a matrix: one row per output position,
+    (*kernel, channels) per row, the layout `kernel.reshape(-1, filters)` multiplies."""
+    n = len(kernels)
+    spans = tuple(span(k, d) for k, d in zip(kernels, dilations))
+    windows = sliding_window_view(x, spans, axis=tuple(range(1, n + 1)))
+    windows = windows[(slice(None),) + tuple(slice(None, None, s) for s in strides)
+                      + (slice(None),) + tuple(slice(None, None, d) for d in dilations)]
+    # (B, *out, C, *kernel) -> (B, *out, *kernel, C)
+    order = (0, *range(1, n + 1), *range(n + 2, 2 * n + 2), n + 1)
+    windows = windows.transpose(order)
+    out = windows.shape[1:n + 1]
+    return windows.reshape(-1, int(np.prod(kernels)) * x.shape[-1]), out
+
+
+def col2im_nd(cols, shape, out, kernels, strides, dilations):
+    """Backward of `im2col_nd`: cols (rows, *kernel, channels) summed into a padded batch of
+    `shape`, one strided add per kernel tap."""
+    n = len(kernels)
+    cols = cols.reshape((shape[0],) + tuple(out) + tuple(kernels) + (shape[-1],))
+    result = np.zeros(shape, dtype=cols.dtype)
+    for tap in np.ndindex(*kernels):
+        where = (slice(None),) + tuple(slice(t * d, t * d + s * (o - 1) + 1, s)
+                                       for t, d, s, o in zip(tap, dilations, strides, out))
+        result[where] += cols[(slice(None),) * (n + 1) + tap]
+    return result

@@ -45,7 +45,7 @@ DEFAULT_DTYPE = np.float32
 REGULARIZED = {
     "Dense": ("kernel",), "TimeDistributed": ("kernel",),
     "Conv1D": ("kernel",), "Conv2D": ("kernel",), "Conv2DTranspose": ("kernel",),
-    "Conv1DTranspose": ("kernel",),
+    "Conv1DTranspose": ("kernel",), "Conv3D": ("kernel",), "ConvLSTM2D": ("kernel",),
     "DepthwiseConv2D": ("kernel",),                          # depthwise_regularizer
     "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
     "SimpleRNN": ("kernel",), "LSTM": ("kernel",), "GRU": ("kernel",),
@@ -59,7 +59,7 @@ REGULARIZED = {
 FROZEN_INFERENCE_TYPES = {"BatchNormalization"}
 
 # Layers whose `activation` param is applied last to their output (and so can be moved out).
-HEAD_TYPES = {"Dense", "TimeDistributed", "Conv1D", "Conv2D", "Conv1DTranspose",
+HEAD_TYPES = {"Dense", "TimeDistributed", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
               "Conv2DTranspose",
               "DepthwiseConv2D", "SeparableConv2D", "Activation"}
 HEAD_ACTIVATIONS = {"softmax", "sigmoid"}

@@ -355,7 +355,8 @@ def _summary(node) -> str:
         return f"{p['dtype']}"
     if t in ("Dense", "TimeDistributed"):
         return f"{p['units']} units, {p['activation']}"
-    if t in ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "SeparableConv2D"):
+    if t in ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+             "SeparableConv2D", "ConvLSTM2D"):
         k = p["kernel_size"]
         k = "×".join(map(str, k)) if isinstance(k, tuple) else str(k)
         return f"{p['filters']} filters {k}, {p['padding']}"
@@ -375,7 +376,10 @@ def _summary(node) -> str:
         return f"repeat ×{p['repeat']}"
     if "pool_size" in p:
         k = p["pool_size"]
-        return "pool " + ("×".join(map(str, k)) if isinstance(k, tuple) else str(k))
+        return ("pool " + ("×".join(map(str, k)) if isinstance(k, tuple) else str(k))
+                + (", channels first" if p.get("data_format") == "channels_first" else ""))
+    if p.get("data_format") == "channels_first":
+        return "channels first"
     return node.layer_type.category.lower()
 
 

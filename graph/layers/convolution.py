@@ -6,12 +6,15 @@ from ..params import BOOL, CHOICE, INT, INT_TUPLE, REGULARIZER_PARAMS, Param, ac
 from ..shapes import (ShapeError, conv_length, deconv_length, fmt, known, prod, require_known,
                       require_rank)
 
-SPATIAL_RANK = {1: "(steps, channels)", 2: "(height, width, channels)"}
+SPATIAL_RANK = {1: "(steps, channels)", 2: "(height, width, channels)",
+                3: "(depth, height, width, channels)"}
 HINTS = {
     1: "a 1-D convolution slides along sequences; use Reshape to add a channels axis, "
        "e.g. (100,) -> (100, 1).",
     2: "a 2-D convolution slides over images; use Reshape to make one, e.g. (784,) -> "
        "(28, 28, 1).",
+    3: "a 3-D convolution slides through volumes (a video's frames, a scan's slices); use "
+       "Reshape to make one, e.g. (4096,) -> (16, 16, 16, 1).",
 }
 
 
@@ -56,8 +59,8 @@ def _conv_params(rank, p, channels, depthwise=False):
 
 def _declare_conv(type_id, rank, description, paddings=("valid", "same")):
     kernel_kind = INT if rank == 1 else INT_TUPLE
-    default = 3 if rank == 1 else (3, 3)
-    one = 1 if rank == 1 else (1, 1)
+    default = 3 if rank == 1 else (3,) * rank
+    one = 1 if rank == 1 else (1,) * rank
 
     def shape(p, inputs):
         (x,) = inputs
@@ -75,15 +78,15 @@ def _declare_conv(type_id, rank, description, paddings=("valid", "same")):
             Param("filters", INT, 16, "Number of filters (output channels).", min=1,
                   max=100_000),
             Param("kernel_size", kernel_kind, default, "Size of the sliding window.", min=1,
-                  max=1024, length=None if rank == 1 else 2),
+                  max=1024, length=None if rank == 1 else rank),
             Param("strides", kernel_kind, one, "Step between window positions.", min=1,
-                  max=1024, length=None if rank == 1 else 2),
+                  max=1024, length=None if rank == 1 else rank),
             Param("padding", CHOICE, "valid", "'valid': no padding, the output shrinks; "
                   "'same': pad so the output keeps the input's size (for stride 1)"
                   + ("; 'causal': pad only on the left, so no step sees the future."
                      if "causal" in paddings else "."), choices=paddings),
             Param("dilation_rate", kernel_kind, one, "Spacing between kernel taps (atrous "
-                  "convolution).", min=1, max=1024, length=None if rank == 1 else 2),
+                  "convolution).", min=1, max=1024, length=None if rank == 1 else rank),
             activation_param(),
             Param("use_bias", BOOL, True, "Add a learned bias per filter."),
             *REGULARIZER_PARAMS,
@@ -97,6 +100,8 @@ _declare_conv("Conv1D", 1, "Slides learned filters along a sequence (time series
               paddings=("valid", "same", "causal"))
 _declare_conv("Conv2D", 2, "Slides learned filters over an image: each filter detects one "
               "local pattern (an edge, a texture) everywhere in the image.")
+_declare_conv("Conv3D", 3, "Slides learned filters through a volume (video frames, medical "
+              "scans): each filter detects one local pattern in space and time.")
 
 
 # -- transposed, depthwise and separable ------------------------------------------------------

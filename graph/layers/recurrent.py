@@ -1,9 +1,11 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU and the Bidirectional wrapper."""
+"""Recurrent layers: SimpleRNN, LSTM, GRU, the Bidirectional wrapper and ConvLSTM2D."""
 from __future__ import annotations
 
 from ..catalog import declare
-from ..params import BOOL, CHOICE, FLOAT, INT, REGULARIZER_PARAMS, Param, activation_param
-from ..shapes import known, require_known, require_rank
+from ..params import (BOOL, CHOICE, FLOAT, INT, INT_TUPLE, REGULARIZER_PARAMS, Param,
+                      activation_param)
+from ..shapes import (ShapeError, conv_length, fmt, known, prod, require_known,
+                      require_rank)
 
 # gates per cell and states carried between time steps
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
@@ -135,4 +137,66 @@ declare(
     outputs=lambda p: len(_bidirectional_names(p)), output_names=_bidirectional_names,
     param_count=lambda p, i, o: 2 * _cell_params(p["layer"], p, i[0][-1]),
     flops=lambda p, i, o: 2 * _cell_flops(p["layer"], p, i[0]),
+)
+
+
+# -- ConvLSTM2D -------------------------------------------------------------------------------
+
+def _conv_lstm_shape(p, inputs):
+    (x,) = inputs
+    require_rank("ConvLSTM2D", x, 4, "(time steps, height, width, channels)",
+                 "a convolutional LSTM reads a sequence of images (video frames); use Reshape "
+                 "to make one, e.g. (10, 784) -> (10, 28, 28, 1).")
+    require_known("ConvLSTM2D", x, -1, "last (channels)")
+    require_known("ConvLSTM2D", x, 1, "height (Keras's ConvLSTM needs fixed frame sizes)")
+    require_known("ConvLSTM2D", x, 2, "width (Keras's ConvLSTM needs fixed frame sizes)")
+    out = tuple(conv_length(n, k, s, p["padding"], 1)
+                for n, k, s in zip(x[1:3], p["kernel_size"], p["strides"]))
+    if any(n is not None and n < 1 for n in out):
+        raise ShapeError(f"ConvLSTM2D with kernel {fmt(p['kernel_size'])} and padding "
+                         f"'{p['padding']}' does not fit in the frames {fmt(x)}: the output "
+                         f"would be empty. Use a smaller kernel or padding='same'.")
+    frame = out + (p["filters"],)
+    return [((x[0],) + frame) if p["return_sequences"] else frame]
+
+
+def _conv_lstm_params(p, inputs, outputs):
+    taps = prod(p["kernel_size"])
+    channels, filters = inputs[0][-1], p["filters"]
+    return 4 * (taps * (channels + filters) * filters + (filters if p["use_bias"] else 0))
+
+
+def _conv_lstm_flops(p, inputs, outputs):
+    frame = outputs[0][-3:]
+    positions = prod(known(n) for n in frame[:2])
+    taps = prod(p["kernel_size"])
+    return (2 * known(inputs[0][0]) * positions * taps * 4 * p["filters"]
+            * (inputs[0][-1] + p["filters"]))
+
+
+declare(
+    "ConvLSTM2D", category="Recurrent",
+    description="An LSTM whose gates are convolutions: reads a sequence of images (video "
+                "frames, radar maps) and keeps an image-shaped state, for predicting the next "
+                "frame or classifying a clip.",
+    params=[
+        Param("filters", INT, 16, "Channels of the state (and of the output).", min=1,
+              max=100_000),
+        Param("kernel_size", INT_TUPLE, (3, 3), "Size of the window of the input and state "
+              "convolutions.", min=1, max=1024, length=2),
+        Param("strides", INT_TUPLE, (1, 1), "Step of the input convolution (the state "
+              "convolution always steps by 1).", min=1, max=1024, length=2),
+        Param("padding", CHOICE, "same", "Of the input convolution: 'same' keeps the frame "
+              "size; 'valid' shrinks it (the state convolution is always 'same').",
+              choices=("valid", "same")),
+        activation_param("tanh", help="Non-linearity of the state update."),
+        activation_param("sigmoid", "recurrent_activation", "Non-linearity of the gates."),
+        Param("use_bias", BOOL, True, "Learn biases."),
+        Param("return_sequences", BOOL, False, "Output the state at every time step instead "
+              "of only the last one."),
+        Param("go_backwards", BOOL, False, "Read the sequence from the end."),
+        *REGULARIZER_PARAMS,
+    ],
+    shape=_conv_lstm_shape, has_weights=True, param_count=_conv_lstm_params,
+    flops=_conv_lstm_flops,
 )

@@ -177,7 +177,7 @@ def timeseries_fcn():
 
 def timeseries_transformer():
     """keras.io's Transformer time-series classifier: its GlobalAveragePooling1D averages over
-    the features (data_format="channels_first"), which the catalog's pooling cannot."""
+    the features (data_format="channels_first", the pooling's parameter of the same name)."""
     inputs = keras.Input(shape=(12, 4))
     x = layers.MultiHeadAttention(key_dim=4, num_heads=2, dropout=0.1)(inputs, inputs)
     x = layers.Dropout(0.1)(x)
@@ -313,6 +313,40 @@ def transformer_text():
     return keras.Model(inputs, outputs, name="transformer_text")
 
 
+def next_frame_convlstm():
+    """keras.io's next-frame video prediction: stacked ConvLSTM2D with BatchNormalization, a
+    Conv3D over (time, height, width) giving every next frame (small frames here)."""
+    inputs = layers.Input(shape=(None, 8, 8, 1))
+    x = layers.ConvLSTM2D(filters=4, kernel_size=(5, 5), padding="same",
+                          return_sequences=True, activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.ConvLSTM2D(filters=4, kernel_size=(3, 3), padding="same",
+                          return_sequences=True, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ConvLSTM2D(filters=4, kernel_size=(1, 1), padding="same",
+                          return_sequences=True, activation="relu")(x)
+    x = layers.Conv3D(filters=1, kernel_size=(3, 3, 3), activation="sigmoid",
+                      padding="same")(x)
+    return keras.Model(inputs, x, name="next_frame")
+
+
+def ct_scan_3d_cnn():
+    """keras.io's 3-D image classification from CT scans: Conv3D, MaxPool3D and
+    BatchNormalization blocks, GlobalAveragePooling3D, a Dense head (a small volume here)."""
+    inputs = keras.Input((16, 16, 8, 1))
+    x = layers.Conv3D(filters=4, kernel_size=3, activation="relu")(inputs)
+    x = layers.MaxPool3D(pool_size=2)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv3D(filters=8, kernel_size=3, activation="relu", padding="same")(x)
+    x = layers.AveragePooling3D(pool_size=(2, 2, 1), strides=(2, 2, 2))(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.GlobalAveragePooling3D()(x)
+    x = layers.Dense(units=8, activation="relu")(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(units=1, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="3dcnn")
+
+
 #: name -> (builder, None or the text the refusal's first line must contain)
 CORPUS = {
     "conv_autoencoder": (conv_autoencoder, None),
@@ -324,8 +358,7 @@ CORPUS = {
     "text_cnn": (text_cnn, None),
     "bilstm_classifier": (bilstm_classifier, None),
     "timeseries_fcn": (timeseries_fcn, None),
-    "timeseries_transformer": (timeseries_transformer,
-                               "GlobalAveragePooling1D with data_format='channels_first'"),
+    "timeseries_transformer": (timeseries_transformer, None),
     "timeseries_transformer_last": (timeseries_transformer_last, None),
     "anomaly_conv1d_autoencoder": (anomaly_conv1d_autoencoder, None),
     "anomaly_dense_decoder": (anomaly_conv1d_upsampled, None),
@@ -334,6 +367,8 @@ CORPUS = {
     "gru_forecaster": (gru_forecaster, None),
     "small_resnet": (small_resnet, None),
     "separable_cnn": (separable_cnn, None),
+    "next_frame_convlstm": (next_frame_convlstm, None),
+    "ct_scan_3d_cnn": (ct_scan_3d_cnn, None),
     "transformer_text": (transformer_text,
                          "function(s) of its author: TokenAndPositionEmbedding"),
 }

@@ -74,6 +74,16 @@ DRAWS: dict[str, list] = {
                         ([((4, 2), F)], {"filters": 3, "kernel_size": 4, "strides": 3,
                                          "padding": "valid", "activation": "tanh",
                                          "l2": 0.01})],
+    "Conv3D": [([((5, 4, 4, 2), F)], {"filters": 3, "kernel_size": (2, 3, 2),
+                                      "strides": (2, 1, 1), "padding": "same"}),
+               ([((5, 5, 4, 2), F)], {"filters": 2, "kernel_size": (2, 2, 2),
+                                      "dilation_rate": (2, 1, 1), "activation": "relu",
+                                      "use_bias": False, "l2": 0.01})],
+    "ConvLSTM2D": [([((3, 5, 4, 2), F)], {"filters": 2, "kernel_size": (3, 3),
+                                          "padding": "same"}),
+                   ([((3, 6, 5, 2), F)], {"filters": 3, "kernel_size": (2, 3), "strides": (2, 1),
+                                          "padding": "valid", "return_sequences": True,
+                                          "go_backwards": True, "l1": 0.01})],
     "DepthwiseConv2D": [([((8, 8, 3), F)], {"kernel_size": (3, 3), "depth_multiplier": 2}),
                         ([((7, 7, 2), F)], {"kernel_size": (2, 2), "strides": (2, 2),
                                             "padding": "same", "use_bias": False})],
@@ -127,6 +137,22 @@ for _kind in ("Max", "Average"):
                                         ([((5, 3), F)], {"keepdims": True})]
     DRAWS[f"Global{_kind}Pooling2D"] = [([((4, 4, 2), F)], {}),
                                         ([((4, 4, 2), F)], {"keepdims": True})]
+    DRAWS[f"{_kind}Pooling3D"] = [([((4, 4, 6, 2), F)], {"pool_size": (2, 2, 3)}),
+                                  ([((5, 4, 4, 2), F)], {"pool_size": (3, 2, 2),
+                                                         "strides": (2, 1, 2),
+                                                         "padding": "same"})]
+    DRAWS[f"Global{_kind}Pooling3D"] = [([((3, 4, 4, 2), F)], {}),
+                                        ([((3, 4, 4, 2), F)], {"keepdims": True})]
+# channels-first pooling (the data_format parameter); GlobalAveragePooling1D's in make test
+DRAWS["GlobalAveragePooling1D"].insert(0, ([((3, 5), F)], {"data_format": "channels_first"}))
+DRAWS["MaxPooling2D"].append(([((2, 6, 4), F)], {"pool_size": (2, 2), "strides": (2, 1),
+                                                  "data_format": "channels_first"}))
+DRAWS["AveragePooling1D"].append(([((3, 7), F)], {"pool_size": 2, "padding": "same",
+                                                  "data_format": "channels_first"}))
+DRAWS["GlobalMaxPooling2D"].append(([((2, 4, 3), F)], {"keepdims": True,
+                                                       "data_format": "channels_first"}))
+DRAWS["AveragePooling3D"].append(([((2, 4, 4, 4), F)], {"pool_size": (2, 2, 2),
+                                                         "data_format": "channels_first"}))
 
 #: every draw (type, index); the first of each type runs in `make test`, the rest under long
 FIRST = [(t, 0) for t in sorted(DRAWS)]

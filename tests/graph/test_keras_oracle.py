@@ -249,18 +249,33 @@ def _rank2(t):
     return simple(params_of(t), spatial(2))
 
 
-@case("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D")
+@case("MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D")
+def _rank3(t):
+    return simple(params_of(t), spatial(3, dim=st.integers(1, 6)))
+
+
+@case("ConvLSTM2D")
+def _conv_lstm(t):
+    clip = st.tuples(steps, or_none(st.integers(1, 7), 4), or_none(st.integers(1, 7), 4),
+                     features)
+    no_channels = st.tuples(st.integers(1, 4), st.integers(1, 7), st.integers(1, 7), st.none())
+    wrong = shapes_of_rank((2, 3, 5), dim=st.integers(1, 5), unknown=False)
+    inputs = one(st.one_of(*[clip] * 6, no_channels, wrong))
+    return simple(params_of(t, filters=st.integers(1, 4)), inputs)
+
+
+@case("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D")
 def _conv(t):
-    rank = 1 if t == "Conv1D" else 2
+    rank = {"Conv1D": 1, "Conv3D": 3}.get(t, 2)
 
     @st.composite
     def draw(draw):
-        (shape,) = draw(spatial(rank))
+        (shape,) = draw(spatial(rank, dim=st.integers(1, 6) if rank == 3 else dims))
         p = draw(params_of(t))
         # strides and dilation drawn independently are both > 1 most of the time (which
         # Conv1D and Conv2D refuse): keep one of them at 1 in three cases out of four
         if draw(st.integers(0, 3)):
-            one = 1 if rank == 1 else (1, 1)
+            one = 1 if rank == 1 else (1,) * rank
             p[draw(st.sampled_from(["strides", "dilation_rate"]))] = one
         if (t in ("DepthwiseConv2D", "SeparableConv2D") and None in shape
                 and max(p["dilation_rate"]) == 1):
@@ -457,8 +472,15 @@ def test_every_layer_type_has_a_strategy():
 
 
 def _examples(type_id):
-    """More examples for the types whose rules have many cases."""
+    """More examples for the types whose rules have many cases; fewer for the 3-D types and
+    ConvLSTM2D (slower Keras builds; make test's time budget)."""
+    if type_id in FEW_CASES:
+        return FEW_CASES[type_id]
     return 2 * EXAMPLES if type_id in MANY_CASES else EXAMPLES
+
+
+FEW_CASES = {"ConvLSTM2D": 8, "Conv3D": 12, "MaxPooling3D": 10, "AveragePooling3D": 10,
+             "GlobalMaxPooling3D": 6, "GlobalAveragePooling3D": 6}
 
 
 MANY_CASES = {"Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",

@@ -1,4 +1,5 @@
-"""Convolutions: Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D and SeparableConv2D.
+"""Convolutions: Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D and
+SeparableConv2D.
 
 A convolution is a Dense layer applied to every window of the image: collect the windows as the
 rows of a matrix (`im2col`), multiply by the kernel seen as a matrix, and the result holds every
@@ -6,15 +7,16 @@ output pixel. Backward is the same in reverse: one matmul gives the kernel gradi
 the gradient of every window, and `col2im` adds the windows' gradients back onto the pixels.
 
 Kernels are stored as Keras stores them: Conv2D (kh, kw, in, filters), Conv1D (k, in, filters),
-Conv2DTranspose (kh, kw, filters, in), Conv1DTranspose (k, filters, in), DepthwiseConv2D (kh, kw, in, depth_multiplier).
+Conv3D (kd, kh, kw, in, filters), Conv2DTranspose (kh, kw, filters, in), Conv1DTranspose
+(k, filters, in), DepthwiseConv2D (kh, kw, in, depth_multiplier).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import initializers as init
-from ..im2col import (as_image, col2im, im2col, im2col_matrix, pad, paddings, same_padding,
-                      span, unpad)
+from ..im2col import (as_image, col2im, col2im_nd, im2col, im2col_matrix, im2col_nd, pad,
+                      paddings, same_padding, span, unpad)
 from ..registry import NO_INPUT_GRAD, register
 from .activations import activate, activate_grad
 
@@ -207,6 +209,43 @@ class Conv1D:
         dx, dkernel, dbias = conv_backward(as_image(dz), conv, not params.get(NO_INPUT_GRAD),
                                            params["use_bias"])
         return (None if dx is None else dx[:, 0]), _grads(dkernel[0], dbias)
+
+
+@register("Conv3D")
+class Conv3D:
+    """Conv2D with a third spatial axis: the windows of the padded volume as the rows of one
+    matrix (`im2col_nd`), one matmul with the kernel; backward, one matmul each for the kernel
+    and the windows' gradients, and `col2im_nd` adds those back onto the voxels."""
+
+    def weights(params, input_shape, rng, dtype):
+        shape = tuple(params["kernel_size"]) + (input_shape[-1], params["filters"])
+        return with_bias({"kernel": init.glorot_uniform(shape, rng, dtype)}, params,
+                         params["filters"], dtype)
+
+    def forward(x, weights, params, training):
+        kernels, strides = tuple(params["kernel_size"]), tuple(params["strides"])
+        dilations = tuple(params["dilation_rate"])
+        pads = paddings(params["padding"], x.shape[1:4], kernels, strides, dilations)
+        xp = pad(x, pads)
+        cols, out = im2col_nd(xp, kernels, strides, dilations)
+        kernel = weights["kernel"]
+        z = (cols @ kernel.reshape(-1, kernel.shape[-1])).reshape((len(x),) + out
+                                                                   + (kernel.shape[-1],))
+        z, y = bias_activation(z, weights, params)
+        return y, (cols, out, kernel, xp.shape, pads, z, y, params)
+
+    def backward(dy, cache):
+        cols, out, kernel, padded_shape, pads, z, y, params = cache
+        grads = {}
+        dz = bias_activation_grad(dy, z, y, params, grads)
+        dz2 = dz.reshape(-1, kernel.shape[-1])
+        matrix = kernel.reshape(-1, kernel.shape[-1])
+        dkernel = (cols.T @ dz2).reshape(kernel.shape)
+        if params.get(NO_INPUT_GRAD):
+            return None, dict(kernel=dkernel, **grads)
+        dxp = col2im_nd(dz2 @ matrix.T, padded_shape, out, kernel.shape[:3],
+                        tuple(params["strides"]), tuple(params["dilation_rate"]))
+        return unpad(dxp, pads), dict(kernel=dkernel, **grads)
 
 
 # -- Conv2DTranspose ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pooling: max and average over windows (1-D and 2-D), and over the whole input (global).
+"""Pooling: max and average over windows (1-D, 2-D and 3-D), and over the whole input (global).
 
 Max pooling passes each window's gradient to the one value that won; average pooling shares it
 equally among the values of the window. With padding='same', TensorFlow's padding never wins a
@@ -6,10 +6,15 @@ max and is not counted in an average, and neither is it here.
 
 Windows are never formed: the 2-D pools loop over the taps of the window (4 for a 2x2 pool),
 each tap being one strided view of the image that covers every window at once, so a pool is a
-few element-wise operations on arrays of the output's size.
+few element-wise operations on arrays of the output's size. The 3-D pools do the same with
+three spatial axes (8 taps for a 2x2x2 pool).
+
+`data_format='channels_first'` (the channels before the spatial axes, as PyTorch and some Keras
+models keep them) is handled by moving the channels last and back again.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -24,21 +29,21 @@ def _geometry(params, x, rank):
     strides = params["strides"] if params["strides"] is not None else pools
     if rank == 1:
         pools, strides = (1, pools), (1, strides)
-    return pools, strides, paddings(params["padding"], x.shape[1:3], pools, strides)
+    pools, strides = tuple(pools), tuple(strides)
+    return pools, strides, paddings(params["padding"], x.shape[1:1 + len(pools)], pools,
+                                    strides)
 
 
 def _taps(pools, strides, out_shape):
     """For every tap (i, j) of the window, in row-major order: the slice of the padded image
     that the tap reads at every window position at once (a strided view)."""
-    (ph, pw), (sh, sw), (oh, ow) = pools, strides, out_shape
-    for i in range(ph):
-        for j in range(pw):
-            yield (slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
-                   slice(j, j + sw * (ow - 1) + 1, sw))
+    for tap in itertools.product(*(range(p) for p in pools)):
+        yield (slice(None),) + tuple(slice(i, i + s * (o - 1) + 1, s)
+                                     for i, s, o in zip(tap, strides, out_shape))
 
 
 def _out_shape(padded_shape, pools, strides):
-    return tuple((n - p) // s + 1 for n, p, s in zip(padded_shape[1:3], pools, strides))
+    return tuple((n - p) // s + 1 for n, p, s in zip(padded_shape[1:], pools, strides))
 
 
 def max_pool(x, pools, strides, pads):
@@ -58,7 +63,7 @@ def max_pool_backward(dy, cache):
     argmax would pick it; windows that overlap add up."""
     xp, y, pools, strides, pads = cache
     dxp = np.zeros(xp.shape, dtype=dy.dtype)
-    taps = list(_taps(pools, strides, y.shape[1:3]))
+    taps = list(_taps(pools, strides, y.shape[1:1 + len(pools)]))
     if len(taps) == 1:
         dxp[taps[0]] += dy
         return unpad(dxp, pads)
@@ -90,12 +95,12 @@ def average_pool(x, pools, strides, pads):
         sums += xp[t]
     # how many real (not padding) values each window holds
     if any(any(p) for p in pads):
-        ones = pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), pads)
+        ones = pad(np.ones((1,) + x.shape[1:-1] + (1,), dtype=x.dtype), pads)
         counts = ones[taps[0]].copy()
         for t in taps[1:]:
             counts += ones[t]
     else:
-        counts = np.asarray(pools[0] * pools[1], dtype=x.dtype)
+        counts = np.asarray(math.prod(pools), dtype=x.dtype)
     return sums / counts, (counts, xp.shape, pools, strides, pads)
 
 
@@ -103,7 +108,7 @@ def average_pool_backward(dy, cache):
     counts, padded_shape, pools, strides, pads = cache
     share = dy / counts
     dxp = np.zeros(padded_shape, dtype=dy.dtype)
-    for t in _taps(pools, strides, dy.shape[1:3]):
+    for t in _taps(pools, strides, dy.shape[1:1 + len(pools)]):
         dxp[t] += share
     return unpad(dxp, pads)
 
@@ -114,20 +119,36 @@ def _declare_pooling(kind, rank):
 
     class Pooling:
         def forward(x, weights, params, training):
+            first = params.get("data_format") == "channels_first"
+            x = channels_last(x) if first else x
             image = as_image(x) if rank == 1 else x
             y, cache = pool(image, *_geometry(params, image, rank))
-            return (y[:, 0] if rank == 1 else y), cache
+            y = y[:, 0] if rank == 1 else y
+            return (channels_first(y) if first else y), (cache, first)
 
         def backward(dy, cache):
+            cache, first = cache
+            dy = channels_last(dy) if first else dy
             dx = pool_backward(as_image(dy) if rank == 1 else dy, cache)
-            return (dx[:, 0] if rank == 1 else dx), {}
+            dx = dx[:, 0] if rank == 1 else dx
+            return (channels_first(dx) if first else dx), {}
 
     Pooling.__name__ = Pooling.__qualname__ = f"{kind}Pooling{rank}D"
     register(Pooling.__name__)(Pooling)
 
 
+def channels_last(x):
+    """(batch, channels, *spatial) -> (batch, *spatial, channels)."""
+    return np.moveaxis(x, 1, -1)
+
+
+def channels_first(x):
+    """(batch, *spatial, channels) -> (batch, channels, *spatial), contiguous."""
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1))
+
+
 for _kind in ("Max", "Average"):
-    for _rank in (1, 2):
+    for _rank in (1, 2, 3):
         _declare_pooling(_kind, _rank)
 
 
@@ -138,25 +159,41 @@ def _declare_global(kind, rank):
 
     class GlobalPooling:
         def forward(x, weights, params, training):
-            if kind == "Max":
-                y = x.max(axis=axes, keepdims=True)
-            else:
-                y = x.mean(axis=axes, keepdims=True)
-            return (y if params["keepdims"] else y.reshape(len(x), -1)), (x, y)
+            first = params.get("data_format") == "channels_first"
+            if first:
+                x = channels_last(x)
+            y, cache = pool_all(x, params)
+            if first and params["keepdims"]:
+                y = channels_first(y)
+            return y, (cache, first)
 
         def backward(dy, cache):
-            x, y = cache
-            dy = dy.reshape(y.shape)
-            if kind == "Max":
-                winners = (x == y).astype(dy.dtype)  # ties share the gradient, as in TF
-                return dy * winners / winners.sum(axis=axes, keepdims=True), {}
-            n = math.prod(x.shape[a] for a in axes)
-            return np.broadcast_to(dy / n, x.shape).copy(), {}
+            cache, first = cache
+            if first and dy.ndim > 2:
+                dy = channels_last(dy)
+            dx, _ = unpool_all(dy, cache)
+            return (channels_first(dx) if first else dx), {}
+
+    def pool_all(x, params):
+        if kind == "Max":
+            y = x.max(axis=axes, keepdims=True)
+        else:
+            y = x.mean(axis=axes, keepdims=True)
+        return (y if params["keepdims"] else y.reshape(len(x), -1)), (x, y)
+
+    def unpool_all(dy, cache):
+        x, y = cache
+        dy = dy.reshape(y.shape)
+        if kind == "Max":
+            winners = (x == y).astype(dy.dtype)  # ties share the gradient, as in TF
+            return dy * winners / winners.sum(axis=axes, keepdims=True), {}
+        n = math.prod(x.shape[a] for a in axes)
+        return np.broadcast_to(dy / n, x.shape).copy(), {}
 
     GlobalPooling.__name__ = GlobalPooling.__qualname__ = f"Global{kind}Pooling{rank}D"
     register(GlobalPooling.__name__)(GlobalPooling)
 
 
 for _kind in ("Max", "Average"):
-    for _rank in (1, 2):
+    for _rank in (1, 2, 3):
         _declare_global(_kind, _rank)

@@ -1,4 +1,4 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU, and Bidirectional.
+"""Recurrent layers: SimpleRNN, LSTM, GRU, Bidirectional and ConvLSTM2D.
 
 A recurrent layer applies one small cell at every time step, feeding the cell's state from one
 step to the next. The forward pass loops over time; the backward pass
@@ -18,7 +18,10 @@ import numpy as np
 
 from .. import initializers as init
 from ..registry import register
+from ..im2col import paddings
+from ..registry import NO_INPUT_GRAD
 from .activations import activate, activate_grad
+from .conv import conv_backward, conv_forward
 from .noise import dropout_mask
 
 
@@ -348,3 +351,99 @@ class Bidirectional:
             dx = dx + d
             grads.update({f"{direction}_{k}": v for k, v in g.items()})
         return dx, grads
+
+
+# -- ConvLSTM2D --------------------------------------------------------------------------------
+
+@register("ConvLSTM2D")
+class ConvLSTM2D:
+    """An LSTM whose two matmuls are convolutions: the gates of step t are
+    conv(x_t, kernel, strides, padding) + b + conv(h_(t-1), recurrent_kernel, 1, 'same'), split
+    into i, f, c, o as Keras does; c' = f * c + i * act(g), h' = o * act(c').
+
+    As in the other recurrent layers, the input's share of the gates does not depend on the
+    state: it is one convolution of all frames at once (batch x steps images) before the loop,
+    and its gradient one convolution backward after the loop. The loop only convolves the
+    state. Weights: kernel (kh, kw, in, 4 filters), recurrent_kernel (kh, kw, filters,
+    4 filters), bias (4 filters)."""
+
+    def weights(params, input_shape, rng, dtype):
+        kh, kw = params["kernel_size"]
+        filters, width = params["filters"], 4 * params["filters"]
+        w = {"kernel": init.glorot_uniform((kh, kw, input_shape[-1], width), rng, dtype),
+             "recurrent_kernel": init.orthogonal((kh, kw, filters, width), rng, dtype)}
+        if params["use_bias"]:
+            w["bias"] = init.zeros((width,), dtype=dtype)
+            w["bias"][filters:2 * filters] = 1     # Keras's unit_forget_bias
+        return w
+
+    def forward(x, weights, params, training):
+        if params["go_backwards"]:
+            x = x[:, ::-1]
+        b, steps = x.shape[:2]
+        kernels, strides = tuple(params["kernel_size"]), tuple(params["strides"])
+        pads = paddings(params["padding"], x.shape[2:4], kernels, strides)
+        frames = np.ascontiguousarray(x).reshape((b * steps,) + x.shape[2:])
+        zx, conv_in = conv_forward(frames, weights["kernel"], strides, (1, 1), pads,
+                                   weights["bias"] if params["use_bias"] else None)
+        zx = zx.reshape((b, steps) + zx.shape[1:])
+        filters = params["filters"]
+        frame = zx.shape[2:4]
+        rec_pads = paddings("same", frame, kernels, (1, 1))
+        h = np.zeros((b,) + frame + (filters,), dtype=zx.dtype)
+        c = np.zeros_like(h)
+        hs, caches = [], []
+        for t in range(steps):
+            zh, conv_h = conv_forward(h, weights["recurrent_kernel"], (1, 1), (1, 1), rec_pads)
+            a = zx[:, t] + zh
+            a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
+            i = _act(params, "recurrent_activation", a_i)
+            f = _act(params, "recurrent_activation", a_f)
+            g = _act(params, "activation", a_g)
+            o = _act(params, "recurrent_activation", a_o)
+            c_new = f * c + i * g
+            tc = _act(params, "activation", c_new)
+            h = o * tc
+            caches.append((conv_h, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc))
+            c = c_new
+            hs.append(h)
+        y = np.stack(hs, axis=1) if params["return_sequences"] else h
+        return y, (conv_in, caches, x.shape, params)
+
+    def backward(dy, cache):
+        conv_in, caches, x_shape, params = cache
+        steps = len(caches)
+        rk = {"recurrent_kernel": 0}
+        dzx = None
+        dh = np.zeros_like(caches[0][1])
+        dc = np.zeros_like(dh)
+        for t in reversed(range(steps)):
+            conv_h, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc = caches[t]
+            if params["return_sequences"]:
+                dh = dh + dy[:, t]
+            elif t == steps - 1:
+                dh = dh + dy
+            do = dh * tc
+            dc = dc + _act_grad(params, "activation", dh * o, c_new, tc)
+            da = np.concatenate([
+                _act_grad(params, "recurrent_activation", dc * g, a_i, i),
+                _act_grad(params, "recurrent_activation", dc * c, a_f, f),
+                _act_grad(params, "activation", dc * i, a_g, g),
+                _act_grad(params, "recurrent_activation", do, a_o, o),
+            ], axis=-1)
+            if dzx is None:
+                dzx = np.empty((da.shape[0], steps) + da.shape[1:], dtype=da.dtype)
+            dzx[:, t] = da
+            dh, drk, _ = conv_backward(da, conv_h, need_dx=t > 0)
+            rk["recurrent_kernel"] = rk["recurrent_kernel"] + drk
+            dc = dc * f
+        dframes, dkernel, dbias = conv_backward(
+            dzx.reshape((-1,) + dzx.shape[2:]), conv_in, not params.get(NO_INPUT_GRAD),
+            params["use_bias"])
+        grads = {"kernel": dkernel, "recurrent_kernel": rk["recurrent_kernel"]}
+        if params["use_bias"]:
+            grads["bias"] = dbias
+        if dframes is None:
+            return None, grads
+        dx = dframes.reshape(x_shape)
+        return (dx[:, ::-1] if params["go_backwards"] else dx), grads

@@ -315,3 +315,18 @@ def test_a_missing_file_is_named_before_tensorflow_loads(monkeypatch, tmp_path):
     missing = tmp_path / "net.keras"
     with pytest.raises(ValueError, match=r"net\.keras: no such file"):
         load_keras_model(missing)
+
+
+def test_conv_lstm_arguments_the_catalog_lacks_are_refused_by_name():
+    x = keras.Input((3, 8, 8, 1))
+    a = keras.layers.ConvLSTM2D(2, 3, dropout=0.2, padding="same", return_sequences=True,
+                                name="drop")(x)
+    b = keras.layers.ConvLSTM2D(2, 3, dilation_rate=2, padding="same", return_sequences=True,
+                                name="dilated")(a)
+    y, _, _ = keras.layers.ConvLSTM2D(2, 1, return_state=True, name="states")(b)
+    with pytest.raises(ImportProblem) as info:
+        import_model(keras.Model(x, y))
+    assert info.value.unsupported == {
+        "ConvLSTM2D with dropout=0.2": ["drop"],
+        "ConvLSTM2D with dilation_rate=(2, 2)": ["dilated"],
+        "ConvLSTM2D with return_state=True": ["states"]}

@@ -20,6 +20,7 @@ class Case:
     ids: dict = field(default_factory=dict)   # input index -> vocabulary size (integer inputs)
     training: bool = False
     name: str = ""
+    slow_in_keras: bool = False      # the Keras parity check runs under make test-long
 
     def __str__(self):
         return self.name or f"{self.type_id}-{self.params}"
@@ -50,13 +51,16 @@ class Case:
         return out
 
 
-def C(type_id, shapes, name="", ids=None, training=False, **params):
+def C(type_id, shapes, name="", ids=None, training=False, slow_in_keras=False, **params):
     return Case(type_id, params, [tuple(s) for s in shapes], ids or {}, training,
-                name or f"{type_id}-" + "-".join(f"{k}={v}" for k, v in params.items()))
+                name or f"{type_id}-" + "-".join(f"{k}={v}" for k, v in params.items()),
+                slow_in_keras)
 
 
 IMG = (2, 5, 6, 3)        # a small image batch
 SEQ = (2, 4, 3)           # a small sequence batch
+VOL = (2, 4, 5, 4, 2)     # a small volume batch (depth, height, width, channels)
+CLIP = (2, 3, 4, 5, 2)    # a small batch of clips (steps, height, width, channels)
 
 CASES = [
     # -- dense and activations
@@ -149,6 +153,30 @@ CASES = [
       for p, s, pad in ((2, None, "valid"), (3, 2, "same"), (2, 1, "same"))],
     *[C(f"Global{kind}Pooling{rank}D", [IMG if rank == 2 else SEQ], keepdims=k)
       for kind in ("Max", "Average") for rank in (1, 2) for k in (False, True)],
+    # -- 3-D convolution and pooling, channels-first pooling
+    C("Conv3D", [VOL], filters=3, kernel_size=(2, 3, 2), activation="relu"),
+    C("Conv3D", [VOL], filters=2, kernel_size=(3, 3, 3), strides=(2, 1, 2), padding="same",
+      slow_in_keras=True),
+    C("Conv3D", [VOL], filters=2, kernel_size=(2, 2, 2), dilation_rate=(2, 1, 1),
+      use_bias=False, activation="tanh", slow_in_keras=True),
+    *[C(f"{kind}Pooling3D", [VOL], pool_size=p, strides=s, padding=pad)
+      for kind in ("Max", "Average")
+      for p, s, pad in (((2, 2, 2), None, "valid"), ((3, 2, 2), (2, 1, 2), "same"))],
+    *[C(f"Global{kind}Pooling3D", [VOL], keepdims=k)
+      for kind in ("Max", "Average") for k in (False, True)],
+    C("MaxPooling2D", [IMG], pool_size=(2, 2), strides=(1, 2), data_format="channels_first"),
+    C("AveragePooling1D", [(2, 3, 7)], pool_size=3, strides=2, padding="same",
+      data_format="channels_first"),
+    C("AveragePooling3D", [VOL], pool_size=(2, 2, 1), data_format="channels_first"),
+    *[C("GlobalAveragePooling1D", [SEQ], keepdims=k, data_format="channels_first")
+      for k in (False, True)],
+    C("GlobalMaxPooling2D", [IMG], keepdims=True, data_format="channels_first"),
+    # -- ConvLSTM2D
+    C("ConvLSTM2D", [CLIP], filters=2, kernel_size=(3, 3)),
+    C("ConvLSTM2D", [CLIP], filters=3, kernel_size=(2, 3), padding="valid", strides=(2, 1),
+      return_sequences=True, go_backwards=True, slow_in_keras=True),
+    C("ConvLSTM2D", [CLIP], filters=2, kernel_size=(2, 2), activation="relu",
+      use_bias=False, return_sequences=True, slow_in_keras=True),
     # -- normalisation
     C("BatchNormalization", [(4, 3)]),
     C("BatchNormalization", [IMG], center=False, epsilon=0.01),

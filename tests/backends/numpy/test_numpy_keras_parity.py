@@ -146,7 +146,8 @@ def check_parity(case: Case, seed=0):
     return cache, layer
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.long) if c.slow_in_keras
+                                  else c for c in CASES], ids=str)
 def test_matches_keras(case):
     cache, layer = check_parity(case)
     if case.type_id == "BatchNormalization" and case.training:

@@ -219,7 +219,8 @@ def regularised_graph() -> Graph:
     g = Graph()
     reg = iter([(0.01, 0.0), (0.0, 0.02), (0.03, 0.01), (0.02, 0.02), (0.01, 0.03),
                 (0.02, 0.01), (0.005, 0.01), (0.01, 0.01), (0.02, 0.0), (0.0, 0.01),
-                (0.015, 0.005), (0.004, 0.02), (0.01, 0.002), (0.003, 0.004)])
+                (0.015, 0.005), (0.004, 0.02), (0.01, 0.002), (0.003, 0.004),
+                (0.006, 0.0), (0.0, 0.007), (0.002, 0.008)])
 
     def add(type_id, params, node_id, *sources):
         if "l1" in CATALOG[type_id].params.names():
@@ -247,7 +248,13 @@ def regularised_graph() -> Graph:
     gru = add("GRU", {"units": 3, "return_sequences": True}, "gru", t1)
     mha = add("MultiHeadAttention", {"num_heads": 2, "key_dim": 2}, "mha", gru, gru)
     rnn = add("SimpleRNN", {"units": 4}, "rnn", mha)
-    add("Add", {}, "sum", dense, rnn)
+    clip = add("Input", {"shape": (3, 4, 4, 2)}, "clip")
+    clstm = add("ConvLSTM2D", {"filters": 2, "kernel_size": (2, 2), "return_sequences": True},
+                "clstm", clip)
+    c3 = add("Conv3D", {"filters": 2, "kernel_size": (2, 2, 2)}, "conv3d", clstm)
+    pooled = add("GlobalAveragePooling3D", {}, "gap3d", c3)
+    dense3 = add("Dense", {"units": 4}, "dense3", pooled)
+    add("Add", {}, "sum", dense, rnn, dense3)
     return g
 
 

@@ -140,6 +140,32 @@ def test_residual_block_sample_matches_keras(training):
     assert len(consumers) == 2
 
 
+def video() -> Graph:
+    """Clips through ConvLSTM2D, BatchNormalization, Conv3D, 3-D and channels-first pooling."""
+    g = Graph()
+    layers = [("Input", {"shape": (4, 6, 6, 1)}, "clip"),
+              ("ConvLSTM2D", {"filters": 3, "kernel_size": (3, 3), "padding": "same",
+                              "return_sequences": True}, "convlstm"),
+              ("BatchNormalization", {}, "bn"),
+              ("Conv3D", {"filters": 2, "kernel_size": (2, 3, 3), "padding": "same",
+                          "activation": "relu"}, "conv3d"),
+              ("MaxPooling3D", {"pool_size": (1, 2, 2)}, "pool3d"),
+              ("GlobalAveragePooling3D", {"data_format": "channels_first"}, "per_frame"),
+              ("Dense", {"units": 2, "activation": "softmax"}, "out")]
+    previous = None
+    for type_id, params, node_id in layers:
+        node = g.add_node(type_id, params, node_id=node_id)
+        if previous is not None:
+            g.connect(previous, 0, node, 0)
+        previous = node
+    return g
+
+
+def test_video_network_matches_keras():
+    model, _ = _compare(video(), training=True)
+    assert model.step["per_frame"].output_shapes[0] == (4,)      # one mean per frame
+
+
 def test_weights_copy_to_keras_and_back():
     model = compile_graph(branchy(), seed=3)
     km = keras_model(model)
