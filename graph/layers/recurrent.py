@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..catalog import declare
 from ..params import BOOL, CHOICE, FLOAT, INT, REGULARIZER_PARAMS, Param, activation_param
-from ..shapes import ShapeError, fmt, known, require_known, require_rank
+from ..shapes import MissingInput, ShapeError, fmt, known, require_known, require_rank
 
 # gates per cell and states carried between time steps
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
@@ -81,16 +81,16 @@ def _initial_states(cell, units, states):
     """Check the shapes wired into the initial-state ports: each (units,), and an LSTM's
     h and c together (Keras takes both or neither)."""
     names = INITIAL_STATES[cell]
-    if 0 < len(states) < len(names):
-        raise ShapeError(f"{cell} starts from {' and '.join(names)} together: its "
-                         f"{names[len(states)]} port is not wired (wire both, or neither to "
-                         f"start from zeros).")
     for name, s in zip(names, states):
         if tuple(s) != (units,):
             raise ShapeError(f"{cell}'s {name} port needs the initial state, shaped "
                              f"({units},) for units={units}, but gets {fmt(s)}: wire a state "
                              f"output of a recurrent layer with {units} units (or a "
                              f"Dense({units})).")
+    if 0 < len(states) < len(names):
+        raise MissingInput(f"{cell} starts from {' and '.join(names)} together: its "
+                           f"{names[len(states)]} port is not wired (wire both, or neither "
+                           f"to start from zeros).")
 
 
 def _declare_recurrent(cell):
