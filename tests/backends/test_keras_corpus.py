@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from tests.backends.keras_corpus import CORPUS, CUSTOM  # noqa: E402
 
 #: the slowest (2-3 s each) run under `make test-long`; the rest in `make test`
-LONG = ("bilstm_classifier", "small_resnet", "timeseries_transformer_last")
+LONG = ("bilstm_classifier", "small_resnet", "timeseries_transformer_last", "seq2seq_states")
 
 
 def _cases():
