@@ -738,7 +738,7 @@ def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
             k = len(_tensors(value))
             given = f"{k} tensor{'s' if k != 1 else ''}" + (
                 f" and {len(leaves) - k} constant(s)" if len(leaves) > k else "")
-            return (f"{cls} called with initial_state of {given} (a {cls} starts from "
+            return (f"{cls} called with initial_state of {given} ({cls} starts from "
                     f"{n} state tensor{'s' if n > 1 else ''}"
                     f"{' [h, c]' if n > 1 else ''} wired into its initial-state ports)")
         if key == "mask" or _tensors(value):

@@ -153,7 +153,7 @@ def test_arguments_the_design_cannot_hold_are_refused_by_name():
     with pytest.raises(ImportProblem) as info:
         import_model(keras.Model(s, [square, inverse, masked, bi]))
     text = str(info.value)
-    assert "LSTM called with initial_state of 1 tensor (a LSTM starts from 2 state tensors " \
+    assert "LSTM called with initial_state of 1 tensor (LSTM starts from 2 state tensors " \
         "[h, c]" in text and "dec" in text
     assert "Bidirectional called with initial_state (the catalog's Bidirectional takes no " \
         "initial states" in text and "bi" in text
