@@ -16,6 +16,12 @@ class ShapeError(ValueError):
     """A layer cannot accept the shapes it is given. The message is meant for a student."""
 
 
+class MissingInput(ShapeError):
+    """The wired shapes are right, but a port that must go with them is not wired yet (an
+    LSTM's initial_c with its initial_h): a problem of the design, not a reason to refuse the
+    wire being drawn."""
+
+
 def fmt(shape: Shape) -> str:
     """(28, 28, 1) / (None, 8) / (10,) — how shapes are written in every message."""
     inner = ", ".join("None" if d is None else str(d) for d in shape)

@@ -17,7 +17,7 @@ from .catalog import Inferred
 from .events import (BlockChanged, Edge, EdgeAdded, EdgeRemoved, NodeAdded, NodeRemoved, ParamChanged)
 from .limits import LIMITS, expansion_problem, memory_budget, size_text
 from .model import Graph
-from .shapes import ShapeError, fmt, size
+from .shapes import MissingInput, ShapeError, fmt, size
 
 ERROR = "error"
 WARNING = "warning"
@@ -356,6 +356,8 @@ class Analysis:
             return None
         try:
             layer_type.infer(node.params, [inputs[p] for p in range(count)], self)
+        except MissingInput:
+            return None                   # the wire is right; its partner comes next
         except ShapeError as e:
             return str(e)
         return None

@@ -159,6 +159,8 @@ def call_args(type_id: str, ins: list[str]) -> str:
     if type_id == "MultiHeadAttention":
         key = ins[2] if len(ins) > 2 else "None"
         return f"(query={ins[0]}, value={ins[1]}, key={key})"
+    if type_id in keras_layers.INITIAL_STATE_INPUT and len(ins) > 1:
+        return f"({ins[0]}, initial_state=[{', '.join(ins[1:])}])"
     return f"({ins[0]})"
 
 

@@ -650,7 +650,28 @@ def _call_inputs(class_name: str, call: dict) -> tuple[list, dict]:
         if t and key in ("inputs", "x", "query", "value", "key"):
             found += t
             kwargs.pop(key)
+    states = _tensors(kwargs.get("initial_state"))
+    if class_name in STATE_COUNT and len(found) == 1 and states \
+            and len(states) == STATE_COUNT[class_name] \
+            and len(states) == len(_constants_or_tensors(kwargs["initial_state"])):
+        found += states                  # the initial_h (, initial_c) ports, in Keras's order
+        kwargs.pop("initial_state")
     return found, kwargs
+
+
+#: recurrent layers whose initial states are input ports of the catalog's type (a
+#: Bidirectional's are not: it is refused by name)
+STATE_COUNT = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
+
+
+def _constants_or_tensors(value) -> list:
+    """Every leaf of a call argument (tensors and anything else), to tell a list of tensors
+    from one that mixes in a constant."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _constants_or_tensors(v)]
+    return [value]
 
 
 def _constants(value) -> list:
@@ -750,8 +771,16 @@ def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
                         f"training loop's mode)")
             continue
         if key == "initial_state":
-            return (f"{cls} called with initial_state (recurrent layers take no initial "
-                    f"state in the catalog yet; the import would start them from zeros)")
+            if cls not in STATE_COUNT:
+                return (f"{cls} called with initial_state (the catalog's {type_id} takes no "
+                        f"initial states; only SimpleRNN, LSTM and GRU do)")
+            n, leaves = STATE_COUNT[cls], _constants_or_tensors(value)
+            k = len(_tensors(value))
+            given = f"{k} tensor{'s' if k != 1 else ''}" + (
+                f" and {len(leaves) - k} constant(s)" if len(leaves) > k else "")
+            return (f"{cls} called with initial_state of {given} ({cls} starts from "
+                    f"{n} state tensor{'s' if n > 1 else ''}"
+                    f"{' [h, c]' if n > 1 else ''} wired into its initial-state ports)")
         if key == "mask" or _tensors(value):
             return f"{cls} called with {key}= a tensor (the catalog has no {key} input)"
         if value is False and key in ("return_attention_scores", "use_causal_mask"):

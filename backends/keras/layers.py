@@ -449,6 +449,9 @@ def rbf(p, name):
 #: types whose Keras layer is called on the list of its inputs
 LIST_INPUT = frozenset(MERGES) | {"Attention", "AdditiveAttention", "Sampling"}
 
+#: types whose inputs after the first are the initial states: layer(x, initial_state=[...])
+INITIAL_STATE_INPUT = frozenset({"SimpleRNN", "LSTM", "GRU"})
+
 
 def call_layer(layer: keras.layers.Layer, type_id: str, inputs: list) -> list:
     """Apply a built layer to its input tensors (in port order); returns the output tensors,
@@ -466,6 +469,8 @@ def call_layer(layer: keras.layers.Layer, type_id: str, inputs: list) -> list:
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) > 2 else None
         out = layer(query=query, value=value, key=key)
+    elif type_id in INITIAL_STATE_INPUT and len(inputs) > 1:
+        out = layer(inputs[0], initial_state=inputs[1:])
     else:
         if len(inputs) != 1:
             raise ValueError(f"a {type_id} layer takes one input, not {len(inputs)}")

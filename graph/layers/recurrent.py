@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..catalog import declare
 from ..params import (BOOL, CHOICE, FLOAT, INT, INT_TUPLE, REGULARIZER_PARAMS, Param,
                       activation_param)
-from ..shapes import (ShapeError, conv_length, fmt, known, prod, require_known,
+from ..shapes import (MissingInput, ShapeError, conv_length, fmt, known, prod, require_known,
                       require_rank)
 
 # gates per cell and states carried between time steps
@@ -73,13 +73,36 @@ def _recurrent_params(cell, wrapped=False):
     return params + list(REGULARIZER_PARAMS)
 
 
+#: the optional input ports after the sequence: the state each layer starts from (zeros
+#: when unwired), as Keras's `layer(x, initial_state=[...])`
+INITIAL_STATES = {"SimpleRNN": ("initial_h",), "LSTM": ("initial_h", "initial_c"),
+                  "GRU": ("initial_h",)}
+
+
+def _initial_states(cell, units, states):
+    """Check the shapes wired into the initial-state ports: each (units,), and an LSTM's
+    h and c together (Keras takes both or neither)."""
+    names = INITIAL_STATES[cell]
+    for name, s in zip(names, states):
+        if tuple(s) != (units,):
+            raise ShapeError(f"{cell}'s {name} port needs the initial state, shaped "
+                             f"({units},) for units={units}, but gets {fmt(s)}: wire a state "
+                             f"output of a recurrent layer with {units} units (or a "
+                             f"Dense({units})).")
+    if 0 < len(states) < len(names):
+        raise MissingInput(f"{cell} starts from {' and '.join(names)} together: its "
+                           f"{names[len(states)]} port is not wired (wire both, or neither "
+                           f"to start from zeros).")
+
+
 def _declare_recurrent(cell):
     def output_names(p):
         return ["output", *STATES[cell]] if p["return_state"] else ["output"]
 
     def shape(p, inputs):
-        (x,) = inputs
+        x, *states = inputs
         _sequence_input(cell, x)
+        _initial_states(cell, p["units"], states)
         out = (x[0], p["units"]) if p["return_sequences"] else (p["units"],)
         states = [(p["units"],)] * len(STATES[cell]) if p["return_state"] else []
         return [out, *states]
@@ -87,8 +110,13 @@ def _declare_recurrent(cell):
     declare(
         cell, category="Recurrent", description=DESCRIPTIONS[cell],
         params=_recurrent_params(cell),
+        input_names=("input", *INITIAL_STATES[cell]), min_inputs=1,
+        max_inputs=1 + len(INITIAL_STATES[cell]),
         shape=shape, outputs=lambda p: len(output_names(p)), output_names=output_names,
         param_count=lambda p, i, o: _cell_params(cell, p, i[0][-1]), has_weights=True,
+        doc=f"Optional input ports {' and '.join(INITIAL_STATES[cell])}: the state(s) the "
+            f"layer starts from, each (units,) (zeros when unwired), e.g. the state outputs "
+            f"of an encoder with return_state (seq2seq).",
         flops=lambda p, i, o: _cell_flops(cell, p, i[0]),
     )
 

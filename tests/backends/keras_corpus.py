@@ -363,7 +363,7 @@ CORPUS = {
     "anomaly_conv1d_autoencoder": (anomaly_conv1d_autoencoder, None),
     "anomaly_dense_decoder": (anomaly_conv1d_upsampled, None),
     "arithmetic_with_constants": (arithmetic_with_constants, None),
-    "seq2seq_states": (seq2seq_states, "LSTM called with initial_state"),
+    "seq2seq_states": (seq2seq_states, None),
     "gru_forecaster": (gru_forecaster, None),
     "small_resnet": (small_resnet, None),
     "separable_cnn": (separable_cnn, None),

@@ -16,7 +16,7 @@ from tests.backends.keras_corpus import CORPUS, CUSTOM  # noqa: E402
 
 #: the slowest (2-3 s each) run under `make test-long`; the rest in `make test`
 LONG = ("bilstm_classifier", "small_resnet", "timeseries_transformer_last",
-        "timeseries_transformer", "next_frame_convlstm", "ct_scan_3d_cnn")
+        "timeseries_transformer", "next_frame_convlstm", "ct_scan_3d_cnn", "seq2seq_states")
 
 
 def _cases():

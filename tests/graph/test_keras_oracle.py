@@ -27,6 +27,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from netdesigner.backends.keras.layers import build_layer, call_layer  # noqa: E402
 from netdesigner.graph import CATALOG, ShapeError  # noqa: E402
+from netdesigner.graph.layers.recurrent import INITIAL_STATES  # noqa: E402
 from netdesigner.graph.params import BOOL, CHOICE, FLOAT, INT, INT_TUPLE, TEXT  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
@@ -293,7 +294,35 @@ def _recurrent(t):
     no_features = st.tuples(steps, st.none())
     wrong = shapes_of_rank((1, 3), unknown=False)
     inputs = one(st.one_of(*[sequence] * 6, no_features, wrong))
-    return simple(params_of(t, units=st.integers(1, 8)), inputs)
+    if t == "Bidirectional":
+        return simple(params_of(t, units=st.integers(1, 8)), inputs)
+
+    @st.composite
+    def with_states(draw):
+        """The sequence, then (mostly) nothing or the right initial states, sometimes a state
+        of another size, or an LSTM's h without its c. Those wrong ones only with the length
+        known: Keras's symbolic call lets them through, its computation refuses them. (A state
+        of another rank is not drawn: Keras broadcasts (2, 1) against units=1; the catalog
+        refuses every state but (units,).)"""
+        p = draw(params_of(t, units=st.integers(1, 8)))
+        (x,) = draw(inputs)
+        n = len(INITIAL_STATES[t])
+        kinds = ["none", "none", "right", "right"]
+        if len(x) == 2 and None not in x:
+            kinds += ["size"] + (["h only"] if n == 2 else [])
+        how = draw(st.sampled_from(kinds))
+        units = p["units"]
+        if how == "none":
+            return p, [x], "float32"
+        if how == "right":
+            return p, [x] + [(units,)] * n, "float32"
+        if how == "h only":
+            return p, [x, (units,)], "float32"
+        other = (units + draw(st.integers(1, 3)),)
+        states = [(units,)] * n
+        states[draw(st.integers(0, n - 1))] = other
+        return p, [x] + states, "float32"
+    return with_states()
 
 
 def _attention_inputs(draw):

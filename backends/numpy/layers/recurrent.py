@@ -186,7 +186,9 @@ def _split_bias(cell_name, weights, params):
     return b, None
 
 
-def rnn_forward(cell_name, x, weights, params, training, rng=None):
+def rnn_forward(cell_name, x, weights, params, training, rng=None, initial=None):
+    """`initial`: the states to start from, (batch, units) each in the cell's order (zeros
+    when None)."""
     cell = CELLS[cell_name]
     kernel, U = weights["kernel"], weights["recurrent_kernel"]
     batch, steps, features = x.shape
@@ -202,7 +204,10 @@ def rnn_forward(cell_name, x, weights, params, training, rng=None):
     input_bias, cell_bias = _split_bias(cell_name, weights, params)
     xw = x @ kernel + input_bias                 # every step's input projection at once
 
-    state = tuple(np.zeros((batch, units), x.dtype) for _ in cell.states)
+    if initial:
+        state = tuple(np.asarray(s, x.dtype) for s in initial)
+    else:
+        state = tuple(np.zeros((batch, units), x.dtype) for _ in cell.states)
     outputs, caches = [], []
     for t in range(steps):
         state, c = cell.step(xw[:, t], state, U, cell_bias, params, rmask)
@@ -213,7 +218,8 @@ def rnn_forward(cell_name, x, weights, params, training, rng=None):
     return ([y, *state] if params["return_state"] else y), cache
 
 
-def rnn_backward(douts, cache):
+def rnn_backward(douts, cache, states=False):
+    """(dx, {weight: gradient}), and with `states` the gradients of the initial states."""
     cell_name, x, mask, caches, weights, params = cache
     cell = CELLS[cell_name]
     kernel, U = weights["kernel"], weights["recurrent_kernel"]
@@ -249,19 +255,24 @@ def rnn_backward(douts, cache):
         dx = dx * mask[:, None]
     if params.get("go_backwards"):
         dx = dx[:, ::-1]
-    return dx, out
+    return (dx, out, list(dstate)) if states else (dx, out)
 
 
 def _declare_rnn(cell_name):
     class RNN:
-        def weights(params, input_shape, rng, dtype):
-            return rnn_weights(cell_name, params, input_shape, rng, dtype)
+        # inputs: the sequence, then the optional initial states (graph/layers/recurrent.py)
+        def weights(params, input_shapes, rng, dtype):
+            return rnn_weights(cell_name, params, input_shapes[0], rng, dtype)
 
-        def forward(x, weights, params, training, rng=None):
-            return rnn_forward(cell_name, x, weights, params, training, rng)
+        def forward(xs, weights, params, training, rng=None):
+            x, *initial = xs
+            y, cache = rnn_forward(cell_name, x, weights, params, training, rng, initial)
+            return y, (cache, len(xs))
 
         def backward(dy, cache):
-            return rnn_backward(dy, cache)
+            inner, n_inputs = cache
+            dx, grads, dstates = rnn_backward(dy, inner, states=True)
+            return [dx, *dstates[:n_inputs - 1]], grads
 
     RNN.__name__ = RNN.__qualname__ = cell_name
     return register(cell_name, random=True)(RNN)

@@ -17,6 +17,8 @@ from netdesigner.backends.export import ExportError, export, weights_file_for
 from netdesigner.backends.keras.compiler import compile_graph
 from netdesigner.backends.keras.weights import get_weights
 
+from tests.graph.builders import seq2seq_states
+
 from .conftest import ROOT, load_sample, sequence_design, two_heads
 
 HERE = Path(__file__).parent
@@ -48,7 +50,7 @@ def _normalised(config) -> dict:
 
 
 DESIGNS = {"resnet_digits": lambda: load_sample("resnet_digits"), "two_heads": two_heads,
-           "sequence": sequence_design}
+           "sequence": sequence_design, "seq2seq_states": seq2seq_states}
 
 
 @pytest.fixture(scope="module")

@@ -144,20 +144,43 @@ def test_arguments_the_design_cannot_hold_are_refused_by_name():
     arithmetic the catalog cannot express are each refused naming the layer and argument."""
     s = keras.Input((5, 3), name="seq")
     out, h, c = keras.layers.LSTM(4, return_state=True, name="enc")(s)
-    dec = keras.layers.LSTM(4, name="dec")(s, initial_state=[h, c])
+    dec = keras.layers.LSTM(4, name="dec")(s, initial_state=[h])       # Keras wants [h, c]
+    bi = keras.layers.Bidirectional(keras.layers.GRU(2), name="bi")(
+        s, initial_state=[h[:, :2], h[:, 2:]])
     drop = keras.layers.Dropout(0.5, name="mc")(dec, training=True)
     square = keras.ops.square(drop)
     inverse = 1.0 / drop
     masked = keras.layers.GlobalAveragePooling1D(name="gap")(
         s, mask=keras.ops.greater(keras.ops.sum(s, axis=-1), 0.0))
     with pytest.raises(ImportProblem) as info:
-        import_model(keras.Model(s, [square, inverse, masked]))
+        import_model(keras.Model(s, [square, inverse, masked, bi]))
     text = str(info.value)
-    assert "LSTM called with initial_state" in text and "dec" in text
+    assert "LSTM called with initial_state of 1 tensor (LSTM starts from 2 state tensors " \
+        "[h, c]" in text and "dec" in text
+    assert "Bidirectional called with initial_state (the catalog's Bidirectional takes no " \
+        "initial states" in text and "bi" in text
     assert "Dropout called with training=True" in text and "mc" in text
     assert "keras.ops.Square" in text
     assert "keras.ops.TrueDivide of a number by a tensor" in text
     assert "GlobalAveragePooling1D called with mask=" in text and "gap" in text
+
+
+def test_initial_states_import_as_wires_into_the_state_ports():
+    """The classic seq2seq: the decoder starts from the encoder's h and c (ports 1 and 2); a
+    GRU started from a Dense of h takes it on its initial_h port."""
+    enc_in = keras.Input((None, 6), name="enc_in")
+    dec_in = keras.Input((None, 5), name="dec_in")
+    _, h, c = keras.layers.LSTM(8, return_state=True, name="enc")(enc_in)
+    dec = keras.layers.LSTM(8, return_sequences=True, name="dec")(dec_in, initial_state=[h, c])
+    bridge = keras.layers.Dense(3, name="bridge")(h)
+    gru = keras.layers.GRU(3, name="gru")(dec_in, initial_state=bridge)
+    graph = import_model(keras.Model([enc_in, dec_in], [dec, gru]))
+    wires = {(e.source, e.source_port, e.target_port) for e in graph.in_edges("dec")}
+    assert wires == {("dec_in", 0, 0), ("enc", 1, 1), ("enc", 2, 2)}
+    assert {(e.source, e.target_port) for e in graph.in_edges("gru")} == {
+        ("dec_in", 0), ("bridge", 1)}
+    assert graph.node("enc").params["return_state"] is True
+    assert Analysis(graph, live=False).errors() == []
 
 
 def test_unused_recurrent_states_are_not_extra_outputs():

@@ -88,6 +88,8 @@ def keras_layer(case: Case, p: dict, seed: int):
 def call_keras(case, layer, tensors, training):
     if case.type_id == "MultiHeadAttention":
         return layer(*tensors, training=training)
+    if case.type_id in ("SimpleRNN", "LSTM", "GRU"):     # the states are keyword arguments
+        return layer(tensors[0], initial_state=list(tensors[1:]) or None, training=training)
     many = registry.get(case.type_id).many_inputs
     return layer(tensors if many else tensors[0], training=training)
 

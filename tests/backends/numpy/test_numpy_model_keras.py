@@ -19,6 +19,7 @@ from netdesigner.backends.numpy.train import Trainer  # noqa: E402
 from netdesigner.backends.numpy.weights import from_keras, to_keras  # noqa: E402
 from netdesigner.graph import Graph, fileformat  # noqa: E402
 from tests.backends.numpy.keras_graph import keras_model  # noqa: E402
+from tests.graph.builders import seq2seq_states  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 OUT_TOL, GRAD_TOL = 1e-5, 1e-4
@@ -129,6 +130,13 @@ def test_branchy_multi_input_multi_output_graph_matches_keras(training):
     model, _ = _compare(branchy(), training)
     assert model.inputs == ["vec", "seq", "img"]
     assert [n for n, _ in model.outputs] == ["out_class", "out_value", "out_flags"]
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_recurrent_states_as_wires_match_keras(training):
+    """Outputs, input gradients and every weight's gradient through the state wires."""
+    model, km = _compare(seq2seq_states(), training)
+    assert [n for n, _ in model.outputs] == ["cat"]    # the GRU's sequence output unread
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
