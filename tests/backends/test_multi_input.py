@@ -1,0 +1,167 @@
+"""Training with several Inputs and outputs: a data set's arrays named after the design's ids
+(NPZ files, the teacher-forcing sequence sets), split, scaled and encoded per array; both
+backends train them; greedy decoding of a teacher-forced network."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from netdesigner.backends import data, jobs, protocol
+from netdesigner.backends.decoding import greedy_decode
+from netdesigner.backends.evaluation import evaluation_event
+from netdesigner.graph import fileformat
+from netdesigner.graph.model import Graph
+
+
+def two_in_two_out(dataset: str, normalize: str = "none") -> Graph:
+    """Inputs `a` (3 floats) and `b` (2 floats) -> concatenated -> Dense 8 -> outputs `cls`
+    (softmax over 3 classes) and `val` (one number)."""
+    g = Graph()
+    a = g.add_node("Input", {"shape": [3]}, node_id="a")
+    b = g.add_node("Input", {"shape": [2]}, node_id="b")
+    cat = g.add_node("Concatenate", {})
+    hidden = g.add_node("Dense", {"units": 8, "activation": "tanh"})
+    cls = g.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="cls")
+    val = g.add_node("Dense", {"units": 1, "activation": "linear"}, node_id="val")
+    for src, dst, port in ((a, cat, 0), (b, cat, 1), (cat, hidden, 0), (hidden, cls, 0),
+                           (hidden, val, 0)):
+        g.connect(src, 0, dst, port)
+    g.training.update({"dataset": dataset, "loss": "mse", "optimizer": "adam",
+                       "optimizer_params": {"learning_rate": 0.01}, "batch_size": 16,
+                       "epochs": 2, "normalize": normalize, "metrics": []})
+    return g
+
+
+def arrays(n: int = 100, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(3.0, 2.0, (n, 3)).astype(np.float32)
+    b = np.stack([a[:, 0] * 2, np.arange(n, dtype=np.float32)], axis=1)  # row k: b[k, 1] == k
+    return {"a": a, "b": b, "cls": (np.arange(n) % 3).astype(np.int64),
+            "val": a.sum(axis=1, keepdims=True)}
+
+
+@pytest.fixture
+def npz(tmp_path):
+    def write(**named):
+        path = tmp_path / "named.npz"
+        np.savez(path, **named)
+        return path
+    return write
+
+
+def prepared(graph: Graph, base_dir):
+    return jobs.prepare(graph, str(base_dir)).split
+
+
+def test_named_arrays_feed_their_inputs_and_outputs_with_the_rows_kept_together(npz, tmp_path):
+    named = arrays()
+    npz(**named)
+    split = prepared(two_in_two_out("named.npz", normalize="standard"), tmp_path)
+    assert split.inputs == ["a", "b"] and split.outputs == ["cls", "val"]
+    (a, b), (cls, val) = split.x_train, split.y_train
+    rows = b[:, 1] * np.asarray(split.scaling["b"]["std"])[1] + split.scaling["b"]["mean"][1]
+    rows = np.round(rows).astype(int)           # the sample each training row came from
+    # one split for every array: the rows of a, b and both targets stay together
+    np.testing.assert_allclose(a * np.asarray(split.scaling["a"]["std"])
+                               + split.scaling["a"]["mean"], named["a"][rows], rtol=1e-5)
+    assert cls.shape == (70, 3) and (cls.argmax(1) == rows % 3).all()       # one-hot per target
+    np.testing.assert_allclose(val, named["val"][rows], rtol=1e-6)
+    # scaling per Input, fitted on the training split only
+    np.testing.assert_allclose(a.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(split.scaling["a"]["mean"], named["a"][rows].mean(0), rtol=1e-5)
+    assert "inputs a (3,), b (2,); targets cls (3,), val (1,)" in split.summary()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("b"), "has no array named 'b' for the Input b (its arrays: a, cls, val)"),
+    (lambda d: d.update(extra=d["val"]), "array 'extra' matches no Input or output of the "
+                                         "network (Inputs: a, b; outputs: cls, val)"),
+    (lambda d: d.update(b=d["b"][:90]), "array 'b' has 90 samples but 'a' has 100"),
+    (lambda d: d.update(a=d["a"][:, :2]), "array 'a' of data set 'named' has samples of shape "
+                                          "(2,), but the Input a expects (3,)"),
+    (lambda d: d.update(val=np.ones((100, 2), np.float32)), "The targets have shape (2,) but "
+                                                            "the output val gives (1,)"),
+], ids=["missing", "extra", "rows", "input-shape", "target-shape"])
+def test_a_misfit_array_is_named_with_its_node(npz, tmp_path, change, message):
+    named = arrays()
+    change(named)
+    npz(**named)
+    with pytest.raises(data.DataError) as e:
+        prepared(two_in_two_out("named.npz"), tmp_path)
+    assert message in str(e.value)
+
+
+def test_a_two_input_design_on_x_and_y_data_is_told_about_teacher_forcing():
+    g = two_in_two_out("reverse")
+    with pytest.raises(data.DataError, match="no array named 'a' for the Input a "
+                                             r"\(its arrays: x, y\).*'reverse_teacher'"):
+        prepared(g, ".")
+
+
+def test_teacher_forcing_shifts_the_target_behind_a_start_token():
+    plain, forced = data.load("reverse", seed=3), data.load("reverse_teacher", seed=3)
+    enc, dec, y = (forced.arrays[k] for k in ("encoder_in", "decoder_in", "y"))
+    np.testing.assert_array_equal(enc, plain.x)
+    np.testing.assert_array_equal(y, plain.y)
+    assert data.start_token(forced) == 10 and (dec[:, 0] == 10).all()
+    np.testing.assert_array_equal(dec[:, 1:], y[:, :-1])
+
+
+def test_a_single_input_design_still_gets_the_plain_split():
+    """One Input and one output on x / y: `prepare` as before (arrays, not lists)."""
+    ds = data.load("xor")
+    settings = {"validation_split": 0, "test_split": 0, "loss": "mse"}
+    via_network = data.prepare_network(ds, settings, {"in": (2,)}, {"out": (1,)})
+    plain = data.prepare(ds, settings, (2,), (1,), "in", "out")
+    assert not via_network.multi and via_network.inputs == []
+    np.testing.assert_array_equal(via_network.x_train, plain.x_train)
+    np.testing.assert_array_equal(via_network.y_train, plain.y_train)
+
+
+def test_the_cli_trains_a_two_input_two_output_design_on_numpy(npz, tmp_path, capsys):
+    from netdesigner.designer.cli import main
+    npz(**arrays())
+    g = two_in_two_out("named.npz", normalize="standard")
+    fileformat.save(g, tmp_path / "two.graph")
+    assert main(["train", str(tmp_path / "two.graph"), "--epochs", "2", "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "test" in out and "nan" not in out
+
+
+def test_the_numpy_backend_takes_a_step_with_the_losses_of_both_outputs_summed(npz, tmp_path):
+    from netdesigner.backends.numpy import train as numpy_train
+    npz(**arrays())
+    prep = jobs.prepare(two_in_two_out("named.npz"), str(tmp_path))
+    rec = protocol.Recorder()
+    result = numpy_train.fit(prep.network, prep.split, {**prep.settings, "epochs": 1},
+                             on_event=rec, should_stop=lambda: True, stats_every=0)
+    split, model = prep.split, result.model
+    first = rec.of("batch")[0]["loss"]
+    # the loss of the first batch again, from the weights before the step: the sum per output
+    start = numpy_train.fit(prep.network, prep.split, {**prep.settings, "epochs": 0}).model
+    order = np.random.default_rng([0, 2]).permutation(len(split.x_train[0]))[:16]
+    outs = start.forward([x[order] for x in split.x_train], training=False)
+    per_output = [float(np.mean((o - y[order]) ** 2)) for o, y in zip(outs, split.y_train)]
+    assert first == pytest.approx(sum(per_output), rel=1e-5)
+    assert not np.allclose(model.flat, start.flat)
+
+
+def test_evaluation_of_several_outputs_lists_scores_and_says_what_views_cannot_show(npz,
+                                                                                    tmp_path):
+    npz(**arrays())
+    split = prepared(two_in_two_out("named.npz"), tmp_path)
+    event = evaluation_event(split, [y * 0.5 for y in split.y_test], 0.3, {})
+    assert event["task"] == "outputs" and set(event["report"]) == {"cls", "val"}
+    assert "accuracy" in event["report"]["cls"] and "mse" in event["report"]["val"]
+    assert "2 outputs (cls, val)" in event["note"]
+
+
+def test_greedy_decoding_feeds_back_its_own_previous_token():
+    """A stand-in network whose step t predicts (decoder input at t) + 1: from the start token
+    10 it writes 0, 1, 2, ... only when each prediction is fed back into the next step."""
+    def predict(feed):
+        fed = feed["decoder_in"]
+        assert feed["encoder_in"].shape == (4, 5)
+        return np.eye(11)[(fed + 1) % 11]
+    tokens = greedy_decode(predict, {"encoder_in": np.zeros((4, 5))}, steps=5, start=10)
+    np.testing.assert_array_equal(tokens, np.tile(np.arange(5), (4, 1)))
