@@ -165,3 +165,26 @@ def test_greedy_decoding_feeds_back_its_own_previous_token():
         return np.eye(11)[(fed + 1) % 11]
     tokens = greedy_decode(predict, {"encoder_in": np.zeros((4, 5))}, steps=5, start=10)
     np.testing.assert_array_equal(tokens, np.tile(np.arange(5), (4, 1)))
+
+
+@pytest.mark.long          # builds a Keras model (several seconds of TensorFlow start-up)
+def test_numpy_and_keras_agree_on_a_two_input_two_output_design(npz, tmp_path):
+    """From the same initial weights and the same batches, both backends give the same loss
+    (the outputs' losses summed) and metrics every epoch."""
+    from netdesigner.backends.keras import train as keras_train
+    from netdesigner.backends.numpy import train as numpy_train
+    from netdesigner.backends.numpy.model import compile_graph
+    npz(**arrays(n=200))
+    g = two_in_two_out("named.npz", normalize="standard")
+    g.training.update({"epochs": 3, "metrics": ["mae"]})
+    prep = jobs.prepare(g, str(tmp_path))
+    start = compile_graph(prep.network, prep.settings).get_weights()
+    histories = {}
+    for name, module in (("numpy", numpy_train), ("keras", keras_train)):
+        result = module.fit(prep.network, prep.split, prep.settings, initial_weights=start,
+                            stats_every=0)
+        histories[name] = result.history
+    numpy_h, keras_h = histories["numpy"], histories["keras"]
+    assert set(numpy_h) <= set(keras_h) and "cls_mae" in numpy_h and "val_val_mae" in numpy_h
+    for key, values in numpy_h.items():
+        np.testing.assert_allclose(keras_h[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
