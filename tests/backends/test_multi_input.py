@@ -188,3 +188,47 @@ def test_numpy_and_keras_agree_on_a_two_input_two_output_design(npz, tmp_path):
     assert set(numpy_h) <= set(keras_h) and "cls_mae" in numpy_h and "val_val_mae" in numpy_h
     for key, values in numpy_h.items():
         np.testing.assert_allclose(keras_h[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def teacher_forced_seq2seq(steps: int = 6, units: int = 64, epochs: int = 40) -> Graph:
+    """A seq2seq without state wires, trained with teacher forcing (`reverse_teacher`): the
+    encoder LSTM's last output, repeated at every step (RepeatVector), joined to the decoder's
+    input (the right previous digit, embedded) -> a decoder LSTM -> one softmax per step."""
+    g = Graph()
+    enc = g.add_node("Input", {"shape": [steps], "dtype": "int32"}, node_id="encoder_in")
+    dec = g.add_node("Input", {"shape": [steps], "dtype": "int32"}, node_id="decoder_in")
+    enc_emb = g.add_node("Embedding", {"input_dim": 10, "output_dim": 16})
+    dec_emb = g.add_node("Embedding", {"input_dim": 11, "output_dim": 16})   # + start token
+    encoder = g.add_node("LSTM", {"units": units})
+    repeat = g.add_node("RepeatVector", {"n": steps})
+    joined = g.add_node("Concatenate", {})
+    decoder = g.add_node("LSTM", {"units": units, "return_sequences": True})
+    out = g.add_node("TimeDistributed", {"units": 10, "activation": "softmax"})
+    for src, dst, port in ((enc, enc_emb, 0), (enc_emb, encoder, 0), (encoder, repeat, 0),
+                           (dec, dec_emb, 0), (repeat, joined, 0), (dec_emb, joined, 1),
+                           (joined, decoder, 0), (decoder, out, 0)):
+        g.connect(src, 0, dst, port)
+    g.training.update({"dataset": "reverse_teacher" if steps == 6 else "reverse_long_teacher",
+                       "loss": "sparse_categorical_crossentropy", "optimizer": "adam",
+                       "optimizer_params": {"learning_rate": 0.01}, "batch_size": 64,
+                       "epochs": epochs, "one_hot": False, "metrics": ["accuracy"]})
+    return g
+
+
+@pytest.mark.long          # 40 epochs of two LSTMs: about a minute on NumPy
+def test_a_teacher_forced_seq2seq_learns_to_reverse_and_decodes_greedily():
+    """Trained with teacher forcing (NumPy, seed 0; measured 98.96% per digit, 93.9% of the
+    sequences), it also reverses when it reads its own previous digit (greedy decoding:
+    measured 97.8% per digit, 93.9% of the sequences on the 750 test samples)."""
+    from netdesigner.backends.decoding import predictor
+    g = teacher_forced_seq2seq()
+    outcome = jobs.execute(jobs.Job(fileformat.dumps(g), ".", "numpy", stats_every=0),
+                           lambda event: None)
+    report = outcome.evaluation["report"]
+    assert report["accuracy"] >= 0.97 and report["sequence_accuracy"] >= 0.85, report
+    split = outcome.prepared.split
+    encoder_in, _ = split.x_test
+    tokens = greedy_decode(predictor("numpy", outcome.result.model, g.inputs()),
+                           {"encoder_in": encoder_in}, 6, data.start_token(split.dataset))
+    assert (tokens == split.y_test).mean() >= 0.95
+    assert (tokens == split.y_test).all(axis=1).mean() >= 0.85
