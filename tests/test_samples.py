@@ -44,8 +44,6 @@ TARGETS = {
     # a GAN: the discriminator can no longer tell generated points from real ones
     "gan_moons": ("d_accuracy", lambda v: 0.35 <= v <= 0.65, True),
     "seq2seq_reverse": ("accuracy", lambda v: v >= 0.95, False),
-    # teacher forcing (two Inputs: encoder_in, decoder_in), no state wires
-    "seq2seq_teacher": ("accuracy", lambda v: v >= 0.97, False),
     # attention: reversing 16 digits (reverse_long), where seq2seq_reverse's design fails
     "seq2seq_attention_additive": ("accuracy", lambda v: v >= ADDITIVE_TARGET, False),
     "seq2seq_attention_dot": ("accuracy", lambda v: v >= DOT_TARGET, False),
