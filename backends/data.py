@@ -760,35 +760,68 @@ def prepare_network(dataset: Dataset, settings: dict, inputs: dict, outputs: dic
     {node id: shape}, in the network's order). One Input and one output fed by a data set's x
     and y is `prepare` itself; otherwise (several Inputs or outputs, or a data set of named
     arrays) every Input and output gets the array named after its id, see `match_arrays`."""
-    if not dataset.arrays and len(inputs) == 1 and len(outputs) == 1:
+    if (not dataset.arrays and len(inputs) == 1 and len(outputs) == 1
+            and not str(settings.get("arrays", "")).strip()):
         (input_node, input_shape), = inputs.items()
         (output_node, output_shape), = outputs.items()
         return prepare(dataset, settings, input_shape, output_shape, input_node, output_node)
     return _named_split(dataset, settings, inputs, outputs)
 
 
-def match_arrays(dataset: Dataset, inputs: list, outputs: list) -> tuple[dict, dict]:
+def array_choices(text: str, nodes: list) -> dict:
+    """{node id: array name} from the training setting `arrays` ("input_1=encoder_in,
+    input_2=decoder_in"); a DataError names a pair that is not node=array, or a node the
+    network does not have."""
+    chosen = {}
+    for pair in filter(None, (p.strip() for p in str(text or "").split(","))):
+        node, sep, name = (part.strip() for part in pair.partition("="))
+        if not sep or not node or not name:
+            raise DataError(f"training setting arrays: {pair!r} is not node=array (e.g. "
+                            f"input_1=encoder_in)")
+        if node not in nodes:
+            raise DataError(f"training setting arrays: {node!r} is no Input or output of the "
+                            f"network (they are {', '.join(nodes)})")
+        chosen[node] = name
+    return chosen
+
+
+def match_arrays(dataset: Dataset, inputs: list, outputs: list,
+                 chosen: dict | None = None) -> tuple[dict, dict]:
     """({Input id: array name}, {output id: array name}): each Input and output takes the
-    data set's array of its own id; "x" feeds a network's only Input and "y" its only output
-    when no array has their id. A missing or unused array is a DataError naming it."""
+    array `chosen` for it (the training setting `arrays`, see `array_choices`), else the data
+    set's array of its own id; "x" feeds a network's only Input and "y" its only output when
+    no array has their id. A missing or unused array is a DataError naming it."""
     arrays = dataset.arrays or {"x": dataset.x, "y": dataset.y}
     where = f"data set {dataset.name!r}"
     used = set()
+    chosen = chosen or {}
 
     def pick(ids: list, fallback: str, kind: str) -> dict:
         found = {}
         for node in ids:
-            name = node if node in arrays else (
-                fallback if len(ids) == 1 and fallback in arrays else None)
+            if node in chosen:
+                if chosen[node] not in arrays:
+                    raise DataError(f"{where} has no array named {chosen[node]!r}, which the "
+                                    f"training setting arrays gives the {kind} {node} (its "
+                                    f"arrays: {', '.join(arrays)}).")
+                name = chosen[node]
+            else:
+                name = node if node in arrays else (
+                    fallback if len(ids) == 1 and fallback in arrays else None)
             if name is None or name in used:
                 teacher = f"{dataset.name}_teacher"
                 hint = (f"; for teacher forcing pick the data set {teacher!r}, whose arrays "
-                        f"feed Inputs named {TEACHER_INPUTS[0]} and {TEACHER_INPUTS[1]}"
+                        f"{TEACHER_INPUTS[0]} and {TEACHER_INPUTS[1]} feed the Inputs of those "
+                        f"ids (or those the setting arrays names)"
                         if teacher in BUILTIN else "")
+                if name in used:
+                    raise DataError(f"{where}: array {name!r} feeds two nodes; give the {kind} "
+                                    f"{node} its own array (training setting arrays).")
                 raise DataError(f"{where} has no array named {node!r} for the {kind} {node} "
                                 f"(its arrays: {', '.join(arrays)}): a network with several "
-                                f"Inputs or outputs needs one array named after each of them"
-                                + hint + ".")
+                                f"Inputs or outputs needs one array named after each of them, "
+                                f"or the training setting arrays (e.g. {node}="
+                                f"{next(iter(arrays))})" + hint + ".")
             used.add(name)
             found[node] = name
         return found
@@ -831,7 +864,9 @@ def _named_split(dataset: Dataset, settings: dict, inputs: dict, outputs: dict) 
     if int(settings.get("augment_copies", 0) or 0) > 0:
         raise DataError(f"augmentation (augment_copies) works on a network with one Input and "
                         f"one output; set augment_copies to 0 for this one.")
-    in_names, out_names = match_arrays(dataset, list(inputs), list(outputs))
+    in_names, out_names = match_arrays(
+        dataset, list(inputs), list(outputs),
+        array_choices(settings.get("arrays", ""), [*inputs, *outputs]))
     arrays = dataset.arrays or {"x": dataset.x, "y": dataset.y}
     check_rows({name: len(arrays[name]) for name in [*in_names.values(), *out_names.values()]},
                where)

@@ -91,6 +91,26 @@ def test_a_misfit_array_is_named_with_its_node(npz, tmp_path, change, message):
     assert message in str(e.value)
 
 
+def test_the_arrays_setting_names_the_array_of_each_node(npz, tmp_path):
+    named = arrays()
+    npz(first=named["a"], second=named["b"], cls=named["cls"], target=named["val"])
+    g = two_in_two_out("named.npz")
+    g.training["arrays"] = " a=first, b = second,val=target "
+    split = prepared(g, tmp_path)
+    np.testing.assert_array_equal(split.x_train[1][:, 0], split.x_train[0][:, 0] * 2)
+    np.testing.assert_allclose(split.y_train[1][:, 0], split.x_train[0].sum(axis=1), rtol=1e-5)
+    for setting, message in (("a=first, b", "'b' is not node=array"),
+                             ("c=first", "'c' is no Input or output of the network (they are "
+                                         "a, b, cls, val)"),
+                             ("a=first, b=third", "has no array named 'third', which the "
+                                                  "training setting arrays gives the Input b"),
+                             ("a=first, b=first", "array 'first' feeds two nodes")):
+        g.training["arrays"] = setting
+        with pytest.raises(data.DataError) as e:
+            prepared(g, tmp_path)
+        assert message in str(e.value)
+
+
 def test_a_two_input_design_on_x_and_y_data_is_told_about_teacher_forcing():
     g = two_in_two_out("reverse")
     with pytest.raises(data.DataError, match="no array named 'a' for the Input a "
