@@ -8,6 +8,7 @@ from PySide6.QtTest import QTest
 from netdesigner.graph import fileformat
 
 from ..backends.test_multi_input import arrays, two_in_two_out
+from .test_journey import type_into
 
 
 def open_two_input_design(window, qtbot, tmp_path, **named):
@@ -28,12 +29,17 @@ def test_a_two_input_design_fits_its_named_data_and_a_missing_array_is_named(win
     assert panel.start_button.isEnabled()
     assert "does not show" in panel.preview.caption.text()
     named = arrays()
-    named.pop("b")
+    named["second"] = named.pop("b")
     (tmp_path / "missing").mkdir()
     panel = open_two_input_design(window, qtbot, tmp_path / "missing", **named)
     assert "no array named 'b' for the Input b" in panel.data_label.text()
     assert not panel.start_button.isEnabled()
     assert "no array named 'b'" in panel.start_button.toolTip()
+    # the training setting arrays names the array of a node whose id differs
+    type_into(panel.form, "arrays", "b=second")
+    qtbot.waitUntil(lambda: "fits the network" in panel.data_label.text(), timeout=30_000)
+    assert window.document.graph.training["arrays"] == "b=second"
+    assert panel.start_button.isEnabled()
 
 
 @pytest.mark.long                              # a training process
