@@ -15,16 +15,16 @@ from netdesigner.graph.model import Graph
 
 def two_in_two_out(dataset: str, normalize: str = "none") -> Graph:
     """Inputs `a` (3 floats) and `b` (2 floats) -> concatenated -> Dense 8 -> outputs `cls`
-    (softmax over 3 classes) and `val` (one number)."""
+    (softmax over 3 classes) and `num` (one number)."""
     g = Graph()
     a = g.add_node("Input", {"shape": [3]}, node_id="a")
     b = g.add_node("Input", {"shape": [2]}, node_id="b")
     cat = g.add_node("Concatenate", {})
     hidden = g.add_node("Dense", {"units": 8, "activation": "tanh"})
     cls = g.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="cls")
-    val = g.add_node("Dense", {"units": 1, "activation": "linear"}, node_id="val")
+    num = g.add_node("Dense", {"units": 1, "activation": "linear"}, node_id="num")
     for src, dst, port in ((a, cat, 0), (b, cat, 1), (cat, hidden, 0), (hidden, cls, 0),
-                           (hidden, val, 0)):
+                           (hidden, num, 0)):
         g.connect(src, 0, dst, port)
     g.training.update({"dataset": dataset, "loss": "mse", "optimizer": "adam",
                        "optimizer_params": {"learning_rate": 0.01}, "batch_size": 16,
@@ -37,7 +37,7 @@ def arrays(n: int = 100, seed: int = 0) -> dict:
     a = rng.normal(3.0, 2.0, (n, 3)).astype(np.float32)
     b = np.stack([a[:, 0] * 2, np.arange(n, dtype=np.float32)], axis=1)  # row k: b[k, 1] == k
     return {"a": a, "b": b, "cls": (np.arange(n) % 3).astype(np.int64),
-            "val": a.sum(axis=1, keepdims=True)}
+            "num": a.sum(axis=1, keepdims=True)}
 
 
 @pytest.fixture
@@ -57,30 +57,30 @@ def test_named_arrays_feed_their_inputs_and_outputs_with_the_rows_kept_together(
     named = arrays()
     npz(**named)
     split = prepared(two_in_two_out("named.npz", normalize="standard"), tmp_path)
-    assert split.inputs == ["a", "b"] and split.outputs == ["cls", "val"]
-    (a, b), (cls, val) = split.x_train, split.y_train
+    assert split.inputs == ["a", "b"] and split.outputs == ["cls", "num"]
+    (a, b), (cls, num) = split.x_train, split.y_train
     rows = b[:, 1] * np.asarray(split.scaling["b"]["std"])[1] + split.scaling["b"]["mean"][1]
     rows = np.round(rows).astype(int)           # the sample each training row came from
     # one split for every array: the rows of a, b and both targets stay together
     np.testing.assert_allclose(a * np.asarray(split.scaling["a"]["std"])
                                + split.scaling["a"]["mean"], named["a"][rows], rtol=1e-5)
     assert cls.shape == (70, 3) and (cls.argmax(1) == rows % 3).all()       # one-hot per target
-    np.testing.assert_allclose(val, named["val"][rows], rtol=1e-6)
+    np.testing.assert_allclose(num, named["num"][rows], rtol=1e-6)
     # scaling per Input, fitted on the training split only
     np.testing.assert_allclose(a.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(split.scaling["a"]["mean"], named["a"][rows].mean(0), rtol=1e-5)
-    assert "inputs a (3,), b (2,); targets cls (3,), val (1,)" in split.summary()
+    assert "inputs a (3,), b (2,); targets cls (3,), num (1,)" in split.summary()
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.pop("b"), "has no array named 'b' for the Input b (its arrays: a, cls, val)"),
-    (lambda d: d.update(extra=d["val"]), "array 'extra' matches no Input or output of the "
-                                         "network (Inputs: a, b; outputs: cls, val)"),
+    (lambda d: d.pop("b"), "has no array named 'b' for the Input b (its arrays: a, cls, num)"),
+    (lambda d: d.update(extra=d["num"]), "array 'extra' matches no Input or output of the "
+                                         "network (Inputs: a, b; outputs: cls, num)"),
     (lambda d: d.update(b=d["b"][:90]), "array 'b' has 90 samples but 'a' has 100"),
     (lambda d: d.update(a=d["a"][:, :2]), "array 'a' of data set 'named' has samples of shape "
                                           "(2,), but the Input a expects (3,)"),
-    (lambda d: d.update(val=np.ones((100, 2), np.float32)), "The targets have shape (2,) but "
-                                                            "the output val gives (1,)"),
+    (lambda d: d.update(num=np.ones((100, 2), np.float32)), "The targets have shape (2,) but "
+                                                            "the output num gives (1,)"),
 ], ids=["missing", "extra", "rows", "input-shape", "target-shape"])
 def test_a_misfit_array_is_named_with_its_node(npz, tmp_path, change, message):
     named = arrays()
@@ -93,15 +93,15 @@ def test_a_misfit_array_is_named_with_its_node(npz, tmp_path, change, message):
 
 def test_the_arrays_setting_names_the_array_of_each_node(npz, tmp_path):
     named = arrays()
-    npz(first=named["a"], second=named["b"], cls=named["cls"], target=named["val"])
+    npz(first=named["a"], second=named["b"], cls=named["cls"], target=named["num"])
     g = two_in_two_out("named.npz")
-    g.training["arrays"] = " a=first, b = second,val=target "
+    g.training["arrays"] = " a=first, b = second,num=target "
     split = prepared(g, tmp_path)
     np.testing.assert_array_equal(split.x_train[1][:, 0], split.x_train[0][:, 0] * 2)
     np.testing.assert_allclose(split.y_train[1][:, 0], split.x_train[0].sum(axis=1), rtol=1e-5)
     for setting, message in (("a=first, b", "'b' is not node=array"),
                              ("c=first", "'c' is no Input or output of the network (they are "
-                                         "a, b, cls, val)"),
+                                         "a, b, cls, num)"),
                              ("a=first, b=third", "has no array named 'third', which the "
                                                   "training setting arrays gives the Input b"),
                              ("a=first, b=first", "array 'first' feeds two nodes")):
@@ -171,9 +171,9 @@ def test_evaluation_of_several_outputs_lists_scores_and_says_what_views_cannot_s
     npz(**arrays())
     split = prepared(two_in_two_out("named.npz"), tmp_path)
     event = evaluation_event(split, [y * 0.5 for y in split.y_test], 0.3, {})
-    assert event["task"] == "outputs" and set(event["report"]) == {"cls", "val"}
-    assert "accuracy" in event["report"]["cls"] and "mse" in event["report"]["val"]
-    assert "2 outputs (cls, val)" in event["note"]
+    assert event["task"] == "outputs" and set(event["report"]) == {"cls", "num"}
+    assert "accuracy" in event["report"]["cls"] and "mse" in event["report"]["num"]
+    assert "2 outputs (cls, num)" in event["note"]
 
 
 def test_greedy_decoding_feeds_back_its_own_previous_token():
@@ -205,7 +205,7 @@ def test_numpy_and_keras_agree_on_a_two_input_two_output_design(npz, tmp_path):
                             stats_every=0)
         histories[name] = result.history
     numpy_h, keras_h = histories["numpy"], histories["keras"]
-    assert set(numpy_h) <= set(keras_h) and "cls_mae" in numpy_h and "val_val_mae" in numpy_h
+    assert set(numpy_h) <= set(keras_h) and "cls_mae" in numpy_h and "val_num_mae" in numpy_h
     for key, values in numpy_h.items():
         np.testing.assert_allclose(keras_h[key], values, rtol=1e-4, atol=1e-5, err_msg=key)
 

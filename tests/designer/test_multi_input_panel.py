@@ -25,7 +25,7 @@ def test_a_two_input_design_fits_its_named_data_and_a_missing_array_is_named(win
                                                                             tmp_path):
     panel = open_two_input_design(window, qtbot, tmp_path)
     assert "fits the network" in panel.data_label.text(), panel.data_label.text()
-    assert "inputs a (3,), b (2,); targets cls (3,), val (1,)" in panel.data_label.text()
+    assert "inputs a (3,), b (2,); targets cls (3,), num (1,)" in panel.data_label.text()
     assert panel.start_button.isEnabled()
     assert "does not show" in panel.preview.caption.text()
     named = arrays()
@@ -49,4 +49,4 @@ def test_a_two_output_run_ends_with_each_outputs_scores(window, qtbot, tmp_path)
     qtbot.waitUntil(lambda: panel.last_end is not None, timeout=90_000)
     assert panel.last_end["event"] == "evaluation", panel.last_end
     text = panel.evaluation.summary.text()
-    assert "cls: accuracy" in text and "val: MSE" in text and "2 outputs (cls, val)" in text
+    assert "cls: accuracy" in text and "num: MSE" in text and "2 outputs (cls, num)" in text
