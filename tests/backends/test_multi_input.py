@@ -254,3 +254,13 @@ def test_a_teacher_forced_seq2seq_learns_to_reverse_and_decodes_greedily(backend
                            {"encoder_in": encoder_in}, 6, data.start_token(split.dataset))
     assert (tokens == split.y_test).mean() >= 0.95
     assert (tokens == split.y_test).all(axis=1).mean() >= 0.85
+
+
+def test_an_output_layer_with_several_ports_is_refused_by_name():
+    g = Graph()
+    x = g.add_node("Input", {"shape": [4, 2]})
+    lstm = g.add_node("LSTM", {"units": 3, "return_state": True})
+    g.connect(x, 0, lstm, 0)
+    g.training.update({"dataset": "xor", "loss": "mse"})
+    with pytest.raises(ValueError, match=r"the output layer lstm_1 gives 3 values \(ports\)"):
+        jobs.prepare(g, ".")
