@@ -7,7 +7,10 @@ classification task, a long-memory recall task). User data comes from CSV or NPZ
 `prepare()` fits the data to a network: reshapes samples to the Input layer's shape when the
 sizes agree, scales with statistics of the training split only, one-hot encodes labels, and
 splits train / validation / test (70/15/15 by default, seeded). A mismatch gets a sentence
-naming the layer and both shapes.
+naming the layer and both shapes. `prepare_network()` does the same for a network with several
+Inputs or outputs: each takes the data set's array named after its id (or the one the
+training setting `arrays` names), one split for all, scaling per Input, encoding per output.
+The `*_teacher` sequence sets feed a decoder with teacher forcing (`teacher_forced`).
 """
 from __future__ import annotations
 
