@@ -264,3 +264,11 @@ def test_an_output_layer_with_several_ports_is_refused_by_name():
     g.training.update({"dataset": "xor", "loss": "mse"})
     with pytest.raises(ValueError, match=r"the output layer lstm_1 gives 3 values \(ports\)"):
         jobs.prepare(g, ".")
+
+
+def test_tracing_a_two_input_design_says_it_cannot_in_a_sentence(npz, tmp_path):
+    from netdesigner.backends.trace import TraceError, trace
+    npz(**arrays())
+    with pytest.raises(TraceError, match=r"this one has 2 Inputs \(a, b\) and 2 outputs "
+                                         r"\(cls, num\), which tracing does not show yet"):
+        trace(two_in_two_out("named.npz"), str(tmp_path))
