@@ -7,7 +7,10 @@ classification task, a long-memory recall task). User data comes from CSV or NPZ
 `prepare()` fits the data to a network: reshapes samples to the Input layer's shape when the
 sizes agree, scales with statistics of the training split only, one-hot encodes labels, and
 splits train / validation / test (70/15/15 by default, seeded). A mismatch gets a sentence
-naming the layer and both shapes.
+naming the layer and both shapes. `prepare_network()` does the same for a network with several
+Inputs or outputs: each takes the data set's array named after its id (or the one the
+training setting `arrays` names), one split for all, scaling per Input, encoding per output.
+The `*_teacher` sequence sets feed a decoder with teacher forcing (`teacher_forced`).
 """
 from __future__ import annotations
 
@@ -69,6 +72,10 @@ class Dataset:
     # none), so that views of learned word vectors can label and colour them
     tokens: list = field(default_factory=list)
     token_topics: list = field(default_factory=list)
+    #: a data set for several Inputs or outputs: its arrays by name, matched to the design's
+    #: Input and output ids by `prepare_network` ("x" / "y" feed a lone Input / output); empty
+    #: for a data set of one x and one y
+    arrays: dict = field(default_factory=dict)
 
     @property
     def sample_shape(self) -> tuple:
@@ -270,6 +277,44 @@ def _reverse_long(seed: int) -> Dataset:
     return _reversed_digits("reverse_long", seed, steps=16)
 
 
+#: the Input ids the teacher-forcing data sets feed: the sequence read, and the decoder's input
+TEACHER_INPUTS = ("encoder_in", "decoder_in")
+
+
+@builtin("reverse_teacher", "Sequence to sequence with teacher forcing: the reverse data set "
+                            "for a network with two Inputs: encoder_in reads the 6 digits, "
+                            "decoder_in the target shifted right by one step (start token 10, "
+                            "then the reversed digits but the last); the target is the reversed "
+                            "digits, one class per time step (5,000 samples).")
+def _reverse_teacher(seed: int) -> Dataset:
+    return teacher_forced(_reversed_digits("reverse", seed, steps=6), "reverse_teacher")
+
+
+@builtin("reverse_long_teacher", "Sequence to sequence with teacher forcing, 16 digits: as "
+                                 "reverse_teacher (Inputs encoder_in and decoder_in, start token "
+                                 "10) on the reverse_long data set.")
+def _reverse_long_teacher(seed: int) -> Dataset:
+    return teacher_forced(_reversed_digits("reverse_long", seed, steps=16),
+                          "reverse_long_teacher")
+
+
+def start_token(dataset: Dataset) -> int:
+    """The token a teacher-forced decoder input starts with: one past the data set's classes."""
+    return len(dataset.classes)
+
+
+def teacher_forced(dataset: Dataset, name: str) -> Dataset:
+    """A sequence data set (x: token ids, y: one class per step) for a decoder trained with
+    teacher forcing: arrays encoder_in (x), decoder_in (y shifted right by one step, starting
+    with `start_token`: the decoder reads the previous right token at each step) and y."""
+    shifted = np.empty_like(dataset.y, dtype=np.int32)
+    shifted[:, 0] = start_token(dataset)
+    shifted[:, 1:] = dataset.y[:, :-1]
+    encoder, decoder = TEACHER_INPUTS
+    return dataclass_replace(dataset, name=name, description=BUILTIN[name][0],
+                             arrays={encoder: dataset.x, decoder: shifted, "y": dataset.y})
+
+
 def _reversed_digits(name: str, seed: int, steps: int, n: int = 5000) -> Dataset:
     rng = np.random.default_rng(seed)
     digits = 10
@@ -448,9 +493,11 @@ def _load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = {k.lower(): k for k in data.files}
-            if "x" not in keys or "y" not in keys:
-                raise DataError(f"{path}: needs arrays named x and y (found "
-                                f"{', '.join(data.files) or 'none'})")
+            if not data.files:
+                raise DataError(f"{path}: holds no arrays: it needs arrays x and y, or one "
+                                f"named after each Input and output of the network")
+            if set(keys) != {"x", "y"}:
+                return _named_npz(path, {k: data[k] for k in data.files})
             x, y = data[keys["x"]], data[keys["y"]]
     except (OSError, ValueError, EOFError) as e:
         if isinstance(e, DataError):
@@ -479,6 +526,43 @@ def _load_npz(path: Path) -> Dataset:
                           origin)
     check_finite(dataset)
     return dataset
+
+
+def _named_npz(path: Path, arrays: dict) -> Dataset:
+    """An NPZ file of arrays named after the network's Input and output ids (several inputs or
+    targets; "x" / "y" may stand for a lone Input / output): which array is a sample and which
+    a target is decided by the design (`prepare_network`). Every array needs one entry per
+    sample along its first axis, numbers (or class names), and finite values."""
+    lengths = {}
+    for name, a in arrays.items():
+        if a.ndim == 0:
+            raise DataError(f"{path}: array {name!r} is a single value (0-d, shape ()); it "
+                            f"needs one entry per sample along its first axis")
+        if a.dtype.kind not in "biufUS":
+            raise DataError(f"{path}: array {name!r} holds "
+                            f"{KIND_NAMES.get(a.dtype.kind, a.dtype)} (dtype {a.dtype}), where "
+                            f"numbers or class names belong")
+        lengths[name] = len(a)
+        if a.dtype.kind in "fc":
+            bad = ~np.isfinite(a)
+            if bad.any():
+                index = tuple(int(k) for k in np.argwhere(bad)[0])
+                raise DataError(f"{path}: {Origin(path, 'npz').place(name, index)}: "
+                                f"{a[index]} is not a finite number (NaN or infinity): remove "
+                                f"or fill in that value.")
+    check_rows(lengths, str(path))
+    first = next(iter(arrays.values()))
+    return Dataset(path.stem, first, first, "", [], f"NPZ file {path.name} (arrays "
+                   f"{', '.join(arrays)})", Origin(path, "npz"), dict(arrays))
+
+
+def check_rows(lengths: dict, where: str) -> None:
+    """Every array of a data set has one row per sample: a DataError naming two that differ."""
+    (first, n), *rest = lengths.items()
+    for name, k in rest:
+        if k != n:
+            raise DataError(f"{where}: array {name!r} has {k} samples but {first!r} has {n}: "
+                            f"every array needs one row per sample, in the same order.")
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -628,11 +712,28 @@ class Split:
     y_test: np.ndarray
     dataset: Dataset
     scaling: dict = field(default_factory=dict)   # what was fitted on the training split
+    #: several Inputs or outputs (`prepare_network`): their ids, in the order of the lists
+    #: x_* (and y_*) hold; with one Input (output) x (y) stays one array
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+    @property
+    def multi(self) -> bool:
+        """Whether x or y are lists of arrays (a network with several Inputs or outputs)."""
+        return isinstance(self.x_train, list) or isinstance(self.y_train, list)
 
     def summary(self) -> str:
-        return (f"{self.dataset.name}: train {len(self.x_train)}, validation {len(self.x_val)}, "
-                f"test {len(self.x_test)}; samples {tuple(self.x_train.shape[1:])}, targets "
-                f"{tuple(self.y_train.shape[1:])}")
+        n = len(as_list(self.x_train)[0])
+        parts = f"{self.dataset.name}: train {n}, validation {len(as_list(self.x_val)[0])}, " \
+                f"test {len(as_list(self.x_test)[0])}; "
+        if not self.multi:
+            return parts + (f"samples {tuple(self.x_train.shape[1:])}, targets "
+                            f"{tuple(self.y_train.shape[1:])}")
+        ins = ", ".join(f"{name} {tuple(x.shape[1:])}"
+                        for name, x in zip(self.inputs, as_list(self.x_train)))
+        outs = ", ".join(f"{name} {tuple(y.shape[1:])}"
+                         for name, y in zip(self.outputs, as_list(self.y_train)))
+        return parts + f"inputs {ins}; targets {outs}"
 
 
 def fit_shape(x: np.ndarray, shape: tuple, what: str, node: str) -> np.ndarray:
@@ -695,6 +796,157 @@ def prepare(dataset: Dataset, settings: dict, input_shape: tuple, output_shape: 
          else encode_targets(dataset, settings, output_shape, output_node))
     x_train, y_train = augment(x[train], y[train], settings, np.random.default_rng([seed, 7]))
     return Split(x_train, y_train, x[val], y[val], x[test], y[test], dataset, scaling)
+
+
+def prepare_network(dataset: Dataset, settings: dict, inputs: dict, outputs: dict) -> Split:
+    """Split, scale, reshape and encode a data set for a network's Inputs and outputs (each
+    {node id: shape}, in the network's order). One Input and one output fed by a data set's x
+    and y is `prepare` itself; otherwise (several Inputs or outputs, or a data set of named
+    arrays) every Input and output gets the array named after its id, see `match_arrays`."""
+    if (not dataset.arrays and len(inputs) == 1 and len(outputs) == 1
+            and not str(settings.get("arrays", "")).strip()):
+        (input_node, input_shape), = inputs.items()
+        (output_node, output_shape), = outputs.items()
+        return prepare(dataset, settings, input_shape, output_shape, input_node, output_node)
+    return _named_split(dataset, settings, inputs, outputs)
+
+
+def array_choices(text: str, nodes: list) -> dict:
+    """{node id: array name} from the training setting `arrays` ("input_1=encoder_in,
+    input_2=decoder_in"); a DataError names a pair that is not node=array, or a node the
+    network does not have."""
+    chosen = {}
+    for pair in filter(None, (p.strip() for p in str(text or "").split(","))):
+        node, sep, name = (part.strip() for part in pair.partition("="))
+        if not sep or not node or not name:
+            raise DataError(f"training setting arrays: {pair!r} is not node=array (e.g. "
+                            f"input_1=encoder_in)")
+        if node not in nodes:
+            raise DataError(f"training setting arrays: {node!r} is no Input or output of the "
+                            f"network (they are {', '.join(nodes)})")
+        chosen[node] = name
+    return chosen
+
+
+def match_arrays(dataset: Dataset, inputs: list, outputs: list,
+                 chosen: dict | None = None) -> tuple[dict, dict]:
+    """({Input id: array name}, {output id: array name}): each Input and output takes the
+    array `chosen` for it (the training setting `arrays`, see `array_choices`), else the data
+    set's array of its own id; "x" feeds a network's only Input and "y" its only output when
+    no array has their id. A missing or unused array is a DataError naming it."""
+    arrays = dataset.arrays or {"x": dataset.x, "y": dataset.y}
+    where = f"data set {dataset.name!r}"
+    used = set()
+    chosen = chosen or {}
+
+    def pick(ids: list, fallback: str, kind: str) -> dict:
+        found = {}
+        for node in ids:
+            if node in chosen:
+                if chosen[node] not in arrays:
+                    raise DataError(f"{where} has no array named {chosen[node]!r}, which the "
+                                    f"training setting arrays gives the {kind} {node} (its "
+                                    f"arrays: {', '.join(arrays)}).")
+                name = chosen[node]
+            else:
+                name = node if node in arrays else (
+                    fallback if len(ids) == 1 and fallback in arrays else None)
+            if name is None or name in used:
+                teacher = f"{dataset.name}_teacher"
+                hint = (f"; for teacher forcing pick the data set {teacher!r}, whose arrays "
+                        f"{TEACHER_INPUTS[0]} and {TEACHER_INPUTS[1]} feed the Inputs of those "
+                        f"ids (or those the setting arrays names)"
+                        if teacher in BUILTIN else "")
+                if name in used:
+                    raise DataError(f"{where}: array {name!r} feeds two nodes; give the {kind} "
+                                    f"{node} its own array (training setting arrays).")
+                raise DataError(f"{where} has no array named {node!r} for the {kind} {node} "
+                                f"(its arrays: {', '.join(arrays)}): a network with several "
+                                f"Inputs or outputs needs one array named after each of them, "
+                                f"or the training setting arrays (e.g. {node}="
+                                f"{next(iter(arrays))})" + hint + ".")
+            used.add(name)
+            found[node] = name
+        return found
+    ins, outs = pick(list(inputs), "x", "Input"), pick(list(outputs), "y", "output")
+    extra = [name for name in arrays if name not in used]
+    if extra:
+        raise DataError(f"{where}: array {extra[0]!r} matches no Input or output of the network "
+                        f"(Inputs: {', '.join(inputs)}; outputs: {', '.join(outputs)}): name "
+                        f"it after one of them, or remove it from the data set.")
+    return ins, outs
+
+
+def _target_set(dataset: Dataset, name: str, values: np.ndarray) -> Dataset:
+    """The data set with one named array as its targets: the data set's own task and classes
+    for its y; text, whole-number or boolean labels (one per sample or per time step) as
+    classes 0..n-1; floats as regression targets."""
+    if values is dataset.y and dataset.task:
+        return dataclass_replace(dataset, arrays={})
+    if values.dtype.kind in "USbiu" and values.ndim <= 2:
+        ids, classes = as_classes(values)
+        return dataclass_replace(dataset, y=ids, task=CLASSIFICATION, classes=classes,
+                                 arrays={})
+    return dataclass_replace(dataset, y=values.astype(np.float32), task=REGRESSION, classes=[],
+                             arrays={})
+
+
+def _named_split(dataset: Dataset, settings: dict, inputs: dict, outputs: dict) -> Split:
+    """`prepare_network` for several Inputs or outputs: one split of the samples for every
+    array (so shuffling and batching keep their rows together), each Input's array reshaped
+    and scaled on its own (statistics of the training split), each target encoded for its
+    output."""
+    where = f"data set {dataset.name!r}"
+    if isinstance(dataset.x, Rows) or any(isinstance(a, Rows) for a in dataset.arrays.values()):
+        raise DataError(f"{where} is streamed from disk, and a network with several Inputs or "
+                        f"outputs trains from data in memory only: set streaming to off.")
+    mode = settings.get("mode")
+    if mode in RECONSTRUCTION_MODES:
+        raise DataError(f"the {mode} mode trains a network with one Input and one output; this "
+                        f"one has {len(inputs)} Inputs and {len(outputs)} outputs.")
+    if int(settings.get("augment_copies", 0) or 0) > 0:
+        raise DataError(f"augmentation (augment_copies) works on a network with one Input and "
+                        f"one output; set augment_copies to 0 for this one.")
+    in_names, out_names = match_arrays(
+        dataset, list(inputs), list(outputs),
+        array_choices(settings.get("arrays", ""), [*inputs, *outputs]))
+    arrays = dataset.arrays or {"x": dataset.x, "y": dataset.y}
+    check_rows({name: len(arrays[name]) for name in [*in_names.values(), *out_names.values()]},
+               where)
+    n = len(arrays[next(iter(in_names.values()))])
+    seed = settings.get("seed", 0)
+    train, val, test = split_indices(n, settings.get("validation_split", 0.15),
+                                     settings.get("test_split", 0.15), seed)
+    if not len(val):
+        val = train
+    if not len(test):
+        test = train
+    normalize = settings.get("normalize", "none")
+    xs, scalings = [], {}
+    for node, shape in inputs.items():
+        name = in_names[node]
+        x = fit_shape(arrays[name], shape, f"array {name!r} of {where}", f"the Input {node}")
+        if np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float32)
+            if normalize != "none":
+                scalings[node], scale = fit_scaling(normalize, stats_chunks(x, train))
+                x = scale(x)
+        xs.append(x)
+    ys, first = [], None
+    for node, shape in outputs.items():
+        name = out_names[node]
+        targets = _target_set(dataset, name, arrays[name])
+        targets = targets_for_loss(targets, settings.get("loss", ""))
+        first = first or dataclass_replace(targets, x=arrays[next(iter(in_names.values()))],
+                                           arrays=dict(arrays))
+        ys.append(encode_targets(targets, settings, shape, f"the output {node}"))
+
+    def part(values: list, idx):
+        return values[0][idx] if len(values) == 1 else [v[idx] for v in values]
+    scaling = (next(iter(scalings.values())) if len(inputs) == 1 and scalings
+               else scalings)
+    return Split(part(xs, train), part(ys, train), part(xs, val), part(ys, val), part(xs, test),
+                 part(ys, test), first, scaling, list(inputs), list(outputs))
 
 
 def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,

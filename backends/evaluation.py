@@ -63,15 +63,19 @@ def evaluation_event(split, y_pred: np.ndarray, test_loss: float | None = None,
     few test samples with their predictions (images as lists, for the designer's grid)."""
     dataset = split.dataset
     y_true = split.y_test
+    metrics = {k: float(v) for k, v in (test_metrics or {}).items()}
+    if isinstance(y_true, list):
+        return outputs_event(split, y_pred, test_loss, metrics)
     event = {"event": "evaluation", "task": dataset.task, "samples": len(y_true),
-             "loss": None if test_loss is None else float(test_loss),
-             "metrics": {k: float(v) for k, v in (test_metrics or {}).items()}}
+             "loss": None if test_loss is None else float(test_loss), "metrics": metrics}
     if dataset.task == "classification":
         event["report"] = classification_report(y_true, y_pred, dataset.classes)
         shown = min(SAMPLES_SHOWN, len(y_true))
         truth, guess = class_ids(y_true)[:shown], class_ids(y_pred)[:shown]
-        x = np.asarray(split.x_test[:shown])
-        image = x.ndim == 4 or (x.ndim == 3 and x.shape[-1] in (1, 3) and x.shape[1] > 3)
+        # several Inputs: a sample is several arrays, never one picture
+        x = None if isinstance(split.x_test, list) else np.asarray(split.x_test[:shown])
+        image = x is not None and (x.ndim == 4 or (x.ndim == 3 and x.shape[-1] in (1, 3)
+                                                   and x.shape[1] > 3))
         event["examples"] = {"true": truth.tolist(), "predicted": guess.tolist(),
                              "images": x.astype(float).tolist() if image else None}
     elif dataset.task == "reconstruction":
@@ -80,6 +84,29 @@ def evaluation_event(split, y_pred: np.ndarray, test_loss: float | None = None,
     else:
         event["report"] = regression_report(y_true, y_pred)
     return event
+
+
+#: the `evaluation` event's task for a network with several outputs
+OUTPUTS = "outputs"
+
+
+def outputs_event(split, y_pred: list, test_loss: float | None, metrics: dict) -> dict:
+    """The `evaluation` event of a network with several outputs: a report per output
+    ({output id: classification or regression report}), no example samples, and `note`, the
+    sentence the views show where they cannot show several outputs."""
+    reports = {}
+    for node, truth, guess in zip(split.outputs, split.y_test, y_pred):
+        truth = np.asarray(truth)
+        classes = truth.dtype.kind in "iu" or (truth.ndim >= 2 and truth.shape[-1] > 1 and
+                                               set(np.unique(truth)) <= {0.0, 1.0})
+        reports[node] = (classification_report(truth, guess, []) if classes
+                         else regression_report(truth, guess))
+    return {"event": "evaluation", "task": OUTPUTS, "samples": len(split.y_test[0]),
+            "loss": None if test_loss is None else float(test_loss), "metrics": metrics,
+            "report": reports,
+            "note": f"The network has {len(reports)} outputs ({', '.join(reports)}): the test "
+                    f"set's per-class tables and sample views show one output, so only each "
+                    f"output's scores are listed."}
 
 
 RECONSTRUCTIONS_SHOWN = 12

@@ -101,6 +101,12 @@ def sample_of(split, which: str, index: int):
         raise TraceError(f"unknown split {which!r}: choose {', '.join(SPLITS)}")
     suffix = {"test": "test", "val": "val", "train": "train"}[which]
     x, y = getattr(split, f"x_{suffix}"), getattr(split, f"y_{suffix}")
+    if isinstance(x, list) or isinstance(y, list):
+        raise TraceError(f"a trace follows one sample through a network with one Input and one "
+                         f"output; this one has {len(split.inputs)} Inputs "
+                         f"({', '.join(split.inputs)}) and {len(split.outputs)} output"
+                         f"{'s' if len(split.outputs) != 1 else ''} "
+                         f"({', '.join(split.outputs)}), which tracing does not show yet")
     n = 0 if x is None else len(x)
     if n == 0:
         raise TraceError(f"the {which} split is empty: choose another split (--split)")

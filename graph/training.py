@@ -123,6 +123,10 @@ SETTINGS = ParamSet((
     Param("input_noise", FLOAT, 0.0, "Autoencoder and VAE modes: standard deviation of the "
           "Gaussian noise added to the inputs (not to the targets), so the network learns to "
           "remove it (a denoising autoencoder; 0: none).", min=0, max=100),
+    Param("arrays", TEXT, "", "Several Inputs or outputs: which array of the data set feeds "
+          "which node, as node=array pairs (e.g. input_1=encoder_in, input_2=decoder_in); a "
+          "node not named here takes the array named after its id (x / y: a lone Input / "
+          "output)."),
 ))
 
 

@@ -81,7 +81,8 @@ def refuse_problems(graph) -> Analysis:
 
 
 class Mode:
-    """Supervised training: one Input, one output, targets from the data set. The other modes
+    """Supervised training: targets from the data set (several Inputs or outputs: the data
+    set's arrays named after their ids, `data.prepare_network`). The other modes
     override what differs."""
     name = "supervised"
     #: per epoch, the history key the optimizer comparison plots
@@ -100,22 +101,27 @@ class Mode:
 
     def prepare(self, graph, base_dir) -> Prepared:
         analysis = refuse_problems(graph)
-        inputs, outputs = graph.inputs(), graph.outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ValueError(
-                f"training from a data set needs one Input and one output layer; this network "
-                f"has {len(inputs)} inputs ({', '.join(inputs)}) and {len(outputs)} outputs "
-                f"({', '.join(outputs)})")
         settings = dict(graph.training)
         problem = self.problem(graph, settings)
         if problem:
             raise ValueError(problem)
+        ported = [o for o in graph.outputs() if graph.output_count(o) != 1]
+        if ported:
+            raise ValueError(f"the output layer {ported[0]} gives {graph.output_count(ported[0])} "
+                             f"values (ports), and training gives each output one target: "
+                             f"end the network at layers with one output each.")
         dataset = datasources.load(settings.get("dataset", ""), base_dir,
                                    settings.get("seed", 0), settings.get("streaming", "auto"))
-        split = data.prepare(dataset, settings, analysis.output_shapes(inputs[0])[0],
-                             analysis.output_shapes(outputs[0])[0], inputs[0], outputs[0])
+        # several Inputs / outputs: each takes the data set's array named after its id
+        split = data.prepare_network(dataset, settings, self.shapes(analysis, graph.inputs()),
+                                     self.shapes(analysis, graph.outputs()))
         return Prepared(self, with_global_penalties(expand_blocks(graph), settings), split,
                         settings)
+
+    @staticmethod
+    def shapes(analysis: Analysis, nodes: list) -> dict:
+        """{node id: its (first) output's shape}, in the network's order."""
+        return {n: analysis.output_shapes(n)[0] for n in nodes}
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, backend: str, prepared: Prepared, settings: dict, **run) -> protocol.FitResult:

@@ -92,6 +92,11 @@ class DataPreview(QWidget):
         (shown when the labels are not the class ids)."""
         self.mapping.setText(mapping)
         self.mapping.setVisible(bool(mapping))
+        if split.multi:                  # several Inputs or outputs: no one row per sample
+            self._clear_grid()
+            self.caption.setText(f"{split.summary()}. A sample here is several arrays (one "
+                                 f"per Input and output), which this view does not show.")
+            return
         shown = SHOWN_IMAGES if is_image_batch(split.x_train[:1]) else SHOWN_ROWS
         # only the samples shown are read: a streamed data set stays on disk
         x, y = split.x_train[:shown], split.y_train[:shown]

@@ -1,6 +1,8 @@
 """After training: the test-set evaluation, and the project's run history side by side."""
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -103,6 +105,14 @@ class EvaluationView(QWidget):
                          f" · F1 {report['macro_f1']:.3f}")
             self._fill_classes(report)
             self._fill_examples(event.get("examples") or {}, report["classes"])
+        elif event["task"] == "outputs":     # several outputs: scores per output only
+            for node, part in report.items():
+                lines.append(f"{escape(node)}: " + (
+                    f"accuracy {part['accuracy']:.1%}" if "accuracy" in part
+                    else f"MSE {part['mse']:.4g} · MAE {part['mae']:.4g}"))
+            lines.append(escape(event["note"]))
+            self._clear_examples()
+            self.examples.hide()
         elif event["task"] == "gan":         # backends/modes/gan.py: the discriminator's view
             lines.append(", ".join(f"{k} {v:.3g}" for k, v in report.items()))
         else:
