@@ -553,7 +553,7 @@ def _named_npz(path: Path, arrays: dict) -> Dataset:
     check_rows(lengths, str(path))
     first = next(iter(arrays.values()))
     return Dataset(path.stem, first, first, "", [], f"NPZ file {path.name} (arrays "
-                   f"{', '.join(arrays)})", Origin(path, "npz"), dict(arrays))
+                   f"{', '.join(arrays)})", Origin(path, "npz"), arrays=dict(arrays))
 
 
 def check_rows(lengths: dict, where: str) -> None:
