@@ -404,6 +404,20 @@ def _concatenate(t):
     return draw()
 
 
+@case("Normalization")
+def _normalization(t):
+    axis = st.one_of(st.none(), st.integers(-4, 4))
+    return simple(params_of(t, axis=axis), one(shapes_of_rank((1, 2, 3))))
+
+
+@case("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom")
+def _augmentation(t):
+    # images (height, width, channels) only: Keras takes a rank-2 input as one unbatched
+    # image, which a design (whose shapes leave the batch out) cannot mean
+    image = st.tuples(or_none(dims, 4), or_none(dims, 4), features)
+    return simple(params_of(t), one(image))
+
+
 # -- the oracle -------------------------------------------------------------------------------
 
 def keras_outcome(type_id, params, shapes, dtype):
@@ -457,8 +471,14 @@ def test_every_layer_type_has_a_strategy():
 
 
 def _examples(type_id):
-    """More examples for the types whose rules have many cases."""
+    """More examples for the types whose rules have many cases, fewer for the few."""
+    if type_id in FEW_CASES:
+        return EXAMPLES // 5
     return 2 * EXAMPLES if type_id in MANY_CASES else EXAMPLES
+
+
+#: one shape rule each (an image in, the same image out): a few examples cover it
+FEW_CASES = {"RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"}
 
 
 MANY_CASES = {"Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
