@@ -32,6 +32,7 @@ designer's (`backends.keras.compiler.dense_gradients`).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -99,20 +100,23 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
     out = Path(out)
     if model is None:
         model = compiled_model(graph, settings, weights)
+    from .serving import Preprocessing
+    preprocessing = Preprocessing.of(split, dict(graph.training if settings is None
+                                                 else settings), model)
     if to == "py":
         return export_script(graph, model, out, settings=settings, source_name=source_name,
-                             split=split, with_weights=weights is not None)
+                             split=split, with_weights=weights is not None,
+                             preprocessing=preprocessing)
     if to == "savedmodel":
-        from .serving import Preprocessing, write_savedmodel
-        settings = dict(graph.training if settings is None else settings)
-        return write_savedmodel(model, out, Preprocessing.of(split, settings, model))
+        from .serving import write_savedmodel
+        return write_savedmodel(model, out, preprocessing)
     if to == "keras":
-        return export_keras(model, out)
+        return export_keras(model, out, preprocessing)
     return [export_onnx(model, out)]
 
 
 def export_script(graph, model, out: Path, *, settings=None, source_name: str = "",
-                  split=None, with_weights: bool = True) -> list[Path]:
+                  split=None, with_weights: bool = True, preprocessing=None) -> list[Path]:
     from .script import script_source
     out = Path(out)
     if out.suffix != ".py":
@@ -129,7 +133,8 @@ def export_script(graph, model, out: Path, *, settings=None, source_name: str = 
         data_name = dpath.name
         written.append(dpath)
     text = script_source(graph, settings, weights_file=weights_name, data_file=data_name,
-                         source_name=source_name, model=model, script_name=out.name)
+                         source_name=source_name, model=model, script_name=out.name,
+                         raw=None if preprocessing is None else preprocessing.describe())
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)
@@ -142,21 +147,38 @@ def export_savedmodel(model, out: Path) -> Path:
     return write_savedmodel(model, out, None)[0]
 
 
-def export_keras(model, out: Path) -> list[Path]:
+def export_keras(model, out: Path, preprocessing=None) -> list[Path]:
     """The .keras file, and beside it `netdesigner_layers.py` when the model holds one of
-    netdesigner's own classes (their sources as the exported scripts carry them)."""
+    netdesigner's own classes (their sources as the exported scripts carry them). With the
+    fitted `preprocessing` (`serving.Preprocessing`), also `<name>.raw.keras`, the network
+    behind its preprocessing as plain Keras layers (it takes raw samples), and
+    `<name>.preprocessing.json` (the scaling and the class names)."""
     from .keras_code import layers_module_source
     out = Path(out)
     if out.suffix != ".keras":
         out = out.with_name(out.name + ".keras")
     model.save(out)
+    written = [out]
+    if preprocessing is not None:
+        from .serving import raw_keras_model
+        raw_path = raw_keras_file_for(out)
+        raw_keras_model(model, preprocessing).save(raw_path)
+        meta = out.with_name(out.name[:-len(".keras")] + ".preprocessing.json")
+        meta.write_text(json.dumps({**preprocessing.describe(), "raw_model": raw_path.name},
+                                   indent=2) + "\n")
+        written += [raw_path, meta]
     source = layers_module_source(model)
     if source is None:
-        return [out]
+        return written
     module = out.with_name(LAYERS_MODULE + ".py")
     compile(source, str(module), "exec")          # a syntax error is a bug here
     module.write_text(source)
-    return [out, module]
+    return [*written, module]
+
+
+def raw_keras_file_for(out: Path) -> Path:
+    """net.keras -> net.raw.keras: the model that takes raw samples."""
+    return out.with_name(out.name[:-len(".keras")] + ".raw.keras")
 
 
 def usage_note(paths) -> str:
