@@ -108,3 +108,25 @@ def test_keras_training_fits_them_first():
     w = get_weights(result.model)
     np.testing.assert_allclose(w["norm/mean"], x.mean(), rtol=1e-5)
     np.testing.assert_allclose(w["norm/variance"], x.var(), rtol=1e-4)
+
+
+@pytest.mark.long
+def test_the_exported_script_fits_them_before_training_from_scratch(tmp_path):
+    import importlib.util
+
+    from netdesigner.backends.export.script import script_source
+    g = design(deep=True)
+    path = tmp_path / "net.py"
+    path.write_text(script_source(g))
+    spec = importlib.util.spec_from_file_location("exported_norm", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x, y = data()
+    model = module.train(x=x, y=y, epochs=1, weights=None)
+    # the design trains with learning rate 0: what the layer receives is what it was fitted on
+    hidden = keras.Model(model.inputs, model.get_layer("norm").input).predict(x, verbose=0)
+    layer = model.get_layer("norm")
+    np.testing.assert_allclose(layer.adapt_mean.numpy(), hidden.mean(axis=0), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(layer.adapt_variance.numpy(), hidden.var(axis=0), rtol=1e-3,
+                               atol=1e-5)

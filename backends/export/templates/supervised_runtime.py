@@ -92,6 +92,8 @@ def train(strategy_name="none", x=None, y=None, validation=None, epochs=EPOCHS,
         model = compile_model(build_model())
     if weights and os.path.exists(weights):
         model.load_weights(weights)
+    elif x is not None:
+        adapt_normalizations(model, x)
     if x is not None:
         if strategy_name == "multi-worker":
             custom_train(strategy, model, x, y, epochs, batch_size)
@@ -112,6 +114,15 @@ def load_data(path, n_inputs, n_outputs):
         x, y = get("x_train", n_inputs), get("y_train", n_outputs)
         xv, yv = get("x_val", n_inputs), get("y_val", n_outputs)
     return x, y, ((xv, yv) if xv is not None else None)
+
+
+def adapt_normalizations(model, x):
+    """Fit every Normalization layer's mean and variance on the training inputs (what it
+    receives there), before training from scratch: the designer does the same."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            upstream = keras.Model(model.inputs, layer.input)
+            layer.adapt(upstream.predict(x, verbose=0))
 
 
 def prepare_raw(x):
