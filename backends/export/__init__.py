@@ -10,17 +10,24 @@ Formats:
                 that rebuilds the model and its training set-up and trains it with a chosen
                 tf.distribute strategy (`backends.export.script`); the weights go beside it as
                 `<name>.weights.h5`, which the script loads; `with_data` also writes the
-                prepared data set as `<name>.data.npz`
+                prepared data set as `<name>.data.npz`. Given the prepared `split`, the fitted
+                scaling and the class names are written into it (RAW): `--predict raw.npy`
+                prints the class name of each raw sample
     savedmodel  an inference-only SavedModel with a `serve` endpoint (prepared samples, as
                 `model.export` writes it); given the prepared `split`, also `serve_raw` (raw
                 samples: the fitted scaling inside, class ids and names out) and
                 `<name>.preprocessing.json` beside it (`backends.export.serving`)
     keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
-                with `keras.models.load_model` in safe mode. When the model holds netdesigner's
+                with `keras.models.load_model` in safe mode. Given the prepared `split`, also
+                `<name>.raw.keras`: the same network behind the scaling fitted on the training
+                split (a Rescaling or Normalization layer), which takes raw samples, and
+                `<name>.preprocessing.json` (the scaling and the class names). When the model holds netdesigner's
                 own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
                 standalone module (Keras only) that registers them; import it before loading
     onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
-                `from_keras` does not handle Keras 3 models)
+                `from_keras` does not handle Keras 3 models); given the prepared `split`, also
+                `<name>.raw.onnx` (raw samples in: the fitted scaling inside) and
+                `<name>.preprocessing.json`
 
 `weights`: an `.npz` written by either backend (`backends.runner.weights_path`), a Keras
 `.weights.h5`, or a dict {"node/name": array}; without it the freshly initialised weights are
@@ -89,11 +96,12 @@ def write_data(split, path: Path) -> Path:
 
 
 def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
-           source_name: str = "", split=None, model=None) -> list[Path]:
+           source_name: str = "", split=None, model=None, with_data: bool = True) -> list[Path]:
     """Write the design in format `to` at `out`; returns the paths written.
 
-    `split` (a prepared `backends.data.Split`) is written beside a script as its data file; a
-    SavedModel takes its fitted preprocessing and class names from it (`serve_raw`).
+    `split` (a prepared `backends.data.Split`) is written beside a script as its data file
+    (unless `with_data` is False); every format takes its fitted preprocessing and class names
+    from it (the script's RAW, `serve_raw`, `<name>.raw.keras`, `<name>.raw.onnx`).
     `model` reuses a compiled (e.g. just trained) Keras model instead of compiling the design."""
     if to not in FORMATS:
         raise ExportError(f"unknown export format {to!r}: choose one of {', '.join(FORMATS)}")
@@ -105,14 +113,25 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
                                                  else settings), model)
     if to == "py":
         return export_script(graph, model, out, settings=settings, source_name=source_name,
-                             split=split, with_weights=weights is not None,
+                             split=split if with_data else None,
+                             with_weights=weights is not None,
                              preprocessing=preprocessing)
     if to == "savedmodel":
         from .serving import write_savedmodel
         return write_savedmodel(model, out, preprocessing)
     if to == "keras":
         return export_keras(model, out, preprocessing)
-    return [export_onnx(model, out)]
+    written = [export_onnx(model, out)]
+    if preprocessing is not None:       # the network behind its preprocessing, as for .keras
+        from .serving import raw_keras_model
+        stem = written[0].name[:-len(".onnx")]
+        written.append(export_onnx(raw_keras_model(model, preprocessing),
+                                   written[0].with_name(stem + ".raw.onnx")))
+        meta = written[0].with_name(stem + ".preprocessing.json")
+        meta.write_text(json.dumps({**preprocessing.describe(), "raw_model": written[1].name},
+                                   indent=2) + "\n")
+        written.append(meta)
+    return written
 
 
 def export_script(graph, model, out: Path, *, settings=None, source_name: str = "",
@@ -185,7 +204,11 @@ def usage_note(paths) -> str:
     """What a user must know to use the files an export wrote (a sentence, or "")."""
     names = [Path(p).name for p in paths]
     notes = [LOAD_NOTE] if LAYERS_MODULE + ".py" in names else []
-    if any(n.endswith(".preprocessing.json") for n in names):
+    if any(n.endswith((".raw.keras", ".raw.onnx")) for n in names):
+        notes.append("The .raw model beside it takes raw samples (the data set's values: the "
+                     "scaling fitted on the training split is inside); the .preprocessing.json "
+                     "holds that scaling and the class names.")
+    elif any(n.endswith(".preprocessing.json") for n in names):
         notes.append("Its serve_raw signature takes raw samples (the data set's values: the "
                      "scaling fitted on the training split is inside) and returns the outputs "
                      "(and a classifier's class ids and names); serve takes samples prepared "

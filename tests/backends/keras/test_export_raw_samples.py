@@ -117,3 +117,17 @@ def test_standardised_raw_samples_through_the_keras_file(tmp_path):
     assert any(p.name == "netdesigner_layers.py" for p in written)
     np.testing.assert_allclose(loaded.predict(raw.astype(np.float32), verbose=0), want,
                                atol=1e-5)
+
+
+@pytest.mark.long
+def test_raw_samples_through_the_onnx_export(tmp_path):
+    from netdesigner.backends.export import onnx_available
+    if not onnx_available():
+        pytest.skip("tf2onnx is not installed (an optional dependency: pip install -e '.[onnx]')")
+    import onnxruntime
+    g, split, raw, model, want = designer("mlp_digits")
+    written = export(g, "onnx", tmp_path / "net.onnx", split=split, model=model)
+    assert [p.name for p in written] == ["net.onnx", "net.raw.onnx", "net.preprocessing.json"]
+    session = onnxruntime.InferenceSession(str(written[1]))
+    (got,) = session.run(None, {session.get_inputs()[0].name: raw.astype(np.float32)})
+    np.testing.assert_allclose(got, want, atol=1e-5)
