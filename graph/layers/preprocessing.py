@@ -77,8 +77,9 @@ def _image_shape(type_id):
 
 
 def _seed_param():
-    return Param("seed", INT, None, "Seed of this layer's random draws; empty: derived from the "
-                 "training seed.", min=0, max=2**31 - 1, optional=True)
+    return Param("seed", INT, None, "Seed of the Keras layer's random draws (empty: from the "
+                 "training seed). The NumPy backend draws from the training seed either way: "
+                 "runs are reproducible on both.", min=0, max=2**31 - 1, optional=True)
 
 
 def _resampling_params():
