@@ -130,3 +130,25 @@ def test_the_exported_script_fits_them_before_training_from_scratch(tmp_path):
                                atol=1e-5)
     np.testing.assert_allclose(layer.adapt_variance.numpy(), hidden.var(axis=0), rtol=1e-3,
                                atol=1e-5)
+
+
+def test_an_imported_adapted_normalization_keeps_its_statistics(tmp_path):
+    from netdesigner.backends.keras.importer import ImportProblem, import_with_weights
+    x, _ = data()
+    inp = keras.Input((4,), name="x")
+    layer = keras.layers.Normalization(name="norm")
+    layer.adapt(x)
+    graph, values = import_with_weights(keras.Model(inp, keras.layers.Dense(2)(layer(inp))))
+    np.testing.assert_allclose(values["norm/mean"], x.mean(axis=0), rtol=1e-5)
+    path = tmp_path / "imported.weights.npz"
+    np.savez(path, **values)
+    # training from the imported weights (the file the designer trains from) keeps them
+    assert given_statistics(graph, weights_in=path) == {"norm"}
+    assert given_statistics(graph) == set()
+    # statistics given in the config (not adapted) and one-sided ranges are refused by name
+    y = keras.layers.Normalization(mean=[1.0] * 4, variance=[4.0] * 4, name="given")(inp)
+    y = keras.layers.RandomRotation((0.0, 0.2), name="one_way")(keras.layers.Reshape((2, 2, 1))(y))
+    with pytest.raises(ImportProblem) as info:
+        import_with_weights(keras.Model(inp, y))
+    assert sorted(k.split(" (")[0] for k in info.value.unsupported) == [
+        "Normalization with mean=(1.0, 1.0, 1.0, 1.0)", "RandomRotation with factor=(0.0, 0.2)"]

@@ -102,6 +102,7 @@ def test_raw_samples_in_fresh_processes_give_the_designers_class_names(sample, t
     assert json.loads(done.stdout.strip().splitlines()[-1]) == names
 
 
+@pytest.mark.long
 def test_standardised_raw_samples_through_the_keras_file(tmp_path):
     g, split, raw, model, want = designer("rbf_moons")
     assert split.scaling["mode"] == "standard"
@@ -131,3 +132,34 @@ def test_raw_samples_through_the_onnx_export(tmp_path):
     session = onnxruntime.InferenceSession(str(written[1]))
     (got,) = session.run(None, {session.get_inputs()[0].name: raw.astype(np.float32)})
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("scaling", [
+    {"mode": "minmax", "min": -3.0, "max": 13.0},
+    {"mode": "standard", "mean": np.array([[1.0, -2.0, 0.5]] * 2, np.float32),
+     "std": np.array([[2.0, 1.0, 0.25]] * 2, np.float32)},
+    {}])
+def test_the_raw_keras_model_and_the_scripts_prepare_raw_scale_as_the_designer(scaling,
+                                                                                 monkeypatch):
+    """Quick: the layers put in front of the network, and the script's copy of the scaling,
+    compute what `backends.data.fit_scaling` fitted (raw (2, 3) samples, a (6,) Input)."""
+    import keras
+
+    from netdesigner.backends.export.serving import Preprocessing, raw_keras_model
+    from netdesigner.backends.export.templates import supervised_runtime
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(-3, 13, (5, 2, 3)).astype(np.float32)
+    if scaling.get("mode") == "minmax":
+        prepared = (raw - scaling["min"]) / (scaling["max"] - scaling["min"])
+    elif scaling:
+        prepared = (raw - scaling["mean"]) / scaling["std"]
+    else:
+        prepared = raw
+    prepared = prepared.reshape(5, 6)
+    x = keras.Input((6,))
+    network = keras.Model(x, keras.layers.Dense(3, activation="softmax")(x))
+    p = Preprocessing((2, 3), (6,), "float32", scaling, ["a", "b", "c"])
+    got = np.asarray(raw_keras_model(network, p)(raw))
+    np.testing.assert_allclose(got, np.asarray(network(prepared)), atol=1e-6)
+    monkeypatch.setattr(supervised_runtime, "RAW", json.loads(json.dumps(p.describe())))
+    np.testing.assert_allclose(supervised_runtime.prepare_raw(raw), prepared, atol=1e-6)
