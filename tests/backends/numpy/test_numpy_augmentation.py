@@ -86,3 +86,52 @@ def test_reflect_fill_reads_mirrored_pixels_not_zeros():
                                             "interpolation": "nearest"}, rng=1)
     assert (y != 0).all()              # reflect: every pixel is one of the image's
     assert set(np.unique(y)) <= set(np.unique(x))
+
+
+def image_design():
+    from netdesigner.graph import Graph
+    g = Graph()
+    g.add_node("Input", {"shape": (8, 8, 1)}, node_id="x")
+    prev = "x"
+    for t, p in [("Normalization", {}), ("RandomFlip", {}), ("RandomRotation", {"factor": 0.1}),
+                 ("RandomTranslation", {}), ("RandomZoom", {}), ("Flatten", {}),
+                 ("Dense", {"units": 2, "activation": "softmax"})]:
+        n = g.add_node(t, p, node_id=t.lower())
+        g.connect(prev, 0, n, 0)
+        prev = n
+    g.training.update({"epochs": 2, "batch_size": 16, "loss": "categorical_crossentropy"})
+    rng = np.random.default_rng(0)
+    x = rng.normal(3, 2, (48, 8, 8, 1)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 48)]
+    return g, (x, y, x[:16], y[:16])
+
+
+def test_a_design_with_every_preprocessing_layer_trains_and_predicts_without_them():
+    from netdesigner.backends.numpy.train import fit, predict
+    g, split = image_design()
+    result = fit(g, split, stats_every=0)
+    assert result.reason == "completed" and np.isfinite(result.history["loss"]).all()
+    x = split[0]
+    model = result.model
+    w = model.get_weights()
+    np.testing.assert_allclose(w["normalization/mean"], [x.mean()], rtol=1e-5)
+    # inference: the augmentation layers pass the image through, so the prediction is the
+    # normalised image through the Dense layer
+    flat = ((x - w["normalization/mean"]) / np.sqrt(w["normalization/variance"])).reshape(48, -1)
+    logits = flat @ w["dense/kernel"] + w["dense/bias"]
+    want = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(predict(model, x), want / want.sum(1, keepdims=True), atol=1e-5)
+
+
+@pytest.mark.long
+def test_the_keras_backend_trains_it_too_with_the_same_fitted_statistics():
+    from netdesigner.backends.keras.train import fit
+    from netdesigner.backends.keras.weights import get_weights
+    from netdesigner.backends.numpy.train import fit as numpy_fit
+    g, split = image_design()
+    result = fit(g, split, stats_every=0)
+    assert result.reason == "completed" and np.isfinite(result.history["loss"]).all()
+    ours = numpy_fit(g, split, stats_every=0).model.get_weights()
+    theirs = get_weights(result.model)
+    for k in ("normalization/mean", "normalization/variance"):
+        np.testing.assert_allclose(theirs[k], ours[k], rtol=1e-5)
