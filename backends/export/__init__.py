@@ -21,9 +21,10 @@ Formats:
                 with `keras.models.load_model` in safe mode. Given the prepared `split`, also
                 `<name>.raw.keras`: the same network behind the scaling fitted on the training
                 split (a Rescaling or Normalization layer), which takes raw samples, and
-                `<name>.preprocessing.json` (the scaling and the class names). When the model holds netdesigner's
-                own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
-                standalone module (Keras only) that registers them; import it before loading
+                `<name>.preprocessing.json` (the scaling and the class names). When the model
+                holds netdesigner's own classes (Sampling, RBF), `netdesigner_layers.py` is
+                written beside it: a standalone module (Keras only) that registers them;
+                import it before loading
     onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
                 `from_keras` does not handle Keras 3 models); given the prepared `split`, also
                 `<name>.raw.onnx` (raw samples in: the fitted scaling inside) and
