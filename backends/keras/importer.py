@@ -568,7 +568,7 @@ CONVERTERS["Conv2DTranspose"] = _conv2d_transpose
 
 def _normalization(cls, c, ranks, kw):
     # the adapted mean, variance and count come with the layer's weights; statistics given as
-    # config values (mean=..., variance=...) are refused by the config comparison
+    # config values (mean=..., variance=...) become those weights (import_with_weights)
     axis = c.get("axis", -1)
     if isinstance(axis, (list, tuple)):
         if not axis:                  # axis=None is saved as (): one mean for every value
@@ -802,7 +802,8 @@ NOT_COMPUTED = {"name", "dtype", "trainable", "seed", "build_config", "kernel_in
 CHECKED_BY_CONVERTER = {"BatchNormalization": {"axis"}, "LayerNormalization": {"axis"},
                         "MultiHeadAttention": {"attention_axes"}}
 # a range (-f, f) and the number f are one factor (_symmetric_factor)
-CHECKED_BY_CONVERTER.update({"RandomRotation": {"factor"},
+CHECKED_BY_CONVERTER.update({"Normalization": {"mean", "variance"},
+                             "RandomRotation": {"factor"},
                              "RandomTranslation": {"height_factor", "width_factor"},
                              "RandomZoom": {"height_factor", "width_factor"}})
 
@@ -1084,9 +1085,23 @@ def import_with_weights(model, **kwargs) -> tuple[Graph, dict]:
     graph, layers = _import(model, kwargs.get("title"), kwargs.get("with_settings", True))
     out = {}
     for node, layer in layers.items():
-        for name, v in zip(layer_weight_names(layer), layer.get_weights()):
+        names, values = layer_weight_names(layer), layer.get_weights()
+        if not values and getattr(layer, "input_mean", None) is not None:
+            names, values = _given_statistics(layer)
+        for name, v in zip(names, values):
             out[f"{node}/{name}"] = np.asarray(v)
     return graph, out
+
+
+def _given_statistics(layer) -> tuple[list, list]:
+    """A Normalization built with mean= and variance= holds no weights: the design keeps them
+    as its weights (mean, variance per kept entry; count 0: nothing was adapted)."""
+    one_mean = layer.axis in ((), None)
+    arrays = []
+    for value in (layer.mean, layer.variance):
+        flat = np.asarray(value, np.float32).reshape(-1)
+        arrays.append(flat.reshape(()) if one_mean else flat)
+    return ["mean", "variance", "count"], [*arrays, np.asarray(0, np.int64)]
 
 
 def _match_outputs(model_name: str, graph: Graph, wanted: list) -> None:
