@@ -45,16 +45,20 @@ def run_export(job: ExportJob) -> dict:
     from .export import export, usage_note
     graph = fileformat.loads(job.graph_text, job.source_name or "<project>")
     split, note = None, ""
-    if (job.to == "py" and job.with_data) or job.to == "savedmodel":
-        from .jobs import prepare
-        try:
-            split = prepare(graph, job.base_dir).split
-        except ValueError as e:
-            note = (f"The script has no data file beside it ({e}); give it one with --data."
-                    if job.to == "py" else f"The SavedModel serves prepared samples only: "
-                    f"the data set cannot be prepared ({e}), so it has no serve_raw endpoint.")
+    # every format carries the scaling fitted on the training split (raw samples in)
+    from .jobs import prepare
+    try:
+        split = prepare(graph, job.base_dir).split
+    except ValueError as e:
+        note = (f"The script has no data file beside it ({e}); give it one with --data."
+                if job.to == "py" and job.with_data else
+                f"The SavedModel serves prepared samples only: the data set cannot be "
+                f"prepared ({e}), so it has no serve_raw endpoint." if job.to == "savedmodel"
+                else f"The export takes samples prepared as the network expects them: the "
+                     f"data set cannot be prepared ({e}).")
     written = export(graph, job.to, job.out, weights=job.weights, settings=None,
-                     source_name=job.source_name, split=split)
+                     source_name=job.source_name, split=split,
+                     with_data=job.to != "py" or job.with_data)
     note = " ".join(filter(None, [note, usage_note(written)]))
     if job.weights is None:
         note = " ".join(filter(None, [note, "The project has no trained weights yet: the "

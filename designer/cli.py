@@ -389,16 +389,17 @@ def cmd_export(args) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_PROBLEMS
-    elif args.to == "savedmodel":             # its serve_raw endpoint carries the scaling
+    else:           # every format carries the scaling fitted on the training split
         try:
             split = prepare(graph, str(Path(args.file).resolve().parent)).split
         except ValueError as e:
-            print(f"(the data set cannot be prepared, so the SavedModel has no serve_raw "
-                  f"endpoint: {e})", file=sys.stderr)
+            print(f"(the data set cannot be prepared, so the export takes prepared samples "
+                  f"only: {e})", file=sys.stderr)
     from netdesigner.backends.export import export, usage_note
     try:
         written = export(graph, args.to, args.out, weights=weights,
-                         source_name=Path(args.file).name, split=split)
+                         source_name=Path(args.file).name, split=split,
+                         with_data=args.to != "py" or bool(args.with_data))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -11,7 +11,7 @@ CATEGORY_COLOURS = {
     "Regularization": "#78909c", "Reshape": "#00838f", "Recurrent": "#c62828",
     "Embedding": "#ad1457", "Generative": "#4527a0", "Convolution": "#ef6c00",
     "Pooling": "#f9a825", "Normalization": "#558b2f", "Attention": "#d84315",
-    "Merge": "#37474f", "Blocks": "#5d4037",
+    "Merge": "#37474f", "Blocks": "#5d4037", "Preprocessing": "#0277bd",
 }
 
 

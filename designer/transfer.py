@@ -26,7 +26,7 @@ POLL_MS = 100
 
 #: keras.applications architectures offered by File > Import > Keras Application (weights=None:
 #: the architecture only, nothing is downloaded). Only those the importer carries: refused
-#: today are MobileNetV3* (hard_silu activations), EfficientNetB0 (Rescaling, Dropout with a
+#: today are MobileNetV3* (hard_silu activations), EfficientNetB0 (Dropout with a
 #: noise_shape), NASNetMobile (Cropping2D) and ConvNeXtTiny (LayerScale); add them here when
 #: the catalog has those layers.
 APPLICATIONS = ("MobileNet", "MobileNetV2", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2",

@@ -10,17 +10,25 @@ Formats:
                 that rebuilds the model and its training set-up and trains it with a chosen
                 tf.distribute strategy (`backends.export.script`); the weights go beside it as
                 `<name>.weights.h5`, which the script loads; `with_data` also writes the
-                prepared data set as `<name>.data.npz`
+                prepared data set as `<name>.data.npz`. Given the prepared `split`, the fitted
+                scaling and the class names are written into it (RAW): `--predict raw.npy`
+                prints the class name of each raw sample
     savedmodel  an inference-only SavedModel with a `serve` endpoint (prepared samples, as
                 `model.export` writes it); given the prepared `split`, also `serve_raw` (raw
                 samples: the fitted scaling inside, class ids and names out) and
                 `<name>.preprocessing.json` beside it (`backends.export.serving`)
     keras       the native `.keras` file (architecture, weights, compile set-up); it reloads
-                with `keras.models.load_model` in safe mode. When the model holds netdesigner's
-                own classes (Sampling, RBF), `netdesigner_layers.py` is written beside it: a
-                standalone module (Keras only) that registers them; import it before loading
+                with `keras.models.load_model` in safe mode. Given the prepared `split`, also
+                `<name>.raw.keras`: the same network behind the scaling fitted on the training
+                split (a Rescaling or Normalization layer), which takes raw samples, and
+                `<name>.preprocessing.json` (the scaling and the class names). When the model
+                holds netdesigner's own classes (Sampling, RBF), `netdesigner_layers.py` is
+                written beside it: a standalone module (Keras only) that registers them;
+                import it before loading
     onnx        the SavedModel converted by `python -m tf2onnx.convert --saved-model` (tf2onnx's
-                `from_keras` does not handle Keras 3 models)
+                `from_keras` does not handle Keras 3 models); given the prepared `split`, also
+                `<name>.raw.onnx` (raw samples in: the fitted scaling inside) and
+                `<name>.preprocessing.json`
 
 `weights`: an `.npz` written by either backend (`backends.runner.weights_path`), a Keras
 `.weights.h5`, or a dict {"node/name": array}; without it the freshly initialised weights are
@@ -32,6 +40,7 @@ designer's (`backends.keras.compiler.dense_gradients`).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -88,31 +97,46 @@ def write_data(split, path: Path) -> Path:
 
 
 def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
-           source_name: str = "", split=None, model=None) -> list[Path]:
+           source_name: str = "", split=None, model=None, with_data: bool = True) -> list[Path]:
     """Write the design in format `to` at `out`; returns the paths written.
 
-    `split` (a prepared `backends.data.Split`) is written beside a script as its data file; a
-    SavedModel takes its fitted preprocessing and class names from it (`serve_raw`).
+    `split` (a prepared `backends.data.Split`) is written beside a script as its data file
+    (unless `with_data` is False); every format takes its fitted preprocessing and class names
+    from it (the script's RAW, `serve_raw`, `<name>.raw.keras`, `<name>.raw.onnx`).
     `model` reuses a compiled (e.g. just trained) Keras model instead of compiling the design."""
     if to not in FORMATS:
         raise ExportError(f"unknown export format {to!r}: choose one of {', '.join(FORMATS)}")
     out = Path(out)
     if model is None:
         model = compiled_model(graph, settings, weights)
+    from .serving import Preprocessing
+    preprocessing = Preprocessing.of(split, dict(graph.training if settings is None
+                                                 else settings), model)
     if to == "py":
         return export_script(graph, model, out, settings=settings, source_name=source_name,
-                             split=split, with_weights=weights is not None)
+                             split=split if with_data else None,
+                             with_weights=weights is not None,
+                             preprocessing=preprocessing)
     if to == "savedmodel":
-        from .serving import Preprocessing, write_savedmodel
-        settings = dict(graph.training if settings is None else settings)
-        return write_savedmodel(model, out, Preprocessing.of(split, settings, model))
+        from .serving import write_savedmodel
+        return write_savedmodel(model, out, preprocessing)
     if to == "keras":
-        return export_keras(model, out)
-    return [export_onnx(model, out)]
+        return export_keras(model, out, preprocessing)
+    written = [export_onnx(model, out)]
+    if preprocessing is not None:       # the network behind its preprocessing, as for .keras
+        from .serving import raw_keras_model
+        stem = written[0].name[:-len(".onnx")]
+        written.append(export_onnx(raw_keras_model(model, preprocessing),
+                                   written[0].with_name(stem + ".raw.onnx")))
+        meta = written[0].with_name(stem + ".preprocessing.json")
+        meta.write_text(json.dumps({**preprocessing.describe(), "raw_model": written[1].name},
+                                   indent=2) + "\n")
+        written.append(meta)
+    return written
 
 
 def export_script(graph, model, out: Path, *, settings=None, source_name: str = "",
-                  split=None, with_weights: bool = True) -> list[Path]:
+                  split=None, with_weights: bool = True, preprocessing=None) -> list[Path]:
     from .script import script_source
     out = Path(out)
     if out.suffix != ".py":
@@ -129,7 +153,8 @@ def export_script(graph, model, out: Path, *, settings=None, source_name: str = 
         data_name = dpath.name
         written.append(dpath)
     text = script_source(graph, settings, weights_file=weights_name, data_file=data_name,
-                         source_name=source_name, model=model, script_name=out.name)
+                         source_name=source_name, model=model, script_name=out.name,
+                         raw=None if preprocessing is None else preprocessing.describe())
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)
@@ -142,28 +167,49 @@ def export_savedmodel(model, out: Path) -> Path:
     return write_savedmodel(model, out, None)[0]
 
 
-def export_keras(model, out: Path) -> list[Path]:
+def export_keras(model, out: Path, preprocessing=None) -> list[Path]:
     """The .keras file, and beside it `netdesigner_layers.py` when the model holds one of
-    netdesigner's own classes (their sources as the exported scripts carry them)."""
+    netdesigner's own classes (their sources as the exported scripts carry them). With the
+    fitted `preprocessing` (`serving.Preprocessing`), also `<name>.raw.keras`, the network
+    behind its preprocessing as plain Keras layers (it takes raw samples), and
+    `<name>.preprocessing.json` (the scaling and the class names)."""
     from .keras_code import layers_module_source
     out = Path(out)
     if out.suffix != ".keras":
         out = out.with_name(out.name + ".keras")
     model.save(out)
+    written = [out]
+    if preprocessing is not None:
+        from .serving import raw_keras_model
+        raw_path = raw_keras_file_for(out)
+        raw_keras_model(model, preprocessing).save(raw_path)
+        meta = out.with_name(out.name[:-len(".keras")] + ".preprocessing.json")
+        meta.write_text(json.dumps({**preprocessing.describe(), "raw_model": raw_path.name},
+                                   indent=2) + "\n")
+        written += [raw_path, meta]
     source = layers_module_source(model)
     if source is None:
-        return [out]
+        return written
     module = out.with_name(LAYERS_MODULE + ".py")
     compile(source, str(module), "exec")          # a syntax error is a bug here
     module.write_text(source)
-    return [out, module]
+    return [*written, module]
+
+
+def raw_keras_file_for(out: Path) -> Path:
+    """net.keras -> net.raw.keras: the model that takes raw samples."""
+    return out.with_name(out.name[:-len(".keras")] + ".raw.keras")
 
 
 def usage_note(paths) -> str:
     """What a user must know to use the files an export wrote (a sentence, or "")."""
     names = [Path(p).name for p in paths]
     notes = [LOAD_NOTE] if LAYERS_MODULE + ".py" in names else []
-    if any(n.endswith(".preprocessing.json") for n in names):
+    if any(n.endswith((".raw.keras", ".raw.onnx")) for n in names):
+        notes.append("The .raw model beside it takes raw samples (the data set's values: the "
+                     "scaling fitted on the training split is inside); the .preprocessing.json "
+                     "holds that scaling and the class names.")
+    elif any(n.endswith(".preprocessing.json") for n in names):
         notes.append("Its serve_raw signature takes raw samples (the data set's values: the "
                      "scaling fitted on the training split is inside) and returns the outputs "
                      "(and a classifier's class ids and names); serve takes samples prepared "

@@ -54,10 +54,12 @@ def _metric_source(metric) -> str:
 
 def script_source(graph, settings: dict | None = None, *, weights_file: str | None = None,
                   data_file: str | None = None, source_name: str = "", model=None,
-                  check: bool = True, script_name: str = "") -> str:
+                  check: bool = True, script_name: str = "", raw: dict | None = None) -> str:
     """The script's text for a design (blocks allowed). `weights_file` / `data_file`: names of
     files beside the script that it loads by default. `model`: the compiled model, when the
-    caller has it already (else it is compiled here, without weights)."""
+    caller has it already (else it is compiled here, without weights). `raw`: the fitted
+    preprocessing (`serving.Preprocessing.describe()`), written into the script as numbers and
+    strings, so that `--predict` takes raw samples."""
     settings = dict(graph.training if settings is None else settings)
     if settings.get("mode") == "gan":          # two networks and their loop
         return gan_script_source(graph, settings, weights_file=weights_file,
@@ -90,7 +92,7 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     generated = _GENERATED.format(
         constants=constants({"WEIGHTS": weights_file, "DATA": data_file,
                              "BATCH_SIZE": batch_size, "EPOCHS": epochs,
-                             "SEED": int(settings.get("seed", 0))}),
+                             "SEED": int(settings.get("seed", 0)), "RAW": raw}),
         body=layers.body(), inputs=in_text, outputs=out_text, name=render_value(model.name),
         optimizer=optimizer_source(settings), loss=_loss_source(settings), losses=loss_text,
         metrics=metrics_text)
@@ -109,11 +111,13 @@ metrics), and trains it on any tf.distribute strategy. Needs only TensorFlow and
 
     python {script} --summary        # build it (with the weights beside it), print it
     python {script} --data data.npz --epochs {epochs} --strategy mirrored --save out.weights.h5
+    python {script} --predict raw_samples.npy    # class names (or outputs) of raw samples
 
 The data file holds x_train and y_train (and optionally x_val, y_val) arrays, prepared as the
 network expects them; the default batch size is {batch_size}. --strategy: none (one device),
 mirrored (every GPU of this machine) or multi-worker (the cluster in TF_CONFIG; every worker
-runs this script).
+runs this script). --predict takes samples as they are in the data set: RAW below holds the
+scaling fitted on the training split and the class names.
 '''
 
 # the part of the script written for the design; the rest comes from supervised_runtime

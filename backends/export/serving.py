@@ -128,3 +128,29 @@ def write_savedmodel(model, out: Path, preprocessing: Preprocessing | None) -> l
     meta = preprocessing_file_for(out)
     meta.write_text(json.dumps(preprocessing.describe(), indent=2) + "\n")
     return [out, meta]
+
+
+def raw_keras_model(model, preprocessing: Preprocessing):
+    """The network behind its fitted preprocessing, in plain Keras layers, for a `.keras` file
+    that takes raw samples: min-max scaling as a Rescaling (x / span - min / span), standard
+    scaling as a Normalization holding each value's mean and variance (std squared), then a
+    Reshape to the Input's shape when the raw samples have another. Keras's own layers only:
+    it loads with `keras.models.load_model` in safe mode, without this project."""
+    import keras
+    p = preprocessing
+    raw = keras.Input(tuple(p.raw_shape), dtype=p.dtype, name="raw_samples")
+    x = raw
+    mode = p.scaling.get("mode")
+    if mode == "minmax":
+        lo, hi = float(p.scaling["min"]), float(p.scaling["max"])
+        span = hi - lo if hi > lo else 1.0
+        x = keras.layers.Rescaling(1.0 / span, -lo / span, name="minmax_scaling")(x)
+    elif mode == "standard":
+        mean = np.asarray(p.scaling["mean"], np.float32)
+        std = np.asarray(p.scaling["std"], np.float32)
+        axis = tuple(range(1, len(p.raw_shape) + 1))       # one statistic per raw value
+        x = keras.layers.Normalization(axis=axis, mean=mean, variance=np.square(std),
+                                       name="standard_scaling")(x)
+    if tuple(p.raw_shape) != tuple(p.input_shape):
+        x = keras.layers.Reshape(tuple(p.input_shape), name="to_input_shape")(x)
+    return keras.Model(raw, model(x), name=f"{model.name}_raw")

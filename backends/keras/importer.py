@@ -604,6 +604,71 @@ CONVERTERS["Convolution2D"] = _conv2d
 CONVERTERS["Conv2DTranspose"] = _conv2d_transpose
 
 
+# -- preprocessing layers (graph/layers/preprocessing.py) ---------------------------------------
+
+def _normalization(cls, c, ranks, kw):
+    # the adapted mean, variance and count come with the layer's weights; statistics given as
+    # config values (mean=..., variance=...) become those weights (import_with_weights)
+    axis = c.get("axis", -1)
+    if isinstance(axis, (list, tuple)):
+        if not axis:                  # axis=None is saved as (): one mean for every value
+            return "Normalization", {"axis": None, "invert": bool(c.get("invert", False))}
+        if len(axis) != 1:
+            raise Unsupported(f"{cls} with axis={_fmt(axis)} (the catalog keeps one axis)")
+        axis = axis[0]
+    return "Normalization", {"axis": axis, "invert": bool(c.get("invert", False))}
+
+
+def _symmetric_factor(cls, c, key, default=None):
+    """A Random* layer's factor: a number f, or a range (-f, f); other ranges are refused."""
+    value = c.get(key, default)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise Unsupported(f"{cls} with {key}={_fmt(value)} (a negative factor)")
+        return float(value)
+    low, high = (float(v) for v in value)
+    if low != -high:
+        raise Unsupported(f"{cls} with {key}={_fmt(value)} (the catalog draws from a range "
+                          f"symmetric about 0, [-f, f])")
+    return high
+
+
+def _resampling_params(cls, c):
+    _channels_last(cls, c)
+    return {"fill_mode": c.get("fill_mode", "reflect"),
+            "interpolation": c.get("interpolation", "bilinear"),
+            "fill_value": float(c.get("fill_value", 0.0)), "seed": c.get("seed")}
+
+
+def _random_flip(cls, c, ranks, kw):
+    _channels_last(cls, c)
+    return "RandomFlip", {"mode": c.get("mode", "horizontal_and_vertical"), "seed": c.get("seed")}
+
+
+def _random_rotation(cls, c, ranks, kw):
+    return "RandomRotation", {"factor": _symmetric_factor(cls, c, "factor"),
+                              **_resampling_params(cls, c)}
+
+
+def _random_translation(cls, c, ranks, kw):
+    return "RandomTranslation", {"height_factor": _symmetric_factor(cls, c, "height_factor"),
+                                 "width_factor": _symmetric_factor(cls, c, "width_factor"),
+                                 **_resampling_params(cls, c)}
+
+
+def _random_zoom(cls, c, ranks, kw):
+    return "RandomZoom", {"height_factor": _symmetric_factor(cls, c, "height_factor"),
+                          "width_factor": _symmetric_factor(cls, c, "width_factor"),
+                          **_resampling_params(cls, c)}
+
+
+CONVERTERS.update({"Normalization": _normalization, "RandomFlip": _random_flip,
+                   "RandomRotation": _random_rotation, "RandomTranslation": _random_translation,
+                   "RandomZoom": _random_zoom})
+
+
 # -- the functional graph ---------------------------------------------------------------------
 
 def _triples(value) -> list:
@@ -749,6 +814,9 @@ def _op(cls: str, call: dict, ranks: list, config: dict | None = None) -> tuple[
 #: layers that compute differently in training and inference: a `training=` given at the call
 #: would fix their mode, which a design cannot express
 TRAINING_MODE = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "BatchNormalization", "Sampling")
+#: the augmentation layers' call signature defaults to training=True, so Keras records it for
+#: every call; the model's own training / inference mode overrides it, as for the others
+AUGMENTATION = ("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom")
 
 
 def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
@@ -766,7 +834,7 @@ def _call_problem(cls: str, type_id: str, params: dict, kwargs: dict,
             # as in Monte-Carlo dropout) is the author's intent a design cannot express
             moded = (type_id in TRAINING_MODE or float(params.get("dropout", 0) or 0) > 0
                      or float(params.get("recurrent_dropout", 0) or 0) > 0)
-            if value is not False and moded:
+            if value is not False and moded and type_id not in AUGMENTATION:
                 return (f"{cls} called with training={value!r} (a design's layers follow the "
                         f"training loop's mode)")
             continue
@@ -802,6 +870,11 @@ NOT_COMPUTED = {"name", "dtype", "trainable", "seed", "build_config", "kernel_in
 #: keys a built Keras layer writes resolved (axis -1 as 3) that the converter checks itself
 CHECKED_BY_CONVERTER = {"BatchNormalization": {"axis"}, "LayerNormalization": {"axis"},
                         "MultiHeadAttention": {"attention_axes"}}
+# a range (-f, f) and the number f are one factor (_symmetric_factor)
+CHECKED_BY_CONVERTER.update({"Normalization": {"mean", "variance"},
+                             "RandomRotation": {"factor"},
+                             "RandomTranslation": {"height_factor", "width_factor"},
+                             "RandomZoom": {"height_factor", "width_factor"}})
 
 
 def _comparable(value):
@@ -1081,9 +1154,23 @@ def import_with_weights(model, **kwargs) -> tuple[Graph, dict]:
     graph, layers = _import(model, kwargs.get("title"), kwargs.get("with_settings", True))
     out = {}
     for node, layer in layers.items():
-        for name, v in zip(layer_weight_names(layer), layer.get_weights()):
+        names, values = layer_weight_names(layer), layer.get_weights()
+        if not values and getattr(layer, "input_mean", None) is not None:
+            names, values = _given_statistics(layer)
+        for name, v in zip(names, values):
             out[f"{node}/{name}"] = np.asarray(v)
     return graph, out
+
+
+def _given_statistics(layer) -> tuple[list, list]:
+    """A Normalization built with mean= and variance= holds no weights: the design keeps them
+    as its weights (mean, variance per kept entry; count 0: nothing was adapted)."""
+    one_mean = layer.axis in ((), None)
+    arrays = []
+    for value in (layer.mean, layer.variance):
+        flat = np.asarray(value, np.float32).reshape(-1)
+        arrays.append(flat.reshape(()) if one_mean else flat)
+    return ["mean", "variance", "count"], [*arrays, np.asarray(0, np.int64)]
 
 
 def _match_outputs(model_name: str, graph: Graph, wanted: list) -> None:

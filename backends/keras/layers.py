@@ -477,3 +477,38 @@ def call_layer(layer: keras.layers.Layer, type_id: str, inputs: list) -> list:
         out = layer(inputs[0])
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
+
+# -- preprocessing (graph/layers/preprocessing.py) ---------------------------------------------
+
+@builds("Normalization")
+def normalization(p, name):
+    # the statistics are weights (mean, variance, count), fitted before training
+    # (backends.statistics) and loaded like any other weight
+    return keras.layers.Normalization(axis=p["axis"], invert=p["invert"], name=name)
+
+
+def _resampling(p):
+    return {"fill_mode": p["fill_mode"], "interpolation": p["interpolation"],
+            "fill_value": p["fill_value"], "seed": p["seed"]}
+
+
+@builds("RandomFlip")
+def random_flip(p, name):
+    return keras.layers.RandomFlip(p["mode"], seed=p["seed"], name=name)
+
+
+@builds("RandomRotation")
+def random_rotation(p, name):
+    return keras.layers.RandomRotation(p["factor"], name=name, **_resampling(p))
+
+
+@builds("RandomTranslation")
+def random_translation(p, name):
+    return keras.layers.RandomTranslation(p["height_factor"], p["width_factor"], name=name,
+                                          **_resampling(p))
+
+
+@builds("RandomZoom")
+def random_zoom(p, name):
+    return keras.layers.RandomZoom(p["height_factor"], p["width_factor"], name=name,
+                                   **_resampling(p))

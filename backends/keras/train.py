@@ -46,6 +46,8 @@ import numpy as np
 
 from netdesigner.backends import protocol
 from netdesigner.backends.data import as_list, read_batch, split_arrays, streamed
+from netdesigner.backends.statistics import (chunks, fit_statistics, given_statistics,
+                                             normalization_nodes)
 
 from . import devices as devices_module
 from .compiler import compile_graph, compile_model, flatten_design, make_loss, metric_names
@@ -53,7 +55,7 @@ from .data import (EpochOrders, inputs_for, pack, permutations, streamed_dataset
                    streamed_train_dataset, targets, train_dataset)
 from .loop import CustomLoop
 from .stream import StreamState, make_callback
-from .weights import load_any, save_npz
+from .weights import load_any, save_npz, set_weights
 
 BACKEND = "keras"
 EVAL_BATCH = 1024
@@ -126,6 +128,28 @@ def training_data(model, split, settings: dict) -> TrainingData:
 
 # -- fit ----------------------------------------------------------------------------------------
 
+def fit_normalizations(model, flat, x_train: list, initial_weights=None,
+                       weights_in=None) -> dict:
+    """Fit the statistics of the model's Normalization layers on the training split (those the
+    starting weights do not bring) as the NumPy backend does (`backends.statistics`), load
+    them, and return them."""
+    if not normalization_nodes(flat):
+        return {}
+    import keras
+
+    def features(node, fitted):
+        set_weights(model, fitted, strict=False)
+        upstream = keras.Model(model.inputs, model.get_layer(node).input)
+        for xb in zip(*[chunks(x) for x in x_train]):
+            xb = [np.asarray(x) for x in xb]
+            yield np.asarray(upstream(xb, training=False))      # model.inputs is a list
+
+    fitted = fit_statistics(flat, x_train, features,
+                            given_statistics(flat, initial_weights, weights_in))
+    set_weights(model, fitted, strict=False)
+    return fitted
+
+
 def probe_loss(settings: dict):
     """The training loss summed over the outputs, for the layer statistics' gradients."""
     loss = make_loss(settings)
@@ -158,6 +182,7 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
                  initial_weights=initial_weights)
     ctx, model = run.ctx, run.model
     data = training_data(model, split, settings)
+    fit_normalizations(model, run.flat, data.x_train, initial_weights, weights_in)
     names = metric_names(model, settings)
     probe = None
     if stats_every:

@@ -89,6 +89,10 @@ def set_weights(model, values: dict, strict: bool = True) -> None:
                             f"{[tuple(np.shape(t)) for t in theirs]}")
             continue
         layer.set_weights([np.asarray(a, dtype=t.dtype) for a, t in zip(arrays, theirs)])
+        finalize = getattr(layer, "finalize_state", None)
+        if finalize is not None:
+            # Normalization reads its mean and variance into tensors when built: refresh them
+            finalize()
     if strict:
         missing = [layer.name for layer in model.layers if layer.weights
                    and layer.name not in per_layer]

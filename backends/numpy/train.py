@@ -42,6 +42,8 @@ import numpy as np
 from netdesigner.backends import protocol
 from netdesigner.backends.data import (as_list, prefetched, read_batch, split_arrays,
                                        streamed)
+from netdesigner.backends.statistics import (chunks, fit_statistics, given_statistics,
+                                             normalization_nodes)
 
 from . import losses as losses_module
 from . import optimizers as optimizers_module
@@ -217,6 +219,7 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         load_npz(model, weights_in)
     if initial_weights is not None:
         model.set_weights(initial_weights)
+    fit_normalizations(model, split, initial_weights, weights_in)
     run = _Run(model, Trainer(model, settings), split, settings,
                on_event if on_event is not None else (lambda e: None), should_stop,
                int(stats_every or 0))
@@ -226,6 +229,27 @@ def fit(graph, split, settings: dict | None = None, on_event=None, should_stop=N
         save_npz(model, weights_out)
     run.emit(result.end)
     return result
+
+
+def fit_normalizations(model: Model, split, initial_weights=None, weights_in=None) -> dict:
+    """Fit the statistics of the model's Normalization layers on the training split (those the
+    starting weights do not bring), load them, and return them (`backends.statistics`)."""
+    flat = model.graph
+    if not normalization_nodes(flat):
+        return {}
+    x_train = model._as_inputs(split_arrays(split)[0])
+
+    def features(node, fitted):
+        model.set_weights(fitted, strict=False)
+        edge = flat.input_ports(node)[0]
+        for xb in zip(*[chunks(x) for x in x_train]):
+            model.forward(list(xb), training=False, update_state=False, input_grads=False)
+            yield model.activations[edge.source][edge.source_port]
+
+    fitted = fit_statistics(flat, x_train, features,
+                            given_statistics(flat, initial_weights, weights_in), model.inputs)
+    model.set_weights(fitted, strict=False)
+    return fitted
 
 
 def check_device(device: str | None) -> None:

@@ -3,4 +3,4 @@
 The import order is the palette order.
 """
 from . import (core, convolution, pooling, normalization, recurrent, attention,  # noqa: F401
-               merge, radial)
+               merge, radial, preprocessing)

@@ -63,6 +63,8 @@ def _other_value(spec, value):
     if value is None:
         if spec.kind == INT:
             candidates = [int(spec.min or 1), int(spec.min or 1) + 1]
+        elif spec.kind == FLOAT:
+            candidates = [0.1, 0.5]
         else:
             n = spec.length if isinstance(spec.length, int) else (spec.length or (1,))[0]
             candidates = [(1,) * n, (3,) * n]

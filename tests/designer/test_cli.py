@@ -105,10 +105,14 @@ def test_the_window_export_note_names_the_module(tmp_path):
     from netdesigner.backends.transfer import ExportJob, run_export
     text = (ROOT / "samples" / "rbf_moons.graph").read_text()
     outcome = run_export(ExportJob(text, "keras", str(tmp_path / "rbf.keras")))
-    assert outcome["paths"] == [str(tmp_path / "rbf.keras"),
-                                str(tmp_path / "netdesigner_layers.py")]
+    # beside the network: the one that takes raw samples and its preprocessing (the sample's
+    # data set is built in, so the worker prepares it)
+    assert outcome["paths"] == [str(tmp_path / n) for n in (
+        "rbf.keras", "rbf.raw.keras", "rbf.preprocessing.json", "netdesigner_layers.py")]
     assert "import netdesigner_layers before keras.models.load_model" in outcome["note"]
+    assert ".raw model beside it takes raw samples" in outcome["note"]
     plain = run_export(ExportJob((ROOT / "samples" / "xor_mlp.graph").read_text(), "keras",
                                  str(tmp_path / "xor.keras")))
-    assert plain["paths"] == [str(tmp_path / "xor.keras")]
+    assert plain["paths"] == [str(tmp_path / n) for n in (
+        "xor.keras", "xor.raw.keras", "xor.preprocessing.json")]
     assert "netdesigner_layers" not in plain["note"]

@@ -122,7 +122,8 @@ def test_keras_export_ends_with_the_path_and_an_open_folder_button(window, qtbot
     assert window.transfers.busy and window.transfers.progress is not None
     outcome = transfer_done(qtbot, window)
     assert outcome["ok"], outcome
-    assert out.exists() and outcome["paths"] == [str(out)]
+    assert out.exists() and outcome["paths"] == [str(out.parent / n) for n in (
+        "xor.keras", "xor.raw.keras", "xor.preprocessing.json")]
     box = window.transfers.last_box
     assert box is not None and str(out) in box.text()
     assert "initial weights" in box.text()            # not trained: it says so

@@ -448,6 +448,20 @@ def _concatenate(t):
     return draw()
 
 
+@case("Normalization")
+def _normalization(t):
+    axis = st.one_of(st.none(), st.integers(-4, 4))
+    return simple(params_of(t, axis=axis), one(shapes_of_rank((1, 2, 3))))
+
+
+@case("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom")
+def _augmentation(t):
+    # images (height, width, channels) only: Keras takes a rank-2 input as one unbatched
+    # image, which a design (whose shapes leave the batch out) cannot mean
+    image = st.tuples(or_none(dims, 4), or_none(dims, 4), features)
+    return simple(params_of(t), one(image))
+
+
 # -- the oracle -------------------------------------------------------------------------------
 
 def keras_outcome(type_id, params, shapes, dtype):
@@ -502,14 +516,17 @@ def test_every_layer_type_has_a_strategy():
 
 def _examples(type_id):
     """More examples for the types whose rules have many cases; fewer for the 3-D types and
-    ConvLSTM2D (slower Keras builds; make test's time budget)."""
+    ConvLSTM2D (slower Keras builds; make test's time budget) and for the image-in, image-out
+    augmentation layers (one shape rule each)."""
     if type_id in FEW_CASES:
         return FEW_CASES[type_id]
     return 2 * EXAMPLES if type_id in MANY_CASES else EXAMPLES
 
 
 FEW_CASES = {"ConvLSTM2D": 8, "Conv3D": 12, "MaxPooling3D": 10, "AveragePooling3D": 10,
-             "GlobalMaxPooling3D": 6, "GlobalAveragePooling3D": 6}
+             "GlobalMaxPooling3D": 6, "GlobalAveragePooling3D": 6,
+             **dict.fromkeys(("RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom"),
+                             EXAMPLES // 5)}
 
 
 MANY_CASES = {"Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",

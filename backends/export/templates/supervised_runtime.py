@@ -14,13 +14,16 @@ import keras
 # The script defines these above the copied functions. Here they hold the values of a script
 # exported without weights or data; the functions are None until a caller binds them (the tests
 # bind small models), so that running this module's code unbound fails at once.
-GENERATED = ("WEIGHTS", "DATA", "BATCH_SIZE", "EPOCHS", "SEED", "build_model", "make_loss",
-             "compile_model")
+GENERATED = ("WEIGHTS", "DATA", "BATCH_SIZE", "EPOCHS", "SEED", "RAW", "build_model",
+             "make_loss", "compile_model")
 WEIGHTS = None              # the .weights.h5 file beside the script
 DATA = None                 # the .npz data file beside the script
 BATCH_SIZE = 32
 EPOCHS = 10
 SEED = 0
+# raw samples: the scaling fitted on the training split and the class names (the exporter
+# writes them as numbers and strings; None when the export had no data set)
+RAW = None
 build_model = None          # () -> keras.Model: the design
 make_loss = None            # (reduction) -> keras.losses.Loss: the design's loss
 compile_model = None        # (model) -> model, compiled with loss, optimizer and metrics
@@ -89,6 +92,8 @@ def train(strategy_name="none", x=None, y=None, validation=None, epochs=EPOCHS,
         model = compile_model(build_model())
     if weights and os.path.exists(weights):
         model.load_weights(weights)
+    elif x is not None:
+        adapt_normalizations(model, x)
     if x is not None:
         if strategy_name == "multi-worker":
             custom_train(strategy, model, x, y, epochs, batch_size)
@@ -111,6 +116,46 @@ def load_data(path, n_inputs, n_outputs):
     return x, y, ((xv, yv) if xv is not None else None)
 
 
+def adapt_normalizations(model, x):
+    """Fit every Normalization layer's mean and variance on the training inputs (what it
+    receives there), before training from scratch: the designer does the same."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            upstream = keras.Model(model.inputs, layer.input)
+            layer.adapt(upstream.predict(x, verbose=0))
+
+
+def prepare_raw(x):
+    """Raw samples, as in the data set, -> the network's input: the scaling fitted on the
+    training split (min-max over all values, or each value's mean and standard deviation),
+    then the Input's shape."""
+    if RAW is None:
+        raise SystemExit("this script was exported without a data set: it knows no scaling; "
+                         "give it samples prepared as the network expects them")
+    x = np.asarray(x)
+    x = x.reshape((-1,) + tuple(RAW["raw_sample_shape"]))
+    scaling = RAW["scaling"]
+    if scaling.get("mode") == "minmax":
+        lo, hi = scaling["min"], scaling["max"]
+        x = (x - lo) / (hi - lo if hi > lo else 1.0)
+    elif scaling.get("mode") == "standard":
+        x = (x - np.asarray(scaling["mean"], np.float32)) / np.asarray(scaling["std"], np.float32)
+    return x.astype(np.float32).reshape((-1,) + tuple(RAW["network_input_shape"]))
+
+
+def predict_raw(model, x):
+    """(the network's outputs, the class names or None) for raw samples."""
+    y = model.predict(prepare_raw(x), verbose=0)
+    classes = RAW["classes"]
+    if not classes or np.ndim(y) != 2:
+        return y, None
+    if y.shape[1] == 1:
+        ids = (y[:, 0] > RAW["binary_threshold"]).astype(int)
+    else:
+        ids = np.argmax(y, axis=-1)
+    return y, [classes[i] for i in ids]
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,8 +169,18 @@ def main(argv=None):
                         default="none")
     parser.add_argument("--save", help="write the trained weights here (.weights.h5)")
     parser.add_argument("--summary", action="store_true", help="only build and summarise")
+    parser.add_argument("--predict", metavar="RAW.npy",
+                        help="print the prediction (class name, or outputs) of each raw sample "
+                             "in this .npy file (values as in the data set, before scaling)")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(SEED)
+    if args.predict:
+        model = train(weights=args.weights)
+        outputs, names = predict_raw(model, np.load(args.predict, allow_pickle=False))
+        for i, row in enumerate(outputs):
+            print(names[i] if names is not None else " ".join(repr(float(v))
+                                                                for v in np.ravel(row)))
+        return
     if args.summary or not args.data or not os.path.exists(args.data):
         model = train(weights=args.weights)
         model.summary()

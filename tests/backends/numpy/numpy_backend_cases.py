@@ -243,6 +243,14 @@ CASES = [
     C("Maximum", [(2, 3, 4), (2, 3, 4), (2, 3, 4)]),
     C("Concatenate", [(2, 3, 4), (2, 3, 2)]),
     C("Concatenate", [(2, 3, 4), (2, 1, 4), (2, 2, 4)], axis=1),
+    # -- preprocessing (the augmentation layers: inference, the identity)
+    C("Normalization", [(3, 4)]),
+    C("Normalization", [IMG], axis=1),
+    C("Normalization", [SEQ], axis=None, invert=True),
+    C("RandomFlip", [IMG]),
+    C("RandomRotation", [IMG], factor=0.3),
+    C("RandomTranslation", [IMG], height_factor=0.2, width_factor=0.3),
+    C("RandomZoom", [IMG], height_factor=0.2),
 ]
 
 # Random-number layers checked in training mode (the noise is drawn again from the same seed
@@ -271,4 +279,13 @@ TRAINING_CASES = [
       name="AdditiveAttention-dropout-training"),
     C("MultiHeadAttention", [(2, 3, 4), (2, 5, 4)], num_heads=2, key_dim=2, dropout=0.3,
       training=True, name="MultiHeadAttention-dropout-training"),
+    C("RandomFlip", [(4, 3, 4, 2)], training=True, name="RandomFlip-training"),
+    C("RandomRotation", [IMG], factor=0.3, training=True, name="RandomRotation-training"),
+    C("RandomRotation", [IMG], factor=0.3, fill_mode="constant", fill_value=0.5,
+      interpolation="nearest", training=True, name="RandomRotation-constant-nearest-training"),
+    C("RandomTranslation", [IMG], height_factor=0.4, width_factor=0.4, fill_mode="wrap",
+      training=True, name="RandomTranslation-wrap-training"),
+    C("RandomZoom", [IMG], height_factor=0.3, width_factor=0.2, fill_mode="nearest",
+      training=True, name="RandomZoom-training"),
+    C("RandomZoom", [IMG], height_factor=0.4, training=True, name="RandomZoom-reflect-training"),
 ]

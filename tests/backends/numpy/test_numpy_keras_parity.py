@@ -106,6 +106,7 @@ def keras_run(case, xs, weights, rs, training, seed=0):
     assert [tuple(w.shape) for w in layer.weights] == [w.shape for w in weights.values()], \
         "weights differ from Keras's in number, order or shape"
     layer.set_weights(list(weights.values()))
+    getattr(layer, "finalize_state", lambda: None)()      # Normalization's statistics
     watched = [t for i, t in enumerate(tensors) if i not in case.ids]
     with tf.GradientTape() as tape:
         tape.watch(watched)
