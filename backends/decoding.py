@@ -58,9 +58,10 @@ def decoding_plan(graph, dataset: Dataset | None) -> dict | None:
     vocabulary = next((graph.node(e.target).params.get("input_dim")
                        for e in graph.out_edges(source)
                        if graph.node(e.target).type == "Embedding"), None)
-    shape = graph.node(source).params.get("shape") or ()
+    shape = graph.node(source).params.get("shape")
+    shape = tuple(shape) if isinstance(shape, (list, tuple)) else ()
     return {"inputs": list(inputs), "decoder_input": decoder, "source_input": source,
-            "source_steps": int(shape[0]) if len(shape) == 1 and shape[0] else None,
+            "source_steps": shape[0] if len(shape) == 1 and isinstance(shape[0], int) else None,
             "steps": int(np.shape(dataset.arrays[TEACHER_INPUTS[1]])[1]),
             "start": int(first[0]), "vocabulary": vocabulary}
 
