@@ -166,7 +166,7 @@ def decode_sequences(model, sources):
     token), as the designer decodes them."""
     def predict(feed):
         return model.predict([feed[name] for name in DECODE["inputs"]], verbose=0)
-    sources = np.asarray(sources).astype(np.int32).reshape((len(sources), -1))
+    sources = np.atleast_2d(np.asarray(sources)).astype(np.int32)     # one sequence: one row
     return greedy_decode(predict, {DECODE["source_input"]: sources}, DECODE["steps"],
                          DECODE["start"], DECODE["decoder_input"])
 
