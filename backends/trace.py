@@ -174,7 +174,11 @@ def token_input(graph: Graph) -> tuple | None:
     vocabulary = next((graph.node(e.target).params.get("input_dim")
                        for e in graph.out_edges(inputs[0])
                        if graph.node(e.target).type == "Embedding"), None)
-    return shape[0], vocabulary
+
+    def count(value):                   # a broken file's steps or vocabulary: not known
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else None
+    return count(shape[0]), count(vocabulary)
 
 
 def parse_tokens(graph: Graph, text: str) -> Given:

@@ -280,3 +280,9 @@ def test_an_input_whose_shape_is_no_list_is_neither_drawn_nor_typed():
     g = Graph()
     g.add_node("Input", {"shape": 6, "dtype": "int32"})
     assert drawing_shape(g) is None and token_input(g) is None
+    # steps or a vocabulary that are no counts: not known (the field takes any length)
+    g = Graph()
+    x = g.add_node("Input", {"shape": [[6]], "dtype": "int32"})
+    emb = g.add_node("Embedding", {"input_dim": [10], "output_dim": 4})
+    g.connect(x, 0, emb, 0)
+    assert token_input(g) == (None, None)
