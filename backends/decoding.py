@@ -12,8 +12,12 @@ each over the whole sequence. This needs a causal decoder (step t's output depen
 decoder's input up to step t only: a forward recurrent layer, or masked attention), which is
 what teacher forcing trains anyway.
 
-`predict` is any function from {Input id: array} to the network's output (samples, steps,
-classes); `predictor` makes one from a trained model of either backend.
+The loop itself lives in `export/templates/decoding_runtime.py`, because an exported script
+runs the same code (copied into it, as written) for its `--predict`; here it is imported, and
+`decoding_plan` says what a design decodes (which Input the decoder reads, the start token,
+the steps), for the exporter and `netdesigner predict` alike. `predict` is any function from
+{Input id: array} to the network's output (samples, steps, classes); `predictor` makes one
+from a trained model of either backend.
 """
 from __future__ import annotations
 
@@ -21,31 +25,76 @@ from typing import Callable
 
 import numpy as np
 
-from .data import TEACHER_INPUTS
+from .data import TEACHER_INPUTS, DataError, Dataset, array_choices, match_arrays
+from .export.templates.decoding_runtime import greedy_decode
+
+__all__ = ["greedy_decode", "decoding_plan", "predictor", "parse_sequences", "decode"]
 
 
-def greedy_decode(predict: Callable[[dict], np.ndarray], inputs: dict, steps: int, start: int,
-                  decoder_input: str = TEACHER_INPUTS[1]) -> np.ndarray:
-    """The tokens (samples, steps) a teacher-forced network writes when its decoder input
-    (`decoder_input`) is its own previous prediction, after the `start` token. `inputs`: the
-    other Inputs' arrays ({Input id: array}), e.g. the encoder's sequence."""
-    if decoder_input in inputs:
-        raise ValueError(f"greedy decoding writes the Input {decoder_input} itself; give only the "
-                         f"other Inputs ({', '.join(k for k in inputs if k != decoder_input)})")
-    n = len(next(iter(inputs.values())))
-    fed = np.zeros((n, steps), dtype=np.int32)
-    fed[:, 0] = start
-    tokens = np.zeros((n, steps), dtype=np.int64)
-    for t in range(steps):
-        out = np.asarray(predict({**inputs, decoder_input: fed}))
-        if out.ndim != 3 or out.shape[1] != steps:
-            raise ValueError(f"greedy decoding needs one class per time step, an output of shape "
-                             f"(samples, {steps}, classes); the network gives "
-                             f"{tuple(out.shape)}")
-        tokens[:, t] = out[:, t].argmax(axis=-1)
-        if t + 1 < steps:
-            fed[:, t + 1] = tokens[:, t]
-    return tokens
+class DecodingError(ValueError):
+    """Why a design or a typed sequence cannot be decoded, as a sentence."""
+
+
+def decoding_plan(graph, dataset: Dataset | None) -> dict | None:
+    """What greedy decoding of `graph` needs, or None when it is not a teacher-forced sequence
+    design: two Inputs, one of them fed the data set's `decoder_in` array (directly or through
+    the training setting `arrays`), whose first step holds one start token. The plan:
+    {"inputs": the Input ids in the network's order, "decoder_input": the Input the decoder
+    reads, "source_input": the other one, "source_steps": its length (None: any), "steps",
+    "start", "vocabulary": the source's Embedding input_dim (None without one)}."""
+    inputs = graph.inputs()
+    if dataset is None or len(inputs) != 2 or TEACHER_INPUTS[1] not in (dataset.arrays or {}):
+        return None
+    try:
+        chosen = array_choices(graph.training.get("arrays", ""), inputs + graph.outputs())
+        fed, _ = match_arrays(dataset, inputs, graph.outputs(), chosen)
+    except DataError:
+        return None
+    decoder = next((node for node, name in fed.items() if name == TEACHER_INPUTS[1]), None)
+    first = np.unique(np.asarray(dataset.arrays[TEACHER_INPUTS[1]])[:, 0])
+    if decoder is None or len(first) != 1:
+        return None
+    source = next(node for node in inputs if node != decoder)
+    vocabulary = next((graph.node(e.target).params.get("input_dim")
+                       for e in graph.out_edges(source)
+                       if graph.node(e.target).type == "Embedding"), None)
+    shape = graph.node(source).params.get("shape")
+    shape = tuple(shape) if isinstance(shape, (list, tuple)) else ()
+    return {"inputs": list(inputs), "decoder_input": decoder, "source_input": source,
+            "source_steps": shape[0] if len(shape) == 1 and isinstance(shape[0], int) else None,
+            "steps": int(np.shape(dataset.arrays[TEACHER_INPUTS[1]])[1]),
+            "start": int(first[0]), "vocabulary": vocabulary}
+
+
+def parse_sequences(text: str, plan: dict) -> np.ndarray:
+    """Typed sequences ("3 1 4 1 5 9", several separated by ';') -> (n, length) token ids,
+    each a whole number of the source's vocabulary (DecodingError: which one, as a sentence)."""
+    rows = []
+    for s, part in enumerate(filter(None, (p.strip() for p in text.split(";"))), 1):
+        row = []
+        for k, word in enumerate(part.replace(",", " ").split(), 1):
+            try:
+                token = int(word)
+            except ValueError:
+                raise DecodingError(f"sequence {s}, token {k}: {word!r} is not a token id "
+                                    f"(type whole numbers, e.g. 3 1 4 1 5 9)") from None
+            vocabulary = plan["vocabulary"]
+            if token < 0 or (vocabulary is not None and token >= vocabulary):
+                raise DecodingError(f"sequence {s}, token {k}: {token} is outside the "
+                                    f"vocabulary of {plan['source_input']} (0 to "
+                                    f"{(vocabulary or 1) - 1})")
+            row.append(token)
+        rows.append(row)
+    if not rows:
+        raise DecodingError("type at least one sequence of token ids, e.g. 3 1 4 1 5 9")
+    lengths = {len(r) for r in rows}
+    if len(lengths) != 1:
+        raise DecodingError(f"the sequences have different lengths ({sorted(lengths)}): "
+                            f"{plan['source_input']} reads sequences of one length")
+    if plan.get("source_steps") and lengths != {plan["source_steps"]}:
+        raise DecodingError(f"{plan['source_input']} reads {plan['source_steps']} tokens; the "
+                            f"sequences have {lengths.pop()}")
+    return np.asarray(rows, dtype=np.int32)
 
 
 def predictor(backend: str, model, input_ids: list) -> Callable[[dict], np.ndarray]:
@@ -60,3 +109,28 @@ def predictor(backend: str, model, input_ids: list) -> Callable[[dict], np.ndarr
             raise ValueError(f"no array for the Input {missing[0]}")
         return module.predict(model, [feed[i] for i in input_ids])
     return predict
+
+
+def trained_model(backend: str, prepared, weights: str | None = None):
+    """The model of a prepared design on `backend` (numpy or keras), with the weights of the
+    .npz given (else the design's seeded initial weights); a ValueError when they do not fit."""
+    if backend == "keras":
+        from .keras.compiler import compile_graph
+        from .keras.weights import load_any as load
+    else:
+        from .numpy.model import compile_graph
+        from .numpy.weights import load_npz as load
+    model = compile_graph(prepared.network, prepared.settings)
+    if weights:
+        try:
+            load(model, weights)
+        except (OSError, KeyError, ValueError) as e:
+            raise DecodingError(f"{weights}: these weights do not fit the design ({e})") from None
+    return model
+
+
+def decode(backend: str, model, plan: dict, sources: np.ndarray) -> np.ndarray:
+    """The greedy-decoded tokens (n, steps) of a trained model for the source sequences."""
+    return greedy_decode(predictor(backend, model, plan["inputs"]),
+                         {plan["source_input"]: np.asarray(sources)}, plan["steps"],
+                         plan["start"], plan["decoder_input"])

@@ -136,13 +136,20 @@ class Given:
     label: str                        # how the trace names it: "the drawing", "tokens 1 2 3"
 
 
+def _declared_shape(params: dict) -> tuple:
+    """An Input's shape as the file writes it, or () when it holds no list there (a broken
+    file, which validation names; the views only ask what can be drawn or typed)."""
+    shape = params.get("shape")
+    return tuple(shape) if isinstance(shape, (list, tuple)) else ()
+
+
 def drawing_shape(graph: Graph) -> tuple | None:
     """(height, width) of a picture drawn for this design, when it reads grey images (an
     Input of height x width x 1, or a flattened built-in grey image set); else None."""
     inputs = graph.inputs()
     if len(inputs) != 1:
         return None
-    shape = tuple(graph.node(inputs[0]).params.get("shape") or ())
+    shape = _declared_shape(graph.node(inputs[0]).params)
     if str(graph.node(inputs[0]).params.get("dtype", "float32")).startswith("int"):
         return None
     if (len(shape) == 3 and shape[2] == 1 and all(isinstance(d, int) for d in shape[:2])
@@ -161,13 +168,17 @@ def token_input(graph: Graph) -> tuple | None:
     if len(inputs) != 1:
         return None
     params = graph.node(inputs[0]).params
-    shape = tuple(params.get("shape") or ())
+    shape = _declared_shape(params)
     if len(shape) != 1 or not str(params.get("dtype", "float32")).startswith("int"):
         return None
     vocabulary = next((graph.node(e.target).params.get("input_dim")
                        for e in graph.out_edges(inputs[0])
                        if graph.node(e.target).type == "Embedding"), None)
-    return shape[0], vocabulary
+
+    def count(value):                   # a broken file's steps or vocabulary: not known
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else None
+    return count(shape[0]), count(vocabulary)
 
 
 def parse_tokens(graph: Graph, text: str) -> Given:

@@ -561,6 +561,40 @@ def cmd_trace(args) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args) -> int:
+    """Greedy decoding of typed source sequences by a design trained with teacher forcing."""
+    from pathlib import Path
+
+    from netdesigner.backends import decoding
+    from netdesigner.backends.jobs import prepare
+    from netdesigner.graph import fileformat
+    graph = fileformat.load(args.file)
+    weights = chosen_weights(args)
+    try:
+        prepared = prepare(graph, str(Path(args.file).resolve().parent))
+        plan = decoding.decoding_plan(prepared.network, prepared.split.dataset)
+        if plan is None:
+            raise decoding.DecodingError(
+                "this design is not trained with teacher forcing (two Inputs, one of them fed "
+                "a decoder_in array that starts with a start token, e.g. the reverse_teacher "
+                "data set): there is nothing to decode greedily")
+        sources = decoding.parse_sequences(args.tokens, plan)
+        model = decoding.trained_model(args.backend, prepared, weights)
+        tokens = decoding.decode(args.backend, model, plan, sources)
+    except ValueError as e:                  # DecodingError, a data fault, unreadable weights
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.json:
+        print(json.dumps({"sources": sources.tolist(), "decoded": tokens.tolist()}))
+        return EXIT_OK
+    where = f"trained weights {weights}" if weights else "untrained (initial) weights"
+    print(f"{args.file}: greedy decoding on {args.backend}, {where} ({plan['decoder_input']} "
+          f"starts with {plan['start']}, then reads the previous prediction)")
+    for source, row in zip(sources, tokens):
+        print(" ".join(map(str, source)) + "  ->  " + " ".join(map(str, row)))
+    return EXIT_OK
+
+
 def cmd_embeddings(args) -> int:
     """An Embedding layer's learned word vectors: a word's nearest neighbours, a 2-D picture."""
     from netdesigner.backends import embeddings
@@ -773,6 +807,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights_options(p, "the initial")
     p.add_argument("--json", action="store_true", help="print the trace as JSON")
     p.set_defaults(func=cmd_trace)
+    p = sub.add_parser("predict", help="decode greedily with a design trained with teacher "
+                                       "forcing: the decoder reads its own previous prediction")
+    p.add_argument("file", help="a .graph project file")
+    p.add_argument("--tokens", required=True, metavar="IDS",
+                   help="source sequences of token ids, e.g. '3 1 4 1 5 9' (several: separate "
+                        "them with ';')")
+    p.add_argument("--backend", choices=("numpy", "keras"), default="numpy",
+                   help="numpy (default) or keras")
+    add_weights_options(p, "the initial")
+    p.add_argument("--json", action="store_true", help="print sources and decoded tokens as JSON")
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("embeddings", help="an Embedding layer's learned word vectors: a word's "
                                           "nearest neighbours (cosine) and a 2-D projection "
                                           "(PCA) of all of them")

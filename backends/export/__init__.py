@@ -113,10 +113,12 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
     preprocessing = Preprocessing.of(split, dict(graph.training if settings is None
                                                  else settings), model)
     if to == "py":
+        from netdesigner.backends.decoding import decoding_plan
         return export_script(graph, model, out, settings=settings, source_name=source_name,
                              split=split if with_data else None,
                              with_weights=weights is not None,
-                             preprocessing=preprocessing)
+                             preprocessing=preprocessing,
+                             decode=decoding_plan(graph, getattr(split, "dataset", None)))
     if to == "savedmodel":
         from .serving import write_savedmodel
         return write_savedmodel(model, out, preprocessing)
@@ -136,7 +138,8 @@ def export(graph, to: str, out, *, weights=None, settings: dict | None = None,
 
 
 def export_script(graph, model, out: Path, *, settings=None, source_name: str = "",
-                  split=None, with_weights: bool = True, preprocessing=None) -> list[Path]:
+                  split=None, with_weights: bool = True, preprocessing=None,
+                  decode: dict | None = None) -> list[Path]:
     from .script import script_source
     out = Path(out)
     if out.suffix != ".py":
@@ -154,7 +157,8 @@ def export_script(graph, model, out: Path, *, settings=None, source_name: str = 
         written.append(dpath)
     text = script_source(graph, settings, weights_file=weights_name, data_file=data_name,
                          source_name=source_name, model=model, script_name=out.name,
-                         raw=None if preprocessing is None else preprocessing.describe())
+                         raw=None if preprocessing is None else preprocessing.describe(),
+                         decode=decode)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)

@@ -17,9 +17,9 @@ import re
 import types
 
 from .errors import ExportError
-from .templates import gan_runtime, supervised_runtime
+from .templates import decoding_runtime, gan_runtime, supervised_runtime
 
-TEMPLATES = (supervised_runtime, gan_runtime)
+TEMPLATES = (supervised_runtime, gan_runtime, decoding_runtime)
 
 
 # -- values ---------------------------------------------------------------------------------------

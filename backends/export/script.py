@@ -26,7 +26,7 @@ from .codegen import (MAIN_GUARD, Names, constants, render_value, script_header,
                       template_functions, template_imports)
 from .gan_script import gan_script_source
 from .keras_code import SIGN_ACCURACY_SOURCE, LayerLines, optimizer_source
-from .templates import supervised_runtime
+from .templates import decoding_runtime, supervised_runtime
 
 
 def _loss_source(settings: dict) -> str:
@@ -54,12 +54,15 @@ def _metric_source(metric) -> str:
 
 def script_source(graph, settings: dict | None = None, *, weights_file: str | None = None,
                   data_file: str | None = None, source_name: str = "", model=None,
-                  check: bool = True, script_name: str = "", raw: dict | None = None) -> str:
+                  check: bool = True, script_name: str = "", raw: dict | None = None,
+                  decode: dict | None = None) -> str:
     """The script's text for a design (blocks allowed). `weights_file` / `data_file`: names of
     files beside the script that it loads by default. `model`: the compiled model, when the
     caller has it already (else it is compiled here, without weights). `raw`: the fitted
     preprocessing (`serving.Preprocessing.describe()`), written into the script as numbers and
-    strings, so that `--predict` takes raw samples."""
+    strings, so that `--predict` takes raw samples. `decode`: a design trained with teacher
+    forcing (`backends.decoding.decoding_plan`): `--predict` decodes greedily, with the same
+    loop as the designer (`templates/decoding_runtime.py`, copied in)."""
     settings = dict(graph.training if settings is None else settings)
     if settings.get("mode") == "gan":          # two networks and their loop
         return gan_script_source(graph, settings, weights_file=weights_file,
@@ -88,11 +91,16 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     batch_size, epochs = int(settings.get("batch_size", 32)), int(settings.get("epochs", 10))
     usage = _USAGE.format(batch_size=batch_size, epochs=epochs,
                           script=script_name or "model.py")
+    if decode is not None:
+        usage += _DECODE_USAGE.format(script=script_name or "model.py", **decode)
     custom = layers.custom + ([SIGN_ACCURACY_SOURCE] if uses_sign else [])
     generated = _GENERATED.format(
         constants=constants({"WEIGHTS": weights_file, "DATA": data_file,
                              "BATCH_SIZE": batch_size, "EPOCHS": epochs,
-                             "SEED": int(settings.get("seed", 0)), "RAW": raw}),
+                             "SEED": int(settings.get("seed", 0)), "RAW": raw,
+                             "DECODE": None if decode is None else {
+                                 k: decode[k] for k in ("inputs", "decoder_input",
+                                                        "source_input", "steps", "start")}}),
         body=layers.body(), inputs=in_text, outputs=out_text, name=render_value(model.name),
         optimizer=optimizer_source(settings), loss=_loss_source(settings), losses=loss_text,
         metrics=metrics_text)
@@ -100,7 +108,8 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
         script_header(str(graph.metadata.get("title") or model.name), source_name,
                       str(graph.metadata.get("description") or "").strip(), usage)
         + "\n" + template_imports(supervised_runtime),
-        *custom, generated, template_functions(supervised_runtime)]) + MAIN_GUARD
+        *custom, generated, template_functions(decoding_runtime),
+        template_functions(supervised_runtime)]) + MAIN_GUARD
     compile(text, source_name or "<script>", "exec")      # a syntax error is a bug here
     return text
 
@@ -118,6 +127,14 @@ network expects them; the default batch size is {batch_size}. --strategy: none (
 mirrored (every GPU of this machine) or multi-worker (the cluster in TF_CONFIG; every worker
 runs this script). --predict takes samples as they are in the data set: RAW below holds the
 scaling fitted on the training split and the class names.
+'''
+
+_DECODE_USAGE = '''
+Trained with teacher forcing, its decoder ({decoder_input}) read the right previous token; to
+use it, --predict decodes greedily: {decoder_input} starts with the start token {start} and
+then reads the network's own previous prediction, {steps} steps.
+
+    python {script} --predict sources.npy    # one source sequence ({source_input}) a row
 '''
 
 # the part of the script written for the design; the rest comes from supervised_runtime

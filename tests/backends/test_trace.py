@@ -270,3 +270,19 @@ def test_the_command_line_traces_a_picture_or_tokens(tmp_path, capsys):
     assert main(["trace", str(SAMPLES / "seq2seq_reverse.graph"), "--input",
                  str(tmp_path / "one.png")]) == 1
     assert "does not read grey images" in capsys.readouterr().err
+
+
+def test_an_input_whose_shape_is_no_list_is_neither_drawn_nor_typed():
+    """A broken file ("shape": 6, one of make test's seeded mutants) opens in the designer: the
+    trace panel asks these while validation names the fault."""
+    from netdesigner.backends.trace import token_input
+    from netdesigner.graph import Graph
+    g = Graph()
+    g.add_node("Input", {"shape": 6, "dtype": "int32"})
+    assert drawing_shape(g) is None and token_input(g) is None
+    # steps or a vocabulary that are no counts: not known (the field takes any length)
+    g = Graph()
+    x = g.add_node("Input", {"shape": [[6]], "dtype": "int32"})
+    emb = g.add_node("Embedding", {"input_dim": [10], "output_dim": 4})
+    g.connect(x, 0, emb, 0)
+    assert token_input(g) == (None, None)

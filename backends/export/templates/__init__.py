@@ -6,6 +6,8 @@ Python, so that it is linted, imported and tested like the rest of the project; 
 copies its source into each script (`backends.export.codegen.template_source`).
 
 * `supervised_runtime` — supervised, autoencoder and VAE scripts;
+* `decoding_runtime` — greedy decoding (copied into supervised scripts; `backends.decoding`
+  imports it, so that the designer and a script decode alike);
 * `gan_runtime` — GAN scripts; its `make_step` is also the Keras backend's GAN step
   (`backends.keras.gan`), so the designer and the exported script train alike.
 

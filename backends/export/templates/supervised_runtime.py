@@ -14,8 +14,8 @@ import keras
 # The script defines these above the copied functions. Here they hold the values of a script
 # exported without weights or data; the functions are None until a caller binds them (the tests
 # bind small models), so that running this module's code unbound fails at once.
-GENERATED = ("WEIGHTS", "DATA", "BATCH_SIZE", "EPOCHS", "SEED", "RAW", "build_model",
-             "make_loss", "compile_model")
+GENERATED = ("WEIGHTS", "DATA", "BATCH_SIZE", "EPOCHS", "SEED", "RAW", "DECODE", "build_model",
+             "make_loss", "compile_model", "greedy_decode")
 WEIGHTS = None              # the .weights.h5 file beside the script
 DATA = None                 # the .npz data file beside the script
 BATCH_SIZE = 32
@@ -24,9 +24,13 @@ SEED = 0
 # raw samples: the scaling fitted on the training split and the class names (the exporter
 # writes them as numbers and strings; None when the export had no data set)
 RAW = None
+# a design trained with teacher forcing: what greedy decoding needs (the Inputs in the model's
+# order, the one the decoder reads, the other one, the steps and the start token); else None
+DECODE = None
 build_model = None          # () -> keras.Model: the design
 make_loss = None            # (reduction) -> keras.losses.Loss: the design's loss
 compile_model = None        # (model) -> model, compiled with loss, optimizer and metrics
+greedy_decode = None        # copied into the script from templates/decoding_runtime.py
 
 
 # -- copied into the script ----------------------------------------------------------------------
@@ -156,6 +160,17 @@ def predict_raw(model, x):
     return y, [classes[i] for i in ids]
 
 
+def decode_sequences(model, sources):
+    """The tokens a teacher-forced model writes for source sequences (token ids, one row each)
+    when its decoder reads its own previous prediction (greedy decoding, after DECODE's start
+    token), as the designer decodes them."""
+    def predict(feed):
+        return model.predict([feed[name] for name in DECODE["inputs"]], verbose=0)
+    sources = np.atleast_2d(np.asarray(sources)).astype(np.int32)     # one sequence: one row
+    return greedy_decode(predict, {DECODE["source_input"]: sources}, DECODE["steps"],
+                         DECODE["start"], DECODE["decoder_input"])
+
+
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,11 +186,17 @@ def main(argv=None):
     parser.add_argument("--summary", action="store_true", help="only build and summarise")
     parser.add_argument("--predict", metavar="RAW.npy",
                         help="print the prediction (class name, or outputs) of each raw sample "
-                             "in this .npy file (values as in the data set, before scaling)")
+                             "in this .npy file (values as in the data set, before scaling); "
+                             "a design trained with teacher forcing: the greedily decoded "
+                             "tokens of each source sequence (token ids, one row each)")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(SEED)
     if args.predict:
         model = train(weights=args.weights)
+        if DECODE is not None:
+            for row in decode_sequences(model, np.load(args.predict, allow_pickle=False)):
+                print(" ".join(str(int(token)) for token in row))
+            return
         outputs, names = predict_raw(model, np.load(args.predict, allow_pickle=False))
         for i, row in enumerate(outputs):
             print(names[i] if names is not None else " ".join(repr(float(v))

@@ -17,11 +17,11 @@ from netdesigner.backends.export import ExportError
 from netdesigner.backends.export.codegen import (Names, docstring, render_value,
                                                  script_header, string_literal)
 from netdesigner.backends.export.script import script_source
-from netdesigner.backends.export.templates import gan_runtime, supervised_runtime
+from netdesigner.backends.export.templates import decoding_runtime, gan_runtime, supervised_runtime
 
 from .conftest import load_sample, two_heads
 
-TEMPLATES = (supervised_runtime, gan_runtime)
+TEMPLATES = (supervised_runtime, gan_runtime, decoding_runtime)
 
 
 # -- the templates are self-contained ---------------------------------------------------------
