@@ -216,8 +216,9 @@ def test_trained_network_exports_a_script_that_runs_and_a_savedmodel_and_onnx_th
         if entry == "SavedModel":     # with its preprocessing, named in the message
             assert outcome["paths"] == [str(target), f"{target}.preprocessing.json"]
             assert "serve_raw" in window.transfers.last_box.text()
-        else:
-            assert outcome["paths"] == [str(target)]
+        else:                         # beside it: raw samples in, and what they need
+            assert outcome["paths"] == [str(target), str(out / "lenet.raw.onnx"),
+                                        str(out / "lenet.preprocessing.json")]
         window.transfers.last_box.close()
 
     # the script, alone in a fresh process: trains on its data file from the trained weights
