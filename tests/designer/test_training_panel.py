@@ -51,7 +51,7 @@ def run_to_end(qtbot, window, timeout=90_000):
     panel.poll()
 
 
-@pytest.mark.parametrize("backend", ["numpy", "keras"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("keras", marks=pytest.mark.long)])
 def test_training_from_the_gui_streams_plots_and_stays_responsive(window, qtbot, tmp_path,
                                                                    backend):
     path = copy_sample("mlp_digits.graph", tmp_path, epochs=6, backend=backend)

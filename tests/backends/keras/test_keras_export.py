@@ -144,6 +144,7 @@ def test_keras_file_reloads_in_safe_mode(tmp_path):
     assert _normalised(again.get_config()) == _normalised(model.get_config())
 
 
+@pytest.mark.long      # make test's budget; the ONNX outputs are checked in make test-long too
 def test_onnx_gives_the_same_outputs(tmp_path):
     graph = load_sample("cnn_digits")
     model, xs = _trained(graph)

@@ -325,6 +325,7 @@ def test_the_runner_trains_with_the_keras_backend(tmp_path):
                                   "dense_2/bias"}
 
 
+@pytest.mark.long      # make test's budget (3.5 s)
 def test_a_design_with_blocks_trains():
     from netdesigner.backends.jobs import prepare
     graph = load_sample("resnet_digits")
