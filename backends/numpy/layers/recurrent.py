@@ -61,6 +61,33 @@ class SimpleRNNCell:
         return da, (dh if rmask is None else dh * rmask,)
 
 
+def lstm_gates(a, c, params):
+    """The LSTM update from the gate pre-activations `a` (i, f, g, o along the last axis) and
+    the cell state `c`: (h', c', what the backward pass needs). Shared by LSTM and ConvLSTM2D."""
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
+    i = _act(params, "recurrent_activation", a_i)
+    f = _act(params, "recurrent_activation", a_f)
+    g = _act(params, "activation", a_g)
+    o = _act(params, "recurrent_activation", a_o)
+    c_new = f * c + i * g
+    tc = _act(params, "activation", c_new)
+    return o * tc, c_new, (c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc)
+
+
+def lstm_gates_backward(dh_new, dc_new, gates, params):
+    """The gradients of `lstm_gates`: (d a, d c)."""
+    c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc = gates
+    do = dh_new * tc
+    dc = dc_new + _act_grad(params, "activation", dh_new * o, c_new, tc)
+    da = np.concatenate([
+        _act_grad(params, "recurrent_activation", dc * g, a_i, i),
+        _act_grad(params, "recurrent_activation", dc * c, a_f, f),
+        _act_grad(params, "activation", dc * i, a_g, g),
+        _act_grad(params, "recurrent_activation", do, a_o, o),
+    ], axis=-1)
+    return da, dc * f
+
+
 class LSTMCell:
     """Gates i (input), f (forget), o (output) in (0, 1); candidate g.
     c' = f * c + i * g;   h' = o * act(c')."""
@@ -69,31 +96,15 @@ class LSTMCell:
     def step(xw, state, U, b, params, rmask):
         h, c = state
         h_in = h if rmask is None else h * rmask
-        a = xw + h_in @ U
-        a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
-        i = _act(params, "recurrent_activation", a_i)
-        f = _act(params, "recurrent_activation", a_f)
-        g = _act(params, "activation", a_g)
-        o = _act(params, "recurrent_activation", a_o)
-        c_new = f * c + i * g
-        tc = _act(params, "activation", c_new)
-        h_new = o * tc
-        return (h_new, c_new), (h_in, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc, rmask)
+        h_new, c_new, gates = lstm_gates(xw + h_in @ U, c, params)
+        return (h_new, c_new), (h_in, gates, rmask)
 
     def step_back(dstate, cache, U, params, grads):
-        dh_new, dc_new = dstate
-        h_in, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc, rmask = cache
-        do = dh_new * tc
-        dc = dc_new + _act_grad(params, "activation", dh_new * o, c_new, tc)
-        da = np.concatenate([
-            _act_grad(params, "recurrent_activation", dc * g, a_i, i),
-            _act_grad(params, "recurrent_activation", dc * c, a_f, f),
-            _act_grad(params, "activation", dc * i, a_g, g),
-            _act_grad(params, "recurrent_activation", do, a_o, o),
-        ], axis=-1)
+        h_in, gates, rmask = cache
+        da, dc = lstm_gates_backward(*dstate, gates, params)
         grads["recurrent_kernel"] += h_in.T @ da
         dh = da @ U.T
-        return da, (dh if rmask is None else dh * rmask, dc * f)
+        return da, (dh if rmask is None else dh * rmask, dc)
 
 
 class GRUCell:
@@ -406,17 +417,8 @@ class ConvLSTM2D:
         hs, caches = [], []
         for t in range(steps):
             zh, conv_h = conv_forward(h, weights["recurrent_kernel"], (1, 1), (1, 1), rec_pads)
-            a = zx[:, t] + zh
-            a_i, a_f, a_g, a_o = np.split(a, 4, axis=-1)
-            i = _act(params, "recurrent_activation", a_i)
-            f = _act(params, "recurrent_activation", a_f)
-            g = _act(params, "activation", a_g)
-            o = _act(params, "recurrent_activation", a_o)
-            c_new = f * c + i * g
-            tc = _act(params, "activation", c_new)
-            h = o * tc
-            caches.append((conv_h, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc))
-            c = c_new
+            h, c, gates = lstm_gates(zx[:, t] + zh, c, params)
+            caches.append((conv_h, gates))
             hs.append(h)
         y = np.stack(hs, axis=1) if params["return_sequences"] else h
         return y, (conv_in, caches, x.shape, params)
@@ -426,28 +428,20 @@ class ConvLSTM2D:
         steps = len(caches)
         rk = {"recurrent_kernel": 0}
         dzx = None
-        dh = np.zeros_like(caches[0][1])
+        dh = np.zeros_like(caches[0][1][0])         # shaped as the cell state
         dc = np.zeros_like(dh)
         for t in reversed(range(steps)):
-            conv_h, c, a_i, a_f, a_g, a_o, i, f, g, o, c_new, tc = caches[t]
+            conv_h, gates = caches[t]
             if params["return_sequences"]:
                 dh = dh + dy[:, t]
             elif t == steps - 1:
                 dh = dh + dy
-            do = dh * tc
-            dc = dc + _act_grad(params, "activation", dh * o, c_new, tc)
-            da = np.concatenate([
-                _act_grad(params, "recurrent_activation", dc * g, a_i, i),
-                _act_grad(params, "recurrent_activation", dc * c, a_f, f),
-                _act_grad(params, "activation", dc * i, a_g, g),
-                _act_grad(params, "recurrent_activation", do, a_o, o),
-            ], axis=-1)
+            da, dc = lstm_gates_backward(dh, dc, gates, params)
             if dzx is None:
                 dzx = np.empty((da.shape[0], steps) + da.shape[1:], dtype=da.dtype)
             dzx[:, t] = da
             dh, drk, _ = conv_backward(da, conv_h, need_dx=t > 0)
             rk["recurrent_kernel"] = rk["recurrent_kernel"] + drk
-            dc = dc * f
         dframes, dkernel, dbias = conv_backward(
             dzx.reshape((-1,) + dzx.shape[2:]), conv_in, not params.get(NO_INPUT_GRAD),
             params["use_bias"])
