@@ -109,6 +109,7 @@ def test_preflight_refuses_onnx_and_lists_the_layer(window, tmp_path, monkeypatc
     assert len(asked) == 1 and len(shown) == 1 and not window.transfers.busy
 
 
+@pytest.mark.long      # a worker loads TensorFlow (~4 s): make test's budget
 def test_keras_export_ends_with_the_path_and_an_open_folder_button(window, qtbot, tmp_path,
                                                                    monkeypatch):
     assert window.open_file(copy_sample("xor_mlp.graph", tmp_path), ask=False)
@@ -134,6 +135,7 @@ def test_keras_export_ends_with_the_path_and_an_open_folder_button(window, qtbot
     box.close()
 
 
+@pytest.mark.long      # a worker loads TensorFlow (~4 s): make test's budget
 def test_opening_the_export_menu_warms_a_worker_that_the_export_then_uses(window, qtbot,
                                                                          tmp_path, monkeypatch):
     assert window.open_file(copy_sample("xor_mlp.graph", tmp_path), ask=False)
