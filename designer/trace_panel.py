@@ -600,8 +600,11 @@ class TracePanel(QWidget):
 
     # -- project changes ------------------------------------------------------------------------
     def show_project(self, project) -> None:
-        """Another project is open: nothing of the last trace stays (ProjectViews)."""
+        """Another project is open: nothing of the last trace stays (ProjectViews), nor what
+        was drawn or typed for the last project."""
         self.clear()
+        self.pad.clear()
+        self.tokens.clear()
         project.document.graphEvent.connect(self.design_changed)
         self.update_given()
 

@@ -108,6 +108,11 @@ def test_a_test_thumbnail_or_strokes_on_the_pad_are_traced(window, qtbot, tmp_pa
     assert not panel.trace_drawing()
     assert "empty" in panel.status.text()
 
+    # another project of the same picture size: the last project's drawing does not stay
+    draw(panel.pad, [(1, 2), (1, 5)])
+    open_sample(window, tmp_path, "mlp_digits")
+    assert panel.drawing_box.isVisible() and not panel.pad.ink.any()
+
 
 def test_a_typed_sequence_is_checked_then_traced(window, qtbot, tmp_path):
     prepared, model = open_sample(window, tmp_path, "transformer_sentiment")
@@ -133,6 +138,8 @@ def test_a_typed_sequence_is_checked_then_traced(window, qtbot, tmp_path):
     np.testing.assert_array_equal(traced.layers["input_1"].outputs[0], typed)
     out = model.forward([np.array([typed], dtype=np.int32)], training=False)
     np.testing.assert_array_equal(traced.prediction[0], out[0][0])
+    open_sample(window, tmp_path, "embedding_lstm_sentiment")   # another project: nothing typed
+    assert panel.tokens_box.isVisible() and panel.tokens.text() == ""
 
 
 @pytest.mark.long        # the spawned worker process, as the window runs it (~2 s to start)
