@@ -111,24 +111,6 @@ def predictor(backend: str, model, input_ids: list) -> Callable[[dict], np.ndarr
     return predict
 
 
-def trained_model(backend: str, prepared, weights: str | None = None):
-    """The model of a prepared design on `backend` (numpy or keras), with the weights of the
-    .npz given (else the design's seeded initial weights); a ValueError when they do not fit."""
-    if backend == "keras":
-        from .keras.compiler import compile_graph
-        from .keras.weights import load_any as load
-    else:
-        from .numpy.model import compile_graph
-        from .numpy.weights import load_npz as load
-    model = compile_graph(prepared.network, prepared.settings)
-    if weights:
-        try:
-            load(model, weights)
-        except (OSError, KeyError, ValueError) as e:
-            raise DecodingError(f"{weights}: these weights do not fit the design ({e})") from None
-    return model
-
-
 def decode(backend: str, model, plan: dict, sources: np.ndarray) -> np.ndarray:
     """The greedy-decoded tokens (n, steps) of a trained model for the source sequences."""
     return greedy_decode(predictor(backend, model, plan["inputs"]),

@@ -58,6 +58,25 @@ def prepare(graph, base_dir) -> Prepared:
     return mode_named(graph.training.get("mode", "supervised")).prepare(graph, base_dir)
 
 
+def model_with_weights(backend: str, prepared, weights=None, error=ValueError):
+    """The model of a prepared design on `backend` (numpy or keras) with the weights of the
+    .npz given (else the design's seeded initial weights); `error` (a ValueError) names the file
+    when they do not fit. The one way trace and predict load a model."""
+    if backend == "keras":
+        from .keras.compiler import compile_graph
+        from .keras.weights import load_any as load
+    else:
+        from .numpy.model import compile_graph
+        from .numpy.weights import load_npz as load
+    model = compile_graph(prepared.network, prepared.settings)
+    if weights:
+        try:
+            load(model, weights)
+        except (OSError, KeyError, ValueError) as e:
+            raise error(f"{weights}: these weights do not fit the design ({e})") from None
+    return model
+
+
 def fit_options(backend: str, options: dict, settings: dict) -> dict:
     """The backend options of a run: the project's device, then the job's own options."""
     if backend not in BACKENDS:

@@ -17,10 +17,8 @@ import numpy as np
 from netdesigner.graph import Graph, fileformat
 
 from .data import prepare_samples
-from .jobs import prepare
+from .jobs import model_with_weights, prepare
 from .numpy.losses import from_settings
-from .numpy.model import compile_graph
-from .numpy.weights import load_npz
 
 SPLITS = ("test", "val", "train")
 
@@ -310,13 +308,7 @@ def attention_weights(model) -> dict:
 
 def traced_model(prepared, weights):
     """The NumPy model a trace runs: the design's seeded initial weights, or the .npz given."""
-    model = compile_graph(prepared.network, prepared.settings)
-    if weights:
-        try:
-            load_npz(model, weights)
-        except (OSError, KeyError, ValueError) as e:
-            raise TraceError(f"{weights}: these weights do not fit the design ({e})") from None
-    return model
+    return model_with_weights("numpy", prepared, weights, TraceError)
 
 
 def _numpy_trace(model, x, y, settings: dict) -> dict:

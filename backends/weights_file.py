@@ -51,3 +51,4 @@ def weights_path(project: str | Path) -> Path:
     """Trained weights live beside the project: net.graph -> net.weights.npz."""
     project = Path(project)
     return project.with_name(project.stem + ".weights.npz")
+

@@ -566,7 +566,7 @@ def cmd_predict(args) -> int:
     from pathlib import Path
 
     from netdesigner.backends import decoding
-    from netdesigner.backends.jobs import prepare
+    from netdesigner.backends.jobs import model_with_weights, prepare
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)
     weights = chosen_weights(args)
@@ -579,7 +579,7 @@ def cmd_predict(args) -> int:
                 "a decoder_in array that starts with a start token, e.g. the reverse_teacher "
                 "data set): there is nothing to decode greedily")
         sources = decoding.parse_sequences(args.tokens, plan)
-        model = decoding.trained_model(args.backend, prepared, weights)
+        model = model_with_weights(args.backend, prepared, weights, decoding.DecodingError)
         tokens = decoding.decode(args.backend, model, plan, sources)
     except ValueError as e:                  # DecodingError, a data fault, unreadable weights
         print(f"error: {e}", file=sys.stderr)

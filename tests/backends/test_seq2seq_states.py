@@ -14,6 +14,7 @@ import pytest
 
 from netdesigner.backends import data, decoding, jobs
 from netdesigner.backends.export.templates import decoding_runtime
+from netdesigner.backends.jobs import model_with_weights
 from netdesigner.graph import Graph, fileformat
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -88,7 +89,7 @@ def test_netdesigner_predict_decodes_typed_sequences(capsys):
     out = json.loads(capsys.readouterr().out)
     prepared = jobs.prepare(fileformat.load(SAMPLE), str(SAMPLES))
     plan = decoding.decoding_plan(prepared.network, prepared.split.dataset)
-    model = decoding.trained_model("numpy", prepared)
+    model = model_with_weights("numpy", prepared)
     want = decoding.decode("numpy", model, plan, np.array(out["sources"]))
     assert out["decoded"] == want.tolist() and len(out["decoded"]) == 2
     assert main(["predict", str(SAMPLE), "--random", "--tokens", "3 1 4"]) == 1
