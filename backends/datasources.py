@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from netdesigner.backends import data, progress, tfrecord
+from netdesigner.backends.decoded_cache import DecodedCache
 from netdesigner.backends.data import CLASSIFICATION, REGRESSION, DataError, Dataset, Origin, Rows
 
 #: `streaming: auto` streams a data set whose decoded samples would take more than this
@@ -182,7 +183,9 @@ def image_folder(path: Path) -> Dataset:
             out[k] = data.read_image(paths[i], size, grey)
         return out
     labels = np.array([i for _, i in files], dtype=np.int64)
-    return Dataset(path.name, Rows(len(paths), shape, np.float32, read), labels,
+    # 8-bit images (every mode read_image makes): uint8 on disk, a quarter of float32
+    cache = DecodedCache(len(paths), shape, read, stored=np.uint8)
+    return Dataset(path.name, Rows(len(paths), shape, np.float32, cache.read), labels,
                    CLASSIFICATION, classes,
                    data.image_set_description(path, len(paths), classes) + ", streamed",
                    Origin(path, "images", files=paths))
@@ -260,8 +263,9 @@ def csv_file(path: Path) -> Dataset:
     line_of = FileLines(first_row, np.frombuffer(skipped, np.uint64))
     origin = Origin(path, "csv", line_of, [header[i] for i in feats] + [header[target]])
     described = f"CSV file {path.name}, streamed"
-    x = Rows(n, (len(feats),), np.float32, _csv_reader(path, np.frombuffer(offsets, np.uint64),
+    cache = DecodedCache(n, (len(feats),), _csv_reader(path, np.frombuffer(offsets, np.uint64),
                                                        feats))
+    x = Rows(n, (len(feats),), np.float32, cache.read)
     if first_text is not None:
         order = sorted(names)
         rank = np.empty(len(order), np.int32)      # int32: 4 bytes a row for 1M rows
@@ -474,7 +478,7 @@ def tfrecord_set(path: Path) -> Dataset:
             for h in handles.values():
                 h.close()
         return out
-    x = Rows(n, tuple(shape), np.float32, read)
+    x = Rows(n, tuple(shape), np.float32, DecodedCache(n, tuple(shape), read).read)
     origin = data.Origin(path, "tfrecord", places, files=files)
     described = (f"TFRecord {'file' if path.is_file() else 'folder'} {path.name}: {n} examples"
                  f"{'' if path.is_file() else f' in {len(files)} files'}, streamed")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from netdesigner.graph import fileformat
 
-from . import progress, protocol
+from . import decoded_cache, progress, protocol
 from .modes import BACKENDS, Prepared, mode_named
 
 
@@ -98,9 +98,11 @@ def train(prepared: Prepared, backend: str, on_event, should_stop=None, *,
     if evaluate_only:
         settings["epochs"] = 0
     mode = prepared.mode
-    result = mode.fit(backend, prepared, settings, on_event=on_event, should_stop=should_stop,
-                      stats_every=stats_every, weights_in=weights_in, weights_out=weights_out,
-                      **fit_options(backend, options or {}, settings))
+    with decoded_cache.kept():       # a streamed set's later epochs read what the first decoded
+        result = mode.fit(backend, prepared, settings, on_event=on_event,
+                          should_stop=should_stop, stats_every=stats_every,
+                          weights_in=weights_in, weights_out=weights_out,
+                          **fit_options(backend, options or {}, settings))
     evaluation = None
     if result.reason in ("completed", "early_stopping"):
         for event in mode.after_fit(backend, result, prepared):

@@ -1,0 +1,165 @@
+"""Decoded samples of a streamed data set kept on disk after their first read, so that every
+epoch after the first reads them back instead of decoding them again (as `tf.data`'s
+`cache(filename)` does, but by sample index: every epoch still draws its own order, and a batch
+gives the same values either way).
+
+    read = DecodedCache(n, sample_shape, decode, stored=np.uint8).read   # read(indices)
+
+Decoding a PNG or parsing a CSV line costs more than a step of a small network: the first epoch
+is paced by the decoder, the later ones by the network. The cache holds the samples in
+`stored` (uint8 for 8-bit images: a quarter of their float32 size; checked to be lossless on
+every write, else the cache turns itself off) in an anonymous temporary file (deleted when the
+process ends, however it ends) read and written with pread/pwrite: its pages live in the
+kernel's page cache, not in the process's memory, and the kernel takes them back when memory
+runs short. It is on only while a run trains (`kept()`; the designer's data checks read the
+training split for the scaling statistics and would fill a cache nobody reads), and holds
+what fits: at most `LIMIT_BYTES` (`NETDESIGNER_CACHE_BYTES`), and never more than half the
+free space of its folder (`NETDESIGNER_CACHE_DIR`, else the temporary folder); samples
+beyond that are decoded every time. Any failure to write or read it (a full disk) turns it off
+and the samples are decoded again: the cache can make training faster, never wrong.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+import threading
+from typing import Callable
+
+import numpy as np
+
+#: the most bytes one data set's cache takes on disk (NETDESIGNER_CACHE_BYTES overrides)
+LIMIT_BYTES = 8 * 2**30
+DIR_ENV, BYTES_ENV = "NETDESIGNER_CACHE_DIR", "NETDESIGNER_CACHE_BYTES"
+
+_active = 0                         # runs training in this process (kept() nests)
+_active_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def kept():
+    """Samples read inside this block are cached (a training run)."""
+    global _active
+    with _active_lock:
+        _active += 1
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active -= 1
+
+
+def active() -> bool:
+    return _active > 0
+
+
+def limit_bytes() -> int:
+    text = os.environ.get(BYTES_ENV, "").strip()
+    try:
+        return max(0, int(float(text))) if text else LIMIT_BYTES
+    except ValueError:
+        return LIMIT_BYTES
+
+
+class DecodedCache:
+    """`decode(indices) -> array (k, *sample_shape)` with the samples read before kept on disk."""
+
+    def __init__(self, n: int, sample_shape: tuple, decode: Callable, stored=np.float32,
+                 out=np.float32):
+        self.n, self.sample_shape, self.decode = int(n), tuple(sample_shape), decode
+        self.stored, self.out = np.dtype(stored), np.dtype(out)
+        self.row_bytes = max(1, math.prod(self.sample_shape)) * self.stored.itemsize
+        self.cached = np.zeros(self.n, bool)
+        self.capacity = None            # rows that fit (the first `capacity` indices), once known
+        self.file = None
+        self.off = False
+        self._lock = threading.Lock()
+
+    @property
+    def cached_count(self) -> int:
+        return int(self.cached.sum())
+
+    def _open(self):
+        """The cache file, made on the first write; None when off or nothing fits."""
+        if self.file is not None or self.off:
+            return self.file
+        with self._lock:
+            if self.file is None and not self.off:
+                folder = os.environ.get(DIR_ENV) or tempfile.gettempdir()
+                try:
+                    free = shutil.disk_usage(folder).free
+                    budget = min(limit_bytes(), free // 2)
+                    self.capacity = min(self.n, budget // self.row_bytes)
+                    if self.capacity < 1:
+                        self.off = True
+                    else:
+                        self.file = tempfile.TemporaryFile(dir=folder,
+                                                           prefix="netdesigner-decoded-")
+                except OSError:
+                    self.off = True
+        return self.file
+
+    def _turn_off(self) -> None:
+        self.off = True
+        self.cached[:] = False
+        file, self.file = self.file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, np.int64)
+        if not active() or self.off:
+            return self.decode(idx)
+        hit = self.cached[idx]
+        out = np.empty((len(idx),) + self.sample_shape, self.out)
+        if hit.any() and not self._read_back(idx[hit], out, np.flatnonzero(hit)):
+            hit[:] = False
+        miss = np.flatnonzero(~hit)
+        if len(miss):
+            values = self.decode(idx[miss])
+            out[miss] = values
+            self._store(idx[miss], values)
+        return out
+
+    def _read_back(self, rows: np.ndarray, out: np.ndarray, positions: np.ndarray) -> bool:
+        file = self.file
+        if file is None:
+            return False
+        size = self.row_bytes
+        try:
+            fd = file.fileno()
+            parts = [os.pread(fd, size, int(i) * size) for i in rows]
+        except (OSError, ValueError):            # closed by another thread turning it off
+            return False
+        if any(len(p) != size for p in parts):
+            self._turn_off()
+            return False
+        values = np.frombuffer(b"".join(parts), self.stored)
+        out[positions] = values.reshape((len(rows),) + self.sample_shape)
+        return True
+
+    def _store(self, rows: np.ndarray, values: np.ndarray) -> None:
+        file = self._open()
+        if file is None:
+            return
+        keep = rows < self.capacity
+        if not keep.any():
+            return
+        rows, values = rows[keep], values[keep]
+        stored = values.astype(self.stored)
+        if self.stored != values.dtype and not np.array_equal(stored, values):
+            self._turn_off()                  # not what this source promised: never lossy
+            return
+        size = self.row_bytes
+        try:
+            fd = file.fileno()
+            for i, v in zip(rows, stored):
+                if os.pwrite(fd, v.tobytes(), int(i) * size) != size:
+                    raise OSError("short write")
+        except (OSError, ValueError):
+            self._turn_off()
+            return
+        self.cached[rows] = True              # only once its bytes are written
