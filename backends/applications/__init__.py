@@ -105,3 +105,19 @@ def design_text(name: str) -> str:
 def load(name: str) -> Graph:
     """The shipped design of keras.applications.`name`, read as any `.graph` file is."""
     return fileformat.loads(design_text(name), f"{file_name(name)} (netdesigner's catalogue)")
+
+
+def shipped_name(source) -> str | None:
+    """NAME when `source` is "keras.applications.NAME" and its design is available here (the
+    catalogue has it, for the installed Keras); None otherwise."""
+    from netdesigner.backends.keras.importer import APPLICATION_SOURCE
+    match = APPLICATION_SOURCE.fullmatch(str(source))
+    return match.group(1) if match and available(match.group(1)) else None
+
+
+def save_design(name: str, out) -> tuple[Graph, list[Path]]:
+    """Write the shipped design of `name` as the `.graph` file `out` (what the import of
+    keras.applications.NAME without weights writes); the graph and the paths written."""
+    graph = load(name)
+    fileformat.save(graph, out)
+    return graph, [Path(out)]

@@ -56,6 +56,21 @@ def test_a_damaged_catalogue_file_is_a_sentence(tmp_path, monkeypatch):
         applications.load("ResNet50")                   # fileformat's own checks name it
 
 
+def test_the_cli_imports_a_shipped_application_without_weights_from_the_catalogue(
+        tmp_path, capsys, monkeypatch):
+    from netdesigner.designer.cli import main
+    live = []
+    monkeypatch.setattr("netdesigner.backends.keras.importer.import_file",
+                        lambda *a, **k: live.append(a) or (applications.load("VGG16"), []))
+    out = tmp_path / "resnet.graph"
+    assert main(["import", "keras.applications.ResNet50", str(out), "--no-weights"]) == 0
+    assert live == [] and out.read_text() == applications.design_text("ResNet50")
+    assert capsys.readouterr().out == f"wrote {out}\n177 layers\n"
+    # with its weights (a random draw, written beside it) the model is built and converted
+    assert main(["import", "keras.applications.ResNet50", str(out)]) == 0
+    assert live == [("keras.applications.ResNet50", str(out))]
+
+
 @pytest.mark.long       # builds every architecture twice with Keras: ~40 s
 def test_the_catalogue_is_what_the_live_import_writes(tmp_path):
     """Live: keras.applications.NAME(weights=None) through the worker's ImportJob, text equal to
