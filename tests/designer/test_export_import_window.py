@@ -341,6 +341,20 @@ def test_another_keras_version_imports_the_application_live(window, monkeypatch)
     assert started == [(("keras.applications.ResNet50", "ResNet50"), {"weights": False})]
 
 
+def test_a_damaged_shipped_design_is_a_failed_import_in_a_sentence(window, monkeypatch):
+    shown = record_boxes(monkeypatch)
+    before = window.document
+
+    def damaged(name):
+        raise ValueError(f"{name}.graph.gz: cannot be read (Not a gzipped file)")
+    monkeypatch.setattr("netdesigner.backends.applications.load", damaged)
+    choose_application(monkeypatch, "VGG16")
+    menu_action(window, "File", "Import", "Keras Application").trigger()
+    assert shown == [("critical", "Import failed",
+                      "VGG16.graph.gz: cannot be read (Not a gzipped file)")]
+    assert window.document is before and not window.transfers.last_outcome["ok"]
+
+
 GUI_PROCESS_CHECK = r'''
 import sys
 from pathlib import Path
