@@ -67,7 +67,13 @@ def run_export(job: ExportJob) -> dict:
 
 
 def run_import(job: ImportJob) -> dict:
-    from .keras.importer import import_file
+    from .keras.importer import APPLICATION_SOURCE, import_file
+    if APPLICATION_SOURCE.fullmatch(job.source):
+        # Keras numbers the names of unnamed layers per process (input_layer_1 after the
+        # warm-up model, InceptionV3's conv2d_5...): counted afresh, an application's design
+        # is the same in any worker, and equal to the one shipped in backends.applications
+        import keras
+        keras.backend.clear_session(free_memory=False)
     graph, written = import_file(job.source, job.out, weights=job.weights)
     return {"ok": True, "paths": [str(p) for p in written], "layers": len(graph), "note": ""}
 

@@ -414,9 +414,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from netdesigner.backends import applications
     from netdesigner.backends.keras.importer import ImportProblem, import_file
+    # an application without weights: its design converted ahead of time, if it is shipped
+    # for the installed Keras (no TensorFlow; the same text the conversion writes)
+    shipped = applications.shipped_name(args.model) if args.no_weights else None
     try:
-        graph, written = import_file(args.model, args.out, weights=not args.no_weights)
+        if shipped:
+            graph, written = applications.save_design(shipped, args.out)
+        else:
+            graph, written = import_file(args.model, args.out, weights=not args.no_weights)
     except ImportProblem as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS

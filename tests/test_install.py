@@ -63,6 +63,8 @@ def test_installed_wheel_beside_pypi_backends_and_designer(tmp_path):
         "g = nd.load(g_path)\n"
         "assert nd.validate(g) == [], nd.validate(g)\n"
         "assert nd.diff(g, nd.load(g_path)).equal\n"
+        "from netdesigner.backends import applications\n"       # its data files installed
+        "assert applications.available('ResNet50') and len(applications.load('ResNet50')) == 177\n"
         "assert nd.build_keras(g).count_params() == nd.build_numpy(g).count_params == 2410\n"
         f"run = nd.train(g, epochs=1, batch_size=100000, base_dir={str(SAMPLE.parent)!r})\n"
         "assert run.result.steps == 1 and run.result.reason == 'completed', run.result\n"

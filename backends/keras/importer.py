@@ -1285,11 +1285,15 @@ def custom_class_message(path, unknown: list[tuple]) -> str:
             + "  a .keras file holds each layer's class name and arguments, not its code.")
 
 
+#: how a source names a keras.applications architecture rather than a file
+APPLICATION_SOURCE = re.compile(r"(?:keras\.)?applications\.(\w+)")
+
+
 def load_keras_model(source):
     """A model from a `.keras` / `.h5` file (safe mode), or `keras.applications.NAME` (built
     with weights=None)."""
     text = str(source)
-    m = re.fullmatch(r"(?:keras\.)?applications\.(\w+)", text)
+    m = APPLICATION_SOURCE.fullmatch(text)
     if not m and not Path(text).exists():         # said before TensorFlow loads (seconds)
         raise ValueError(f"{text}: no such file (give a .keras file or "
                          f"keras.applications.NAME)")

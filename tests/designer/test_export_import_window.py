@@ -278,6 +278,8 @@ def test_import_a_keras_file_and_a_keras_application(window, qtbot, tmp_path, mo
     window.transfers.last_outcome = None
     monkeypatch.setattr("netdesigner.designer.transfer.ApplicationsDialog.exec",
                         lambda self: QDialog.Accepted)        # MobileNetV2 is preselected
+    # the live conversion, as with another Keras version (the shipped catalogue is not used)
+    monkeypatch.setattr("netdesigner.backends.applications.available", lambda name: False)
     menu_action(window, "File", "Import", "Keras Application").trigger()
     outcome = transfer_done(qtbot, window)
     assert outcome["ok"], outcome
@@ -288,6 +290,69 @@ def test_import_a_keras_file_and_a_keras_application(window, qtbot, tmp_path, mo
     item = window.scene.nodes[first]
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     assert visible.intersects(item.sceneBoundingRect())
+
+
+def choose_application(monkeypatch, name):
+    """ApplicationsDialog answered with `name` chosen in its list; its entries recorded."""
+    from netdesigner.designer.transfer import APPLICATIONS
+    entries = []
+
+    def answer(dialog):
+        entries.extend(dialog.list.item(i).text() for i in range(dialog.list.count()))
+        dialog.list.setCurrentRow(APPLICATIONS.index(name))
+        return QDialog.Accepted
+    monkeypatch.setattr("netdesigner.designer.transfer.ApplicationsDialog.exec", answer)
+    return entries
+
+
+def test_a_shipped_keras_application_opens_at_once_without_a_worker(window, monkeypatch):
+    """File > Import > Keras Application > ResNet50 with the Keras the catalogue was made
+    with: its design is read from backends.applications, no worker, no TensorFlow."""
+    had_tensorflow = "tensorflow" in sys.modules        # other tests of this process may
+    monkeypatch.setattr("netdesigner.designer.transfer.TransferProcess",
+                        lambda *a, **k: pytest.fail("a worker process was started"))
+    entries = choose_application(monkeypatch, "ResNet50")
+    menu_action(window, "File", "Import", "Keras Application").trigger()
+    assert "ResNet50  —  177 layers, 25,636,712 parameters" in entries
+    transfers = window.transfers
+    assert transfers.process is None and transfers.last_outcome["ok"]
+    doc = window.document
+    assert doc.path is None and doc.modified, "a new untitled document, not saved yet"
+    assert len(doc.graph) == 177 and doc.graph.metadata["title"] == "resnet50"
+    assert doc.analysis.errors() == []
+    assert window.training.saved_weights() is None, "weights=None: no weights come along"
+    assert "Imported keras.applications.ResNet50: 177 layers" in \
+        window.statusBar().currentMessage()
+    # fitted: the network's input is on screen
+    item = window.scene.nodes[doc.graph.inputs()[0]]
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert visible.intersects(item.sceneBoundingRect())
+    if not had_tensorflow:
+        assert "tensorflow" not in sys.modules
+
+
+def test_another_keras_version_imports_the_application_live(window, monkeypatch):
+    monkeypatch.setattr("netdesigner.backends.applications.keras_version", lambda: "2.0.0")
+    started = []
+    monkeypatch.setattr("netdesigner.designer.transfer.Transfers.import_source",
+                        lambda self, *a, **k: started.append((a, k)) or True)
+    choose_application(monkeypatch, "ResNet50")
+    menu_action(window, "File", "Import", "Keras Application").trigger()
+    assert started == [(("keras.applications.ResNet50", "ResNet50"), {"weights": False})]
+
+
+def test_a_damaged_shipped_design_is_a_failed_import_in_a_sentence(window, monkeypatch):
+    shown = record_boxes(monkeypatch)
+    before = window.document
+
+    def damaged(name):
+        raise ValueError(f"{name}.graph.gz: cannot be read (Not a gzipped file)")
+    monkeypatch.setattr("netdesigner.backends.applications.load", damaged)
+    choose_application(monkeypatch, "VGG16")
+    menu_action(window, "File", "Import", "Keras Application").trigger()
+    assert shown == [("critical", "Import failed",
+                      "VGG16.graph.gz: cannot be read (Not a gzipped file)")]
+    assert window.document is before and not window.transfers.last_outcome["ok"]
 
 
 GUI_PROCESS_CHECK = r'''
