@@ -7,6 +7,7 @@ import sys
 def run(path: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from . import collection
     from .main_window import MainWindow
     from .theme import LIGHT, apply_palette
 
@@ -16,6 +17,7 @@ def run(path: str | None = None) -> int:
     apply_palette(app, LIGHT)
     window = MainWindow()
     window.show()
+    collection.startup_done()
     if path:
         window.open_file(path, ask=False)
     else:

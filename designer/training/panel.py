@@ -14,7 +14,6 @@ main thread against a QObject destructor in the reader thread).
 """
 from __future__ import annotations
 
-import gc
 import html
 import queue
 import shutil
@@ -38,6 +37,7 @@ from netdesigner.graph.expand import SEPARATOR, expand_blocks
 from netdesigner.graph.params import CHOICE, Param
 from netdesigner.graph.training import OPTIMIZERS, SETTINGS
 
+from .. import collection
 from ..document import DEFAULT_DATASET
 from ..param_form import ParamForm
 from ..project_view import ProjectState
@@ -132,7 +132,6 @@ class TrainingPanel(QWidget):
         self._start_after_check: bool | None = None   # evaluate_only of a waiting Start
         self._results: queue.SimpleQueue = queue.SimpleQueue()   # from the check threads
         self._checks_running = 0
-        self._gc_was_enabled = True
 
         self.settings_box = QWidget()
         self.settings_layout = QVBoxLayout(self.settings_box)
@@ -360,16 +359,14 @@ class TrainingPanel(QWidget):
                                f"for its targets.")
             return
         try:
-            text = fileformat.dumps(self.document.graph)
+            text = fileformat.dumps(self.document.graph, indent=None)   # on the GUI thread
         except (ValueError, OverflowError) as e:       # a project that cannot be written
             self._checked = None
             self._data_checked(self.data_check, None, f"cannot check the data: {e}")
             return
         self._checked = self._state_now()
         self.data_label.setText("Reading the data set…")
-        if self._checks_running == 0:
-            self._gc_was_enabled = gc.isenabled()
-            gc.disable()
+        collection.pause()                 # resumed as its result comes in (or at shutdown)
         self._checks_running += 1
         # a daemon: a thread stuck on a dead network disk must not keep the program from
         # quitting
@@ -389,10 +386,9 @@ class TrainingPanel(QWidget):
                     self.data_label.setText(f"Reading the data set… {escape(message)}")
                 continue
             self._checks_running -= 1
+            collection.resume()
             if self._checks_running == 0:
                 self.check_timer.stop()
-                if self._gc_was_enabled:
-                    gc.enable()
             self._data_checked(number, split, message)
 
     def _data_checked(self, number: int, split, message: str) -> None:
@@ -695,8 +691,8 @@ class TrainingPanel(QWidget):
     def shutdown(self) -> None:
         self.data_check += 1             # a data check still reading is ignored
         self.check_timer.stop()
-        if self._checks_running and self._gc_was_enabled:
-            gc.enable()                  # this panel will not collect its checks any more
+        for _ in range(self._checks_running):
+            collection.resume()          # this panel will not collect its checks any more
         self._checks_running = 0
         self.recheck_timer.stop()
         self._abandon_run()
