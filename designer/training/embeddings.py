@@ -51,6 +51,7 @@ class EmbeddingsView(QWidget):
         self.points = pg.ScatterPlotItem(size=8, pen=None)
         self.plot.addItem(self.points)
         self.labels: list[pg.TextItem] = []
+        self.stale = False            # the design or its weights changed while it was hidden
 
         pick = QHBoxLayout()
         pick.addWidget(QLabel("word"))
@@ -114,6 +115,12 @@ class EmbeddingsView(QWidget):
             self.clear()
             return
         self._set_available(True)
+        if not self.isVisible():
+            # reading the vectors and projecting them costs tens of ms after every burst of
+            # edits: done when the tab is shown (showEvent)
+            self.stale = True
+            return
+        self.stale = False
         weights = self.weights()
         try:
             vectors = embeddings.word_vectors(graph, None if weights is None else str(weights))
@@ -125,6 +132,11 @@ class EmbeddingsView(QWidget):
             self.caption.setText(f"<span style='color:#d32f2f'>No word vectors: {e}</span>")
             return
         self.show_vectors(vectors, trained=weights is not None)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.stale:
+            self.refresh()
 
     # -- showing --------------------------------------------------------------------------------
     def show_vectors(self, vectors: embeddings.WordVectors, trained: bool = True) -> None:

@@ -41,6 +41,8 @@ def test_the_view_shows_a_trained_models_neighbours_and_projection(qtbot, tmp_pa
     view = EmbeddingsView(lambda: trained[-1] if trained else None)
     qtbot.addWidget(view)
     view.show_project(ProjectState(Document.open(path)))
+    assert view.vectors is None and view.stale        # hidden: nothing computed yet
+    view.show()
     # before training: the initial vectors, said to be untrained, topics mixed
     assert view.vectors is not None and "initial (untrained)" in view.vectors.source
     assert "Train the design" in view.caption.text()
@@ -75,6 +77,9 @@ def test_the_tab_shows_for_word_vector_designs_only_and_forgets_the_last_project
     train_beside(path)
     assert window.open_file(path, ask=False)
     assert panel.plots.isTabVisible(tab)
+    window.show()
+    panel.plots.setCurrentWidget(view)               # the user opens the tab
+    assert view.isVisible()
     assert view.vectors is not None and view.vectors.source == "words.weights.npz"
     assert view.neighbours.count() == 5
     # a data set without words: no tab
@@ -83,7 +88,11 @@ def test_the_tab_shows_for_word_vector_designs_only_and_forgets_the_last_project
     assert not panel.plots.isTabVisible(tab) and view.vectors is None
     window.document.undo.undo()
     window.document.revalidate()
-    assert panel.plots.isTabVisible(tab) and view.vectors is not None
+    assert panel.plots.isTabVisible(tab)
+    if not view.isVisible():                          # another tab became current meanwhile
+        assert view.vectors is None and view.stale   # nothing computed behind the user's back
+        panel.plots.setCurrentWidget(view)
+    assert view.vectors is not None
     # another project: nothing of these vectors stays, and its design has none to show
     assert window.open_file(ROOT / "samples" / "mlp_digits.graph", ask=False)
     assert view.vectors is None and view.neighbours.count() == 0
