@@ -9,9 +9,10 @@ Decoding a PNG or parsing a CSV line costs more than a step of a small network: 
 is paced by the decoder, the later ones by the network. The cache holds the samples in
 `stored` (uint8 for 8-bit images: a quarter of their float32 size; checked to be lossless on
 every write, else the cache turns itself off) in an anonymous temporary file (deleted when the
-process ends, however it ends) read and written with pread/pwrite: its pages live in the
-kernel's page cache, not in the process's memory, and the kernel takes them back when memory
-runs short. It is on only while a run trains (`kept()`; the designer's data checks read the
+process ends, however it ends), written with pwrite and read through a read-only memory map (one
+gather a batch): its pages are the kernel's page cache, which the kernel takes back when memory
+runs short; those a batch touched count in the process's resident memory, as for a mapped NPZ
+file, at most the file's size. It is on only while a run trains (`kept()`; the designer's data checks read the
 training split for the scaling statistics and would fill a cache nobody reads), and holds
 what fits: at most `LIMIT_BYTES` (`NETDESIGNER_CACHE_BYTES`), and never more than half the
 free space of its folder (`NETDESIGNER_CACHE_DIR`, else the temporary folder); samples
@@ -74,6 +75,7 @@ class DecodedCache:
         self.cached = np.zeros(self.n, bool)
         self.capacity = None            # rows that fit (the first `capacity` indices), once known
         self.file = None
+        self.mapped = None              # the file, mapped for reading
         self.off = False
         self._lock = threading.Lock()
 
@@ -95,15 +97,19 @@ class DecodedCache:
                     if self.capacity < 1:
                         self.off = True
                     else:
-                        self.file = tempfile.TemporaryFile(dir=folder,
-                                                           prefix="netdesigner-decoded-")
-                except OSError:
+                        file = tempfile.TemporaryFile(dir=folder, prefix="netdesigner-decoded-")
+                        os.ftruncate(file.fileno(), self.capacity * self.row_bytes)  # sparse
+                        self.mapped = np.memmap(file, self.stored, "r",
+                                                shape=(self.capacity,) + self.sample_shape)
+                        self.file = file
+                except (OSError, ValueError):
                     self.off = True
         return self.file
 
     def _turn_off(self) -> None:
         self.off = True
         self.cached[:] = False
+        self.mapped = None
         file, self.file = self.file, None
         if file is not None:
             with contextlib.suppress(OSError):
@@ -125,20 +131,12 @@ class DecodedCache:
         return out
 
     def _read_back(self, rows: np.ndarray, out: np.ndarray, positions: np.ndarray) -> bool:
-        file = self.file
-        if file is None:
+        mapped = self.mapped
+        if mapped is None:
             return False
-        size = self.row_bytes
-        try:
-            fd = file.fileno()
-            parts = [os.pread(fd, size, int(i) * size) for i in rows]
-        except (OSError, ValueError):            # closed by another thread turning it off
-            return False
-        if any(len(p) != size for p in parts):
-            self._turn_off()
-            return False
-        values = np.frombuffer(b"".join(parts), self.stored)
-        out[positions] = values.reshape((len(rows),) + self.sample_shape)
+        # one gather from the mapped file: a pread per sample gave the interpreter lock up
+        # and waited for it again 64 times a batch, while the training step's thread wanted it
+        out[positions] = mapped[rows]
         return True
 
     def _store(self, rows: np.ndarray, values: np.ndarray) -> None:

@@ -2,7 +2,7 @@
 and against a hand-written tf.data pipeline, in one run (Keras backend; the NumPy backend's
 streamed and preloaded figures too).
 
-    .venv/bin/python bench/data_pipeline.py [--images 6000] [--size 32] [--epochs 3]
+    .venv/bin/python bench/data_pipeline.py [--images 6000] [--size 32] [--epochs 5]
 
 It generates a folder of PNGs (RGB, one sub-folder per class) in a temporary folder, then
 trains the same design (Flatten -> Dense 64 relu -> Dense 10 softmax, batch 64, min-max
@@ -113,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=6000)
     parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     shape = (args.size, args.size, 3)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,8 +5,6 @@ seed), so both backends see the same batches in the same order.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 def inputs_for(model, xs: list) -> list:
@@ -58,6 +56,10 @@ def train_dataset(xs: list, ys: list, perms: np.ndarray, batch_size: int):
 
 # -- streamed data (data.Rows read from disk) ---------------------------------------------------
 
+#: index batches the generator of a streamed epoch's order gives at a time
+CHUNK_BATCHES = 32
+
+
 def _numpy_dtypes(arrays: list, want: list | None = None) -> list:
     """The dtype each streamed array is fed as: the model input's (`want`), else int64 for
     class ids and float32 for everything else (as `targets`)."""
@@ -97,26 +99,6 @@ class EpochOrders:
 
     def __init__(self, n: int, epochs: int, seed: int):
         self.n, self.epochs, self.seed = n, epochs, int(seed)
-        self._rng, self._next = None, 0          # `order`'s draws so far
-        self._recent: dict = {}                  # {epoch: order} of the last two epochs asked
-        self._lock = threading.Lock()
-
-    def order(self, epoch: int) -> np.ndarray:
-        """Epoch `epoch`'s order: kept while the pipeline reads it (and the next one, which
-        its readers start before the last batches of this one are done), drawn in turn, or
-        again from the seed when asked out of turn."""
-        with self._lock:
-            if epoch in self._recent:
-                return self._recent[epoch]
-            if self._rng is None or epoch < self._next:
-                self._rng, self._next = np.random.default_rng([self.seed, 2]), 0
-            while self._next <= epoch:
-                drawn = self._rng.permutation(self.n)
-                self._next += 1
-            self._recent[epoch] = drawn
-            while len(self._recent) > 2:
-                self._recent.pop(min(self._recent))
-            return drawn
 
     def __len__(self) -> int:
         return self.epochs
@@ -129,20 +111,21 @@ class EpochOrders:
 
 def streamed_train_dataset(model, xs: list, ys: list, orders, batch_size: int):
     """`train_dataset` for streamed rows: the same permutations (`EpochOrders`) cut into the
-    same batches, each batch's indices looked up in its epoch's order (kept in NumPy: as a
-    tensor a million rows' order takes another 8-16 MB; and a generator of index batches cost
-    ~0.4 ms a batch, a tenth of a small network's step)."""
+    same batches. A generator gives the index batches CHUNK_BATCHES at a time (one yield per
+    batch cost ~0.4 ms, a tenth of a small network's step), tf.data cuts them into batches
+    (a chunk never crosses an epoch's end). Other ways measured worse: the epoch's order as a
+    tensor (8-16 MB more for a million rows), and the readers looking the indices up in the
+    epoch's order (8 MB more of the reading threads' memory)."""
     import tensorflow as tf
-    steps = -(-orders.n // batch_size)
+    chunk = batch_size * CHUNK_BATCHES
 
-    def indices(number):
-        epoch, step = divmod(int(number), steps)
-        return orders.order(epoch)[step * batch_size:(step + 1) * batch_size].astype(np.int64)
-
-    def index_batch(number):
-        idx = tf.numpy_function(indices, [number], tf.int64, stateful=False)
-        return tf.ensure_shape(idx, (None,))
-    batches = tf.data.Dataset.range(len(orders) * steps).map(index_batch)
+    def index_chunks():
+        for order in orders:
+            for start in range(0, len(order), chunk):
+                yield order[start:start + chunk]
+    chunks = tf.data.Dataset.from_generator(
+        index_chunks, output_signature=tf.TensorSpec((None,), tf.int64))
+    batches = chunks.flat_map(lambda c: tf.data.Dataset.from_tensor_slices(c).batch(batch_size))
     return rows_dataset(model, xs, ys, batches)
 
 

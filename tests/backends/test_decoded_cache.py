@@ -101,8 +101,12 @@ def test_a_lossy_store_or_a_failing_disk_turns_it_off():
     decode, calls = source(4)
     cache = DecodedCache(4, (2, 3), decode)
     with decoded_cache.kept():
-        cache.read(np.arange(4))
+        cache.read(np.arange(2))
+        assert cache.cached_count == 2
         cache.file.close()                     # the disk goes away under it
         np.testing.assert_array_equal(cache.read(np.arange(4)), decode(np.arange(4)))
-        cache.read(np.arange(4))
-    assert cache.off
+        assert cache.off and cache.cached_count == 0
+        expected = decode(np.arange(4))
+        calls.clear()
+        np.testing.assert_array_equal(cache.read(np.arange(4)), expected)
+        assert calls == [4]                    # decoded again, all of them

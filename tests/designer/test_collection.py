@@ -2,6 +2,8 @@
 import gc
 from pathlib import Path
 
+import pytest
+
 from netdesigner.designer import collection
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -37,6 +39,7 @@ def test_startup_objects_are_frozen_so_collections_skip_them():
         gc.unfreeze()
 
 
+@pytest.mark.long          # a main window (~2 s to set up)
 def test_a_data_check_holds_the_collector_until_its_result(window, qtbot):
     window.open_file(SAMPLES / "mlp_digits.graph", ask=False)
     panel = window.training
