@@ -56,8 +56,8 @@ def train_dataset(xs: list, ys: list, perms: np.ndarray, batch_size: int):
 
 # -- streamed data (data.Rows read from disk) ---------------------------------------------------
 
-#: index batches the generator of a streamed epoch's order gives at a time
-CHUNK_BATCHES = 32
+#: batches of a streamed epoch read at once (the generator of its order gives their indices)
+CHUNK_BATCHES = 8
 
 
 def _numpy_dtypes(arrays: list, want: list | None = None) -> list:
@@ -68,10 +68,11 @@ def _numpy_dtypes(arrays: list, want: list | None = None) -> list:
     return [np.dtype(np.int64) if a.dtype.kind in "iu" else np.dtype(np.float32) for a in arrays]
 
 
-def rows_dataset(model, xs: list, ys: list | None, batches):
+def rows_dataset(model, xs: list, ys: list | None, batches, batch_size: int | None = None):
     """A tf.data pipeline over streamed rows: `batches` (a tf.data.Dataset of index vectors)
     read in parallel (`num_parallel_calls`, order kept) by the rows' own readers, prefetched.
-    Gives (x, y) batches, or x alone when `ys` is None."""
+    Gives (x, y) batches, or x alone when `ys` is None; with `batch_size`, each index vector
+    is read at once and cut into batches of that size."""
     import tensorflow as tf
     ys = ys or []
     dtypes = (_numpy_dtypes(xs, [t.dtype for t in model.inputs]) + _numpy_dtypes(ys))
@@ -88,8 +89,12 @@ def rows_dataset(model, xs: list, ys: list | None, batches):
         x, y = pack(list(values[:len(xs)])), list(values[len(xs):])
         return (x, pack(y)) if y else x
 
-    return batches.map(fetch, num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True).prefetch(tf.data.AUTOTUNE)
+    read = batches.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if batch_size is not None:
+        read = read.flat_map(
+            lambda *values: tf.data.Dataset.from_tensor_slices(
+                values if len(values) > 1 else values[0]).batch(batch_size))
+    return read.prefetch(tf.data.AUTOTUNE)
 
 
 class EpochOrders:
@@ -111,11 +116,12 @@ class EpochOrders:
 
 def streamed_train_dataset(model, xs: list, ys: list, orders, batch_size: int):
     """`train_dataset` for streamed rows: the same permutations (`EpochOrders`) cut into the
-    same batches. A generator gives the index batches CHUNK_BATCHES at a time (one yield per
-    batch cost ~0.4 ms, a tenth of a small network's step), tf.data cuts them into batches
-    (a chunk never crosses an epoch's end). Other ways measured worse: the epoch's order as a
-    tensor (8-16 MB more for a million rows), and the readers looking the indices up in the
-    epoch's order (8 MB more of the reading threads' memory)."""
+    same batches. A generator gives the indices of CHUNK_BATCHES batches at a time, which are
+    read at once and then cut into batches (a chunk never crosses an epoch's end): a yield,
+    and a read, per batch cost more interpreter time than a small network's step, and the
+    step's thread waited for it. Other ways measured worse: the epoch's order as a tensor
+    (8-16 MB more for a million rows), and the readers looking the indices up in the epoch's
+    order (8 MB more of the reading threads' memory)."""
     import tensorflow as tf
     chunk = batch_size * CHUNK_BATCHES
 
@@ -125,8 +131,7 @@ def streamed_train_dataset(model, xs: list, ys: list, orders, batch_size: int):
                 yield order[start:start + chunk]
     chunks = tf.data.Dataset.from_generator(
         index_chunks, output_signature=tf.TensorSpec((None,), tf.int64))
-    batches = chunks.flat_map(lambda c: tf.data.Dataset.from_tensor_slices(c).batch(batch_size))
-    return rows_dataset(model, xs, ys, batches)
+    return rows_dataset(model, xs, ys, chunks, batch_size)
 
 
 def streamed_dataset(model, xs: list, ys: list | None, batch_size: int):

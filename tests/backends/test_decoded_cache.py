@@ -39,13 +39,14 @@ def train_counting(root, monkeypatch, backend, epochs=3):
 
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("keras", marks=pytest.mark.long)])
 def test_later_epochs_read_back_what_the_first_decoded(shapes, monkeypatch, backend):
-    cached, reads, once, prepared = train_counting(shapes, monkeypatch, backend)
-    # every training and validation image decoded once (a reader running ahead into the next
-    # epoch may decode a few twice), not three times
-    assert once <= reads < once * 1.3
+    cached, reads, once, prepared = train_counting(shapes, monkeypatch, backend, epochs=5)
+    # every training and validation image decoded once, not five times (readers running
+    # ahead into the next epochs decode some again: Keras reads 8 batches at once, and here
+    # an epoch is only 6 batches)
+    assert once <= reads < once * 2
     monkeypatch.setenv(decoded_cache.BYTES_ENV, "0")          # nothing fits: no cache
-    fresh, reads_fresh, _, _ = train_counting(shapes, monkeypatch, backend)
-    assert reads_fresh >= 3 * once
+    fresh, reads_fresh, _, _ = train_counting(shapes, monkeypatch, backend, epochs=5)
+    assert reads_fresh >= 5 * once
     for a, b in zip(cached, fresh):
         if backend == "numpy":
             np.testing.assert_array_equal(a, b)
