@@ -970,9 +970,7 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     if not len(test):
         test = train
 
-    def reshaped(values):
-        return values.astype(np.float32, copy=False).reshape((len(values),) + shape)
-    x = rows.take(None, reshaped, shape, np.float32)
+    x = rows.take(None, AsFloat32(tuple(shape)), shape, np.float32)
     scaling, scale = {}, None
     mode = settings.get("normalize", "none")
     if mode != "none":
@@ -1086,7 +1084,35 @@ def fit_scaling(mode: str, chunks) -> tuple[dict, Callable | None]:
     return {}, None
 
 
-def scaler(scaling: dict) -> Callable | None:
+@dataclass(frozen=True)
+class AsFloat32:
+    """A sample step: values as float32, each sample in `shape` (what a streamed data set's
+    samples are made for the network)."""
+    shape: tuple
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return values.astype(np.float32, copy=False).reshape((len(values),) + self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Scale:
+    """A sample step: (x - subtract) / divide in float32 (`subtract` and `divide` are float32,
+    one value or one per feature): a fitted min-max or standard scaling."""
+    subtract: np.ndarray
+    divide: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = x - self.subtract        # a new array: the caller's stays as it was
+        x /= self.divide
+        return x.astype(np.float32, copy=False)
+
+
+#: the element-wise steps a streamed sample goes through that a backend may apply itself,
+#: after reading the raw samples (`Rows.deferred`): each backend that does registers them all
+SAMPLE_STEPS = (AsFloat32, Scale)
+
+
+def scaler(scaling: dict) -> Scale | None:
     """The scale function of a fitted scaling (`fit_scaling`'s description, as `Split.scaling`
     keeps it): what `prepare` applies to every sample, and a sample given later (a drawn digit
     to trace) gets the same. None: no scaling."""
@@ -1094,21 +1120,10 @@ def scaler(scaling: dict) -> Callable | None:
     if mode == "minmax":
         lo, hi = scaling["min"], scaling["max"]
         span = hi - lo if hi > lo else 1.0
-
-        def minmax(x):
-            x = x - lo            # a new array: the caller's stays as it was
-            x /= span
-            return x.astype(np.float32, copy=False)
-        return minmax
+        return Scale(np.float32(lo), np.float32(span))
     if mode == "standard":
-        mean32 = np.asarray(scaling["mean"], np.float32)
-        std32 = np.asarray(scaling["std"], np.float32)
-
-        def standard(x):
-            x = x - mean32
-            x /= std32
-            return x.astype(np.float32, copy=False)
-        return standard
+        return Scale(np.asarray(scaling["mean"], np.float32),
+                     np.asarray(scaling["std"], np.float32))
     return None
 
 
@@ -1133,9 +1148,14 @@ class Rows:
     dtype, and rows[index array or slice] -> a NumPy array of those samples. np.asarray(rows)
     reads them all (for the test split's report)."""
 
-    def __init__(self, n: int, sample_shape: tuple, dtype, read: Callable):
+    def __init__(self, n: int, sample_shape: tuple, dtype, read: Callable,
+                 deferred: tuple | None = None):
         self.n, self.sample_shape, self.dtype, self._read = int(n), tuple(sample_shape), \
             np.dtype(dtype), read
+        # (raw Rows, steps): self[idx] is raw[idx] put through the SAMPLE_STEPS in turn, so a
+        # backend may read the raw samples (uint8 images: a quarter of the bytes) and apply
+        # the steps itself (the Keras backend, in its tf.data pipeline); None: read self
+        self.deferred = deferred
 
     @property
     def shape(self) -> tuple:
@@ -1173,9 +1193,16 @@ class Rows:
         def sub(idx):
             values = read(idx if positions is None else positions[idx])
             return transform(values) if transform is not None else values
+        raw, steps = self.deferred or (self, ())
+        if transform is None and self.deferred is not None:
+            deferred = (raw.take(positions), steps)
+        elif isinstance(transform, SAMPLE_STEPS):
+            deferred = (raw if positions is None else raw.take(positions), steps + (transform,))
+        else:
+            deferred = None                  # a transform only NumPy knows: read self
         return Rows(self.n if positions is None else len(positions),
                     self.sample_shape if sample_shape is None else sample_shape,
-                    self.dtype if dtype is None else dtype, sub)
+                    self.dtype if dtype is None else dtype, sub, deferred)
 
 
 def streamed(arrays) -> bool:

@@ -185,7 +185,10 @@ def image_folder(path: Path) -> Dataset:
     labels = np.array([i for _, i in files], dtype=np.int64)
     # 8-bit images (every mode read_image makes): uint8 on disk, a quarter of float32
     cache = DecodedCache(len(paths), shape, read, stored=np.uint8)
-    return Dataset(path.name, Rows(len(paths), shape, np.float32, cache.read), labels,
+    # the raw samples (uint8) are there for a backend that scales them itself (Rows.deferred)
+    raw = Rows(len(paths), shape, np.uint8, cache.read_stored)
+    x = Rows(len(paths), shape, np.float32, cache.read, deferred=(raw, (data.AsFloat32(shape),)))
+    return Dataset(path.name, x, labels,
                    CLASSIFICATION, classes,
                    data.image_set_description(path, len(paths), classes) + ", streamed",
                    Origin(path, "images", files=paths))

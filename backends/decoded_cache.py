@@ -116,19 +116,41 @@ class DecodedCache:
                 file.close()
 
     def read(self, idx: np.ndarray) -> np.ndarray:
+        """The samples at `idx`, in the `out` dtype."""
+        return self._read(idx, self.out)
+
+    def read_stored(self, idx: np.ndarray) -> np.ndarray:
+        """The samples at `idx` in the `stored` dtype (uint8 images: a quarter of the bytes
+        to hand over); the source promises that its values are exactly that dtype's."""
+        return self._read(idx, self.stored)
+
+    def _read(self, idx: np.ndarray, dtype: np.dtype) -> np.ndarray:
         idx = np.asarray(idx, np.int64)
         if not active() or self.off:
-            return self.decode(idx)
+            return self._as(self.decode(idx), dtype)
         hit = self.cached[idx]
-        out = np.empty((len(idx),) + self.sample_shape, self.out)
+        mapped = self.mapped
+        if mapped is not None and hit.all():
+            # every epoch after the first: one gather (and a conversion to `out`)
+            return mapped[idx].astype(dtype, copy=False)
+        out = np.empty((len(idx),) + self.sample_shape, dtype)
         if hit.any() and not self._read_back(idx[hit], out, np.flatnonzero(hit)):
             hit[:] = False
         miss = np.flatnonzero(~hit)
         if len(miss):
             values = self.decode(idx[miss])
-            out[miss] = values
+            out[miss] = self._as(values, dtype)
             self._store(idx[miss], values)
         return out
+
+    def _as(self, values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        if values.dtype == dtype:
+            return values
+        converted = values.astype(dtype)
+        if dtype == self.stored and not np.array_equal(converted, values):
+            raise ValueError(f"decoded samples are not exactly {dtype} values (the cache of "
+                             f"this data source was told they are)")
+        return converted
 
     def _read_back(self, rows: np.ndarray, out: np.ndarray, positions: np.ndarray) -> bool:
         mapped = self.mapped
