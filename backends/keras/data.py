@@ -70,7 +70,7 @@ def _numpy_dtypes(arrays: list, want: list | None = None) -> list:
     return [np.dtype(np.int64) if a.dtype.kind in "iu" else np.dtype(np.float32) for a in arrays]
 
 
-def _sample_steps():
+def sample_steps():
     """How this backend applies each of `data.SAMPLE_STEPS` to a tensor of samples (leading
     axes: the batch, or the chunk's batches): the same float32 operations as NumPy's, so a
     batch has the same values either way."""
@@ -111,7 +111,7 @@ def rows_dataset(model, xs: list, ys: list | None, batches, batch_size: int | No
     # what the reader hands over: the raw dtype when there are steps to run, else the wanted
     read_dtypes = [raw.dtype if steps else want
                    for (raw, steps), want in zip(sources, wanted)]
-    apply = _sample_steps()
+    apply = sample_steps()
     lead = 1 if batch_size is None else 2
 
     def read(idx):

@@ -189,3 +189,11 @@ def test_sampling_draws_around_the_mean():
     assert keras.saving.get_registered_object("netdesigner>Sampling") is Sampling
     with pytest.raises(ValueError):
         layer([keras.Input((3,)), keras.Input((4,))])
+
+
+def test_the_keras_pipeline_applies_every_sample_step():
+    """Streamed samples' element-wise steps (data.SAMPLE_STEPS) run in the Keras backend's
+    tf.data pipeline: a step added to data.py without its TensorFlow form fails here."""
+    from netdesigner.backends import data
+    from netdesigner.backends.keras.data import sample_steps
+    assert set(sample_steps()) == set(data.SAMPLE_STEPS)

@@ -217,3 +217,64 @@ def test_the_custom_loop_trains_the_same_weights_streamed(small):
     for a, b in zip(out["off"][0], out["on"][0]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert out["on"][1]["loss"] == pytest.approx(out["off"][1]["loss"], rel=1e-6)
+
+
+@pytest.mark.parametrize("normalize", ["minmax", "standard", "none"])
+def test_keras_reads_raw_image_samples_and_scales_them_bit_identically(small, normalize):
+    """A streamed image folder hands its uint8 samples to the Keras pipeline, which applies the
+    float32 conversion and the scaling itself (Rows.deferred): every batch, in the epoch's
+    order, has exactly the bits NumPy reads, with the cache on and off."""
+    import contextlib
+
+    import keras
+
+    from netdesigner.backends import decoded_cache
+    from netdesigner.backends.keras import data as keras_data
+    settings = {"dataset": "shapes", "streaming": "on", "epochs": 2, "batch_size": 16,
+                "normalize": normalize, "seed": 3}
+    prepared = jobs.prepare(mlp((8, 8, 1), 3, settings), small)
+    split = prepared.split
+    raw, steps = split.x_train.deferred
+    assert raw.dtype == np.uint8 and isinstance(steps[-1], data.Scale) == (normalize != "none")
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    n = len(split.x_train)
+    for kept in (contextlib.nullcontext(), decoded_cache.kept()):
+        with kept:
+            orders = keras_data.EpochOrders(n, 2, 3)
+            got = np.concatenate([x.numpy() for x, _ in keras_data.streamed_train_dataset(
+                model, [split.x_train], [split.y_train], orders, 16)])
+            order = np.concatenate(list(orders))
+            want = split.x_train[order]
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+            val = np.concatenate([x.numpy() for x, _ in keras_data.streamed_dataset(
+                model, [split.x_val], [split.y_val], 7)])
+            np.testing.assert_array_equal(val, np.asarray(split.x_val))
+
+
+def test_an_opaque_transform_ends_the_deferred_steps(small):
+    settings = {"dataset": "shapes", "streaming": "on", "normalize": "minmax", "seed": 0}
+    x = jobs.prepare(mlp((8, 8, 1), 3, settings), small).split.x_train
+    assert x.deferred is not None
+    flipped = x.take(np.arange(5), lambda v: v[:, ::-1])
+    assert flipped.deferred is None                    # only NumPy knows that transform
+    raw, steps = x.take(np.arange(5, 9)).deferred      # positions pass through to the raw rows
+    np.testing.assert_array_equal(
+        np.asarray(raw, np.float32).reshape(4, 8, 8, 1),
+        np.asarray(jobs.prepare(mlp((8, 8, 1), 3, dict(settings, normalize="none")),
+                                small).split.x_train[np.arange(5, 9)]))
+    assert isinstance(steps[-1], data.Scale)
+
+
+def test_streamed_chunks_cover_every_epoch_in_order_in_whole_batches():
+    from netdesigner.backends.keras import data as keras_data
+    for n, batch in [(4200, 64), (100, 7), (5, 5), (64 * 8 * 16 * 2 + 3, 64), (513, 64)]:
+        orders = keras_data.EpochOrders(n, 2, 0)
+        rows = [row for block in keras_data.chunk_blocks(orders, batch) for row in block]
+        np.testing.assert_array_equal(np.concatenate(rows), np.concatenate(list(orders)))
+        assert all(len(r) % batch == 0 or len(r) < batch for r in rows)
+        assert all(len(r) <= batch * keras_data.CHUNK_BATCHES for r in rows)
+        # no chunk crosses an epoch's end
+        ends = np.cumsum([len(r) for r in rows])
+        assert n in ends and 2 * n in ends
