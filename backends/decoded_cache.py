@@ -14,7 +14,7 @@ gather a batch): its pages are the kernel's page cache, which the kernel takes b
 runs short; those a batch touched count in the process's resident memory, as for a mapped NPZ
 file, at most the file's size. It is on only while a run trains (`kept()`; the designer's data checks read the
 training split for the scaling statistics and would fill a cache nobody reads), and holds
-what fits: at most `LIMIT_BYTES` (`NETDESIGNER_CACHE_BYTES`), and never more than half the
+what fits: at most `LIMIT_BYTES` (`NETDESIGNER_CACHE_BYTES`: 8G, 512M, 0 for none), and never more than half the
 free space of its folder (`NETDESIGNER_CACHE_DIR`, else the temporary folder); samples
 beyond that are decoded every time. Any failure to write or read it (a full disk) turns it off
 and the samples are decoded again: the cache can make training faster, never wrong.
@@ -41,8 +41,10 @@ _active_lock = threading.Lock()
 
 @contextlib.contextmanager
 def kept():
-    """Samples read inside this block are cached (a training run)."""
+    """Samples read inside this block are cached (a training run). A size in
+    NETDESIGNER_CACHE_BYTES that cannot be read is said here, before the run starts."""
     global _active
+    limit_bytes()
     with _active_lock:
         _active += 1
     try:
@@ -56,12 +58,26 @@ def active() -> bool:
     return _active > 0
 
 
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
 def limit_bytes() -> int:
+    """NETDESIGNER_CACHE_BYTES (bytes, or with K, M, G or T: 8G, 512M; 0 turns caching off),
+    else LIMIT_BYTES. A value that is not a size raises ValueError, naming it."""
     text = os.environ.get(BYTES_ENV, "").strip()
-    try:
-        return max(0, int(float(text))) if text else LIMIT_BYTES
-    except ValueError:
+    if not text:
         return LIMIT_BYTES
+    number = text.upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in _UNITS else ""
+    try:
+        value = float(number[:len(number) - len(unit)].strip()) * _UNITS[unit]
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{BYTES_ENV}={text!r} is not a size: give the most bytes the decoded "
+                         f"cache may take, as a number (8000000000) or with K, M, G or T "
+                         f"(8G, 512M); 0 turns the cache off")
+    return int(value)
 
 
 class DecodedCache:

@@ -2,7 +2,7 @@
 and against a hand-written tf.data pipeline, in one run (Keras backend; the NumPy backend's
 streamed and preloaded figures too).
 
-    .venv/bin/python bench/data_pipeline.py [--images 6000] [--size 32] [--epochs 5]
+    .venv/bin/python bench/data_pipeline.py [--images 6000] [--size 32] [--epochs 5] [--rounds 3]
 
 It generates a folder of PNGs (RGB, one sub-folder per class) in a temporary folder, then
 trains the same design (Flatten -> Dense 64 relu -> Dense 10 softmax, batch 64, min-max
@@ -12,12 +12,15 @@ decode_png, scale, one-hot, parallel map, prefetch) over the same training files
 and once with `.cache()` after the decoding (the tf.data guide's pipeline; netdesigner's
 streamed sets keep their decoded samples on disk after the first epoch,
 `backends/decoded_cache.py`). The rate is the training examples of an epoch divided by its
-time; the first epoch (tracing, warm-up, and the one that decodes) is left out. Targets (issue
-16): streamed >= 0.8x preloaded, >= 0.9x the hand-written pipeline, on the Keras backend.
+time; the first epoch (tracing, warm-up, and the one that decodes) is left out. The Keras runs
+go in rounds (every peer once a round, in turn); a ratio is taken within each round and the
+median round's is printed, with every round's. Targets (issue 16): streamed >= 0.8x
+preloaded, >= 0.9x the hand-written pipeline, on the Keras backend.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -114,6 +117,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=6000)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the Keras runs, each measuring every peer once in turn")
     args = parser.parse_args()
     shape = (args.size, args.size, 3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,30 +129,52 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s; rates are training examples/s of the warm "
               f"epochs ({args.epochs - 1} of {args.epochs})")
         rates = {}
-        for backend in ("keras", "numpy"):
-            for streaming in ("off", "on"):
-                rates[backend, streaming], prepared = netdesigner_rate(
-                    root, shape, backend, streaming, args.epochs)
-                print(f"  {backend:5} {'streamed' if streaming == 'on' else 'preloaded':9}"
-                      f" {rates[backend, streaming]:10,.0f} examples/s")
-        hand = handwritten_rate(root, prepared, shape, args.epochs, cache=False)
-        print(f"  keras hand-written tf.data {hand:10,.0f} examples/s")
-        hand_cached = handwritten_rate(root, prepared, shape, args.epochs, cache=True)
-        print(f"  keras hand-written tf.data, .cache() {hand_cached:10,.0f} examples/s")
-        # a CNN, whose steps cost more than decoding the batch: the reader keeps up
         for streaming in ("off", "on"):
-            rates["cnn", streaming], _ = netdesigner_rate(root, shape, "keras", streaming,
-                                                          args.epochs, "cnn")
-            print(f"  keras CNN {'streamed' if streaming == 'on' else 'preloaded':9}"
-                  f" {rates['cnn', streaming]:10,.0f} examples/s")
-        print(f"MLP, Keras: streamed / preloaded "
-              f"{rates['keras', 'on'] / rates['keras', 'off']:.2f} (target >= 0.8); streamed / "
-              f"hand-written tf.data with .cache() {rates['keras', 'on'] / hand_cached:.2f} "
-              f"(target >= 0.9), without {rates['keras', 'on'] / hand:.2f}")
-        print(f"MLP, NumPy: streamed / preloaded "
+            rates["numpy", streaming], _ = netdesigner_rate(root, shape, "numpy", streaming,
+                                                            args.epochs)
+            print(f"  numpy {'streamed' if streaming == 'on' else 'preloaded':9}"
+                  f" {rates['numpy', streaming]:10,.0f} examples/s")
+        # the Keras figures in rounds, every peer once a round, one after the other: this
+        # machine's speed drifts by up to 2x over a minute, so a ratio compares runs of the
+        # same round, and the median round is reported
+        keras_runs: dict = {}
+        for r in range(args.rounds):
+            print(f"round {r + 1} of {args.rounds}")
+            for kind in ("mlp", "cnn"):
+                for streaming in ("off", "on"):
+                    rate, prepared = netdesigner_rate(root, shape, "keras", streaming,
+                                                      args.epochs, kind)
+                    keras_runs.setdefault((kind, streaming), []).append(rate)
+                    print(f"  keras {kind.upper()} {'streamed' if streaming == 'on' else 'preloaded':9}"
+                          f" {rate:10,.0f} examples/s")
+                if kind == "mlp":
+                    for cache, name in ((False, "hand"), (True, "hand_cached")):
+                        rate = handwritten_rate(root, prepared, shape, args.epochs, cache)
+                        keras_runs.setdefault((name, ""), []).append(rate)
+                        print(f"  keras hand-written tf.data{', .cache()' if cache else ''}"
+                              f" {rate:10,.0f} examples/s")
+
+        def ratios(a, b):
+            values = [x / y for x, y in zip(keras_runs[a], keras_runs[b])]
+            return statistics.median(values), values
+
+        def said(name, ratio_values, target=""):
+            median, values = ratio_values
+            return (f"{name} {median:.2f} (rounds: {', '.join(f'{v:.2f}' for v in values)})"
+                    + (f" (target >= {target})" if target else ""))
+        print("median of the rounds' ratios:")
+        print("  " + said("MLP, Keras: streamed / preloaded",
+                          ratios(("mlp", "on"), ("mlp", "off")), "0.8"))
+        print("  " + said("MLP, Keras: streamed / hand-written tf.data",
+                          ratios(("mlp", "on"), ("hand", "")), "0.9"))
+        print("  " + said("MLP, Keras: streamed / hand-written tf.data with .cache()",
+                          ratios(("mlp", "on"), ("hand_cached", ""))))
+        print("  " + said("MLP, Keras: preloaded / hand-written tf.data with .cache()",
+                          ratios(("mlp", "off"), ("hand_cached", ""))))
+        print("  " + said("CNN, Keras: streamed / preloaded",
+                          ratios(("cnn", "on"), ("cnn", "off")), "0.8"))
+        print(f"  MLP, NumPy: streamed / preloaded "
               f"{rates['numpy', 'on'] / rates['numpy', 'off']:.2f}")
-        print(f"CNN, Keras: streamed / preloaded "
-              f"{rates['cnn', 'on'] / rates['cnn', 'off']:.2f} (target >= 0.8)")
 
 
 if __name__ == "__main__":

@@ -111,3 +111,27 @@ def test_a_lossy_store_or_a_failing_disk_turns_it_off():
         calls.clear()
         np.testing.assert_array_equal(cache.read(np.arange(4)), expected)
         assert calls == [4]                    # decoded again, all of them
+
+
+@pytest.mark.parametrize("text,size", [("", decoded_cache.LIMIT_BYTES), ("0", 0),
+                                       ("1e9", 10**9), ("512M", 512 * 2**20),
+                                       ("8 GiB", 8 * 2**30), ("12kb", 12 * 2**10)])
+def test_the_cache_size_is_read_with_units(monkeypatch, text, size):
+    monkeypatch.setenv(decoded_cache.BYTES_ENV, text)
+    assert decoded_cache.limit_bytes() == size
+
+
+@pytest.mark.parametrize("text", ["lots", "-5", "inf", "G", "8 XB"])
+def test_a_cache_size_that_is_no_size_stops_netdesigner_train_with_a_sentence(
+        shapes, tmp_path, monkeypatch, capsys, text):
+    from netdesigner.designer.cli import main
+    from netdesigner.graph import fileformat
+    path = tmp_path / "streamed.graph"
+    fileformat.save(mlp((8, 8, 1), 3, {"dataset": str(shapes / "shapes"), "streaming": "on",
+                                      "epochs": 1, "batch_size": 16}), path)
+    monkeypatch.setenv(decoded_cache.BYTES_ENV, text)
+    code = main(["train", str(path), "--backend", "numpy", "--no-save"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"NETDESIGNER_CACHE_BYTES={text!r} is not a size" in err
+    assert "Traceback" not in err
