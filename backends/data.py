@@ -956,11 +956,6 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
     applied batch by batch as the rows are read, so both give the same batches."""
     rows = dataset.x
     reconstruction = settings.get("mode") in RECONSTRUCTION_MODES and output_shape is not None
-    if reconstruction and float(settings.get("input_noise", 0.0) or 0.0) > 0:
-        # the noise of data in memory is drawn for all samples in one sequence; a batch read
-        # from disk could not draw its own part of it
-        raise DataError(f"data set {dataset.name!r} is streamed from disk, and input_noise "
-                        f"needs it in memory: set input_noise to 0, or streaming to off.")
     shape = fit_shape(np.zeros((1,) + rows.sample_shape, np.float32), input_shape,
                       f"data set {dataset.name!r}", input_node).shape[1:]
     train, val, test = split_indices(len(rows), settings.get("validation_split", 0.15),
@@ -994,9 +989,17 @@ def _streamed_split(dataset: Dataset, settings: dict, input_shape: tuple,
         def target(rows):            # the target of every sample is the sample itself
             return rows.take(None, lambda v: v.reshape((len(v),) + tuple(output_shape)),
                              tuple(output_shape))
+        std, seed = float(settings.get("input_noise", 0.0) or 0.0), settings.get("seed", 0)
+
+        def with_noise(rows, part):       # the inputs get the noise, the targets do not
+            if std <= 0:
+                return rows
+            return Rows(len(rows), rows.sample_shape, np.float32,
+                        lambda idx: noisy(rows[idx], idx, std, seed, part))
         task = dataclass_replace(dataset, task=RECONSTRUCTION)
-        return Split(x_train, target(x_train), x.take(val), target(x.take(val)), x.take(test),
-                     target(x.take(test)), task, scaling)
+        return Split(with_noise(x_train, 0), target(x_train), with_noise(x.take(val), 1),
+                     target(x.take(val)), with_noise(x.take(test), 2), target(x.take(test)),
+                     task, scaling)
     labels = dataset.y
     if output_shape is None:
         y = Rows(len(labels), labels.shape[1:], labels.dtype, lambda idx: labels[idx])
@@ -1326,16 +1329,29 @@ def _reconstruction_split(dataset: Dataset, x: np.ndarray, parts: tuple, setting
     x_train, _ = augment(x[train], np.zeros(len(train)), settings,
                          np.random.default_rng([seed, 7]))
     noise = float(settings.get("input_noise", 0.0) or 0.0)
-    rng = np.random.default_rng([seed, 11])
 
-    def pair(clean):
+    def pair(clean, part):
         target = clean.reshape((len(clean),) + tuple(output_shape))
         if noise > 0:
-            clean = (clean + noise * rng.standard_normal(clean.shape)).astype(np.float32)
+            clean = noisy(clean, np.arange(len(clean)), noise, seed, part)
         return clean, target
-    (xt, yt), (xv, yv), (xs, ys) = pair(x_train), pair(x[val]), pair(x[test])
+    (xt, yt), (xv, yv), (xs, ys) = pair(x_train, 0), pair(x[val], 1), pair(x[test], 2)
     task = dataclass_replace(dataset, task=RECONSTRUCTION)
     return Split(xt, yt, xv, yv, xs, ys, task, scaling)
+
+
+def noisy(values: np.ndarray, rows: np.ndarray, std: float, seed: int, part: int) -> np.ndarray:
+    """`values` (the samples at `rows` of one part of the split: 0 training, 1 validation,
+    2 test) plus Gaussian noise of standard deviation `std` (`input_noise`), as float32.
+    Each row's noise comes from its own counter-based stream (Philox, keyed by the seed and
+    the part, counting from the row), not from one sequence over all samples: a batch read
+    from disk in any order gets exactly the noise of the same rows in memory."""
+    key = np.random.SeedSequence([int(seed), 11, int(part)]).generate_state(2, np.uint64)
+    noise = np.empty(values.shape, np.float64)
+    for i, row in enumerate(np.asarray(rows, np.int64)):
+        stream = np.random.Philox(counter=np.array([0, 0, 0, row], np.uint64), key=key)
+        noise[i] = np.random.Generator(stream).standard_normal(values.shape[1:])
+    return (values + std * noise).astype(np.float32)
 
 
 def augment(x: np.ndarray, y: np.ndarray, settings: dict, rng: np.random.Generator):

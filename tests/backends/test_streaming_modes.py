@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from netdesigner.backends import data, jobs, tfrecord
-from netdesigner.backends.data import DataError, Rows
+from netdesigner.backends.data import Rows
 from netdesigner.graph import Graph, fileformat
 from tests.backends.streaming_data import image_folder, mlp
 
@@ -88,10 +88,24 @@ def test_an_autoencoder_trains_on_a_streamed_folder_as_in_memory(root):
                                                    "augment_flip": True}), root)
     np.testing.assert_array_equal(np.asarray(streamed[0].split.y_val), memory[0].split.y_val)
     assert_same(memory, streamed)
-    with pytest.raises(DataError, match="streamed from disk, and input_noise needs it in "
-                                        "memory: set input_noise to 0, or streaming to off"):
-        jobs.prepare(autoencoder({"dataset": "shapes", "streaming": "on",
-                                  "input_noise": 0.1}), root)
+
+
+def test_a_denoising_autoencoder_gets_the_same_noise_streamed(root):
+    """input_noise on a streamed folder: each row's noise is its own (data.noisy), so batches
+    read from disk in the epoch's order are noisy exactly as in memory; the targets are clean."""
+    memory, streamed = both(lambda s: autoencoder({"dataset": "shapes", "streaming": s,
+                                                   "input_noise": 0.3, "augment_copies": 1,
+                                                   "augment_flip": True}), root)
+    m, s = memory[0].split, streamed[0].split
+    for part in ("x_train", "x_val", "x_test", "y_train", "y_test"):
+        np.testing.assert_array_equal(np.asarray(getattr(s, part)), getattr(m, part))
+    rows = np.array([40, 3, 77, 3])                  # any order, a row twice: the same noise
+    np.testing.assert_array_equal(s.x_train[rows], m.x_train[rows])
+    clean = m.y_train.reshape(m.x_train.shape)
+    assert 0.25 < float(np.std(m.x_train - clean)) < 0.35     # noise of std 0.3 on the inputs
+    assert not np.array_equal(m.x_val - m.y_val.reshape(m.x_val.shape),
+                              (m.x_test - m.y_test.reshape(m.x_test.shape))[:len(m.x_val)])
+    assert_same(memory, streamed)
 
 
 def gan(streaming: str) -> Graph:
