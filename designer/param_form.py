@@ -106,6 +106,10 @@ class ParamForm(QWidget):
         elif spec.kind == CHOICE or options is not None:
             w = QComboBox()
             w.setEditable(spec.kind != CHOICE)
+            # as narrow as the form's column allows (a long choice, such as a data set's path,
+            # would otherwise widen the whole form past a 1280-pixel window's panel)
+            w.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(6)
             w.addItems([str(c) for c in (spec.choices if spec.kind == CHOICE else options)])
             w.setCurrentText(str(value if value is not None else ""))
             w.currentTextChanged.connect(lambda text: self.submit(name, text))

@@ -50,6 +50,7 @@ from .results import EvaluationView, RunsView
 POLL_MS = 50
 DRAIN_BUDGET_S = 0.02
 RECHECK_MS = 300                    # a burst of edits is followed by one data check
+SETTINGS_MIN_HEIGHT = 120              # pixels: four rows of the settings form at least
 
 
 # The run states the panel's status line names; Start, Pause, Stop and Evaluate follow them.
@@ -106,6 +107,24 @@ def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue)
     results.put((number, split, message))
 
 
+
+class FittedColumn(QWidget):
+    """A column never squeezed below the height its wrapped text needs at its width: a
+    splitter keeps a widget at least at its minimum size hint, which for word-wrapped labels
+    is a single line, so the data summary lost its last lines ("fits the network")."""
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            hint.setHeight(max(hint.height(), layout.totalHeightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()             # the wrapped text's height changed with it
+
 class TrainingPanel(QWidget):
     runFinished = Signal(dict)          # the train_end event (or an error event)
     stateChanged = Signal(str)          # one of the run states above
@@ -143,7 +162,8 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
-        self.export_button = QPushButton("Export plots…")
+        self.export_button = QPushButton("Save plots…")
+        self.export_button.setToolTip("Save the plots as PNG images and their data as CSV")
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip("Score the saved weights on the test set")
         self.resume_weights = QCheckBox("Start from the saved weights")
@@ -153,22 +173,35 @@ class TrainingPanel(QWidget):
         self.state_label.setObjectName("run_state")
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
+        # one row of buttons: a second row took the height of a settings row
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        buttons.setSpacing(4)
+        for b in (self.start_button, self.pause_button, self.stop_button,
+                  self.evaluate_button, self.export_button):
+            b.setMinimumWidth(0)
             buttons.addWidget(b)
-        more_buttons = QHBoxLayout()
-        for b in (self.evaluate_button, self.export_button):
-            more_buttons.addWidget(b)
-        left = QWidget()
-        col = QVBoxLayout(left)
-        col.setContentsMargins(4, 4, 4, 4)
-        col.addWidget(scroll, 1)
+        # no sideways scrolling: the fields narrow to the column (param_form)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(SETTINGS_MIN_HEIGHT)
+        controls = FittedColumn()
+        col = QVBoxLayout(controls)
+        col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.data_label)
         col.addWidget(self.resume_weights)
         col.addLayout(buttons)
-        col.addLayout(more_buttons)
         col.addWidget(self.state_label)
         col.addWidget(self.status)
+        col.addStretch(1)
+        # the settings above the data summary and the buttons, the line between them movable:
+        # on a 1280x800 screen the settings had room for two rows
+        left = QSplitter(Qt.Vertical)
+        left.setObjectName("settings_splitter")
+        left.setContentsMargins(4, 4, 4, 4)
+        left.addWidget(scroll)
+        left.addWidget(controls)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 0)
+        left.setChildrenCollapsible(False)
         self.plots = TrainingPlots()
         self.preview = DataPreview()
         self.evaluation = EvaluationView()
@@ -184,7 +217,7 @@ class TrainingPanel(QWidget):
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.plots)
-        splitter.setSizes([330, 900])
+        splitter.setSizes([420, 860])
         self.plots.setMinimumWidth(240)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

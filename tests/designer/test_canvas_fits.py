@@ -46,6 +46,38 @@ def test_at_1280x800_the_training_dock_gets_a_real_share_and_the_overview_a_corn
     assert view.height() > 250                 # the canvas keeps room too
 
 
+
+def test_at_1280x800_the_training_settings_show_rows_the_data_summary_and_every_button(
+        window, qtbot):
+    """The training panel's left column on a 1280x800 screen: the settings had room for two
+    rows and scrolled sideways; now at least four rows, no sideways scrolling, the data
+    summary whole (its "fits the network" line was cut), one row of buttons, no scroll bar
+    around the whole panel."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from netdesigner.designer.training.panel import SETTINGS_MIN_HEIGHT
+    window.resize(1280, 800)
+    assert window.open_file(SAMPLES / "image_folder_shapes.graph", ask=False)
+    panel = window.training
+    window.show_training()
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 0.35 * window.height(),
+                    timeout=3000)
+    qtbot.waitUntil(lambda: "fits the network" in panel.data_label.text(), timeout=20000)
+    qtbot.wait(100)
+    settings = next(a for a in panel.findChildren(QScrollArea) if a.widget() is panel.settings_box)
+    assert settings.height() >= SETTINGS_MIN_HEIGHT
+    assert not settings.horizontalScrollBar().isVisible()
+    assert panel.settings_box.width() <= settings.viewport().width()
+    label = panel.data_label
+    assert label.height() >= label.heightForWidth(label.width())
+    buttons = [panel.start_button, panel.pause_button, panel.stop_button,
+               panel.evaluate_button, panel.export_button]
+    assert len({b.mapTo(panel, b.rect().topLeft()).y() for b in buttons}) == 1
+    for b in buttons:
+        assert b.width() >= b.fontMetrics().horizontalAdvance(b.text())
+    outer = window.training_dock.widget()
+    assert isinstance(outer, QScrollArea) and not outer.verticalScrollBar().isVisible()
+
 def test_opening_a_file_frames_it_at_a_readable_zoom_from_its_input(window, qtbot):
     assert window.open_file(SAMPLES / "vgg_digits.graph", ask=False)
     qtbot.wait(50)
