@@ -105,11 +105,21 @@ def test_a_broken_image_is_named_when_its_batch_is_read(tmp_path):
 
 
 def test_what_streaming_cannot_do_yet_is_said(small):
-    settings = {"dataset": "shapes", "streaming": "on", "mode": "autoencoder", "loss": "mse",
-                "input_noise": 0.2}
-    with pytest.raises(ValueError, match="streamed from disk, and input_noise needs it in "
-                                         "memory"):
-        jobs.prepare(mlp((8, 8, 1), 64, settings), small)
+    """A network with two outputs on a streamed folder (several Inputs or outputs train from
+    data in memory only)."""
+    from netdesigner.graph import Graph
+    g = Graph()
+    x = g.add_node("Input", {"shape": [8, 8, 1]})
+    flat = g.add_node("Flatten")
+    g.connect(x, 0, flat, 0)
+    for _ in range(2):
+        head = g.add_node("Dense", {"units": 3, "activation": "softmax"})
+        g.connect(flat, 0, head, 0)
+    g.training.update({"dataset": "shapes", "streaming": "on"})
+    with pytest.raises(DataError, match="'shapes' is streamed from disk, and a network with "
+                                        "several Inputs or outputs trains from data in memory "
+                                        "only: set streaming to off"):
+        jobs.prepare(g, small)
 
 
 def test_prefetched_reads_ahead_in_order_and_hands_errors_over():
