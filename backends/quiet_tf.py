@@ -25,50 +25,27 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import os
-import re
 import sys
-import tempfile
 from contextlib import contextmanager
+
+from netdesigner.backends.export.templates.quiet_start import (is_noise, stderr_back,
+                                                               stderr_to_file)
 
 QUIET_ENV = "NETDESIGNER_QUIET_TF"
 
-# One pattern per kind of line TensorFlow prints while it is imported on a CPU-only machine:
-# absl's preamble, absl-formatted info and warning lines, and the CUDA errors of a machine
-# without a GPU (the older tsl format, "2025-01-01 12:00:00.000: I ...", too).
-NOISE = re.compile("|".join([
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
-    r"[IW]\d{4} [\d:. ]+\d+ [\w.]+:\d+\] ",
-    r"E\d{4} [\d:. ]+\d+ cuda_\w+\.cc:\d+\] ",
-    r"\d{4}-\d\d-\d\d [\d:.]+: [IW] ",
-    r"\d{4}-\d\d-\d\d [\d:.]+: E \S*cuda_\w+\.cc:\d+\] ",
-    r"To enable the following instructions: .* rebuild TensorFlow with the appropriate",
-]))
-
-
-def is_noise(line: str) -> bool:
-    return NOISE.match(line) is not None
+__all__ = ["is_noise", "stderr_filtered", "quiet", "quiet_if_inherited", "QUIET_ENV"]
 
 
 @contextmanager
 def stderr_filtered():
     """Run the body with file descriptor 2 sent to a temporary file; then write back to stderr
-    the lines that are not start-up noise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines(True) if not is_noise(line)]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    the lines that are not start-up noise (`is_noise`). The filter is the one every exported
+    script carries (backends/export/templates/quiet_start.py)."""
+    saved, captured = stderr_to_file()
+    try:
+        yield
+    finally:
+        stderr_back(saved, captured)
 
 
 class _FilteredLoader(importlib.abc.Loader):

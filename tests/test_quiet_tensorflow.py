@@ -93,3 +93,27 @@ def test_training_workers_inherit_the_quiet(monkeypatch, capfd, quiet):
     assert [e for e in events if e["event"] == "evaluation"], events[-3:]
     err = capfd.readouterr().err
     assert (noise_in(err) == []) is quiet, err
+
+
+@pytest.mark.long          # each run imports TensorFlow in a fresh process (~4 s)
+def test_an_exported_script_is_quiet_unless_the_log_level_is_0(tmp_path):
+    """`python net.py --summary` prints the summary, not TensorFlow's start-up notes; with
+    TF_CPP_MIN_LOG_LEVEL=0 (the control, showing the check can fail) the notes come back."""
+    script = tmp_path / "net.py"
+    subprocess.run([sys.executable, "-m", "netdesigner", "export", "samples/mlp_digits.graph",
+                    "--to", "py", "--no-weights", str(script)], cwd=ROOT, check=True,
+                   capture_output=True)
+    runs = {}
+    for name, level in (("quiet", None), ("loud", "0")):
+        env = loud_environment()
+        if level is not None:
+            env["TF_CPP_MIN_LOG_LEVEL"] = level
+        runs[name] = subprocess.Popen([sys.executable, str(script), "--summary"], cwd=tmp_path,
+                                      env=env, text=True, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+    out = {name: proc.communicate(timeout=300) for name, proc in runs.items()}
+    for name, proc in runs.items():
+        assert proc.returncode == 0, out[name][1][-3000:]
+        assert "Total params" in out[name][0]
+    assert noise_in(out["quiet"][1]) == [], out["quiet"][1]
+    assert noise_in(out["loud"][1]), out["loud"][1]

@@ -17,7 +17,7 @@ import re
 import types
 
 from .errors import ExportError
-from .templates import decoding_runtime, gan_runtime, supervised_runtime
+from .templates import decoding_runtime, gan_runtime, quiet_start, supervised_runtime
 
 TEMPLATES = (supervised_runtime, gan_runtime, decoding_runtime)
 
@@ -202,6 +202,15 @@ def template_functions(module: types.ModuleType) -> str:
              if isinstance(n, ast.FunctionDef)]
     return "\n\n".join(inspect.getsource(getattr(module, name)).rstrip("\n") + "\n"
                        for name in names)
+
+
+def quiet_start_source() -> str:
+    """What a script runs before its own imports: TensorFlow and Keras imported with their
+    start-up notes off the terminal (`templates.quiet_start`; TF_CPP_MIN_LOG_LEVEL=0 shows
+    them)."""
+    return (template_imports(quiet_start) + "\n\n" + template_functions(quiet_start)
+            + "\n\n# TensorFlow's start-up notes off the terminal (TF_CPP_MIN_LOG_LEVEL=0 shows "
+              "them)\nimport_tensorflow_quietly()\n")
 
 
 MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'

@@ -20,8 +20,8 @@ from __future__ import annotations
 from netdesigner.backends.keras.compiler import build_model, flatten_design, model_name, output_refs
 from netdesigner.graph.gan import split_gan
 
-from .codegen import (MAIN_GUARD, Names, constants, script_header, template_functions,
-                      template_imports)
+from .codegen import (MAIN_GUARD, Names, constants, quiet_start_source, script_header,
+                      template_functions, template_imports)
 from .keras_code import LayerLines, optimizer_source
 from .templates import gan_runtime
 
@@ -54,7 +54,7 @@ def gan_script_source(graph, settings: dict | None = None, *, weights_file: str 
     text = "\n\n".join([
         script_header(str(graph.metadata.get("title") or model.name), source_name,
                       str(graph.metadata.get("description") or "").strip(), usage)
-        + "\n" + template_imports(gan_runtime),
+        + "\n" + quiet_start_source() + "\n\n" + template_imports(gan_runtime),
         *layers.custom, generated, template_functions(gan_runtime)]) + MAIN_GUARD
     compile(text, source_name or "<script>", "exec")      # a syntax error is a bug here
     return text

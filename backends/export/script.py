@@ -22,8 +22,8 @@ from __future__ import annotations
 from netdesigner.backends.keras.compiler import (build_model, flatten_design, make_loss,
                                                  make_metrics, model_name, output_refs)
 
-from .codegen import (MAIN_GUARD, Names, constants, render_value, script_header,
-                      template_functions, template_imports)
+from .codegen import (MAIN_GUARD, Names, constants, quiet_start_source, render_value,
+                      script_header, template_functions, template_imports)
 from .gan_script import gan_script_source
 from .keras_code import SIGN_ACCURACY_SOURCE, LayerLines, optimizer_source
 from .templates import decoding_runtime, supervised_runtime
@@ -107,7 +107,7 @@ def script_source(graph, settings: dict | None = None, *, weights_file: str | No
     text = "\n\n".join([
         script_header(str(graph.metadata.get("title") or model.name), source_name,
                       str(graph.metadata.get("description") or "").strip(), usage)
-        + "\n" + template_imports(supervised_runtime),
+        + "\n" + quiet_start_source() + "\n\n" + template_imports(supervised_runtime),
         *custom, generated, template_functions(decoding_runtime),
         template_functions(supervised_runtime)]) + MAIN_GUARD
     compile(text, source_name or "<script>", "exec")      # a syntax error is a bug here

@@ -71,7 +71,8 @@ def test_exported_scripts_compile_keep_the_text_run_and_create_nothing(tmp_path)
         # only the script's own imports run at import time: nothing from the project
         imports = {a.name for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
                    for a in n.names}
-        assert imports <= {"argparse", "os", "numpy", "tensorflow", "keras"}, imports
+        assert imports <= {"argparse", "os", "re", "sys", "tempfile", "numpy", "tensorflow",
+                           "keras"}, imports
         cwd = tmp_path / f"cwd_{i}"
         cwd.mkdir()
         pairs += [str(out_dir / "net.py"), str(cwd)]

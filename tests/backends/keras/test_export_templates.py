@@ -17,11 +17,12 @@ from netdesigner.backends.export import ExportError
 from netdesigner.backends.export.codegen import (Names, docstring, render_value,
                                                  script_header, string_literal)
 from netdesigner.backends.export.script import script_source
-from netdesigner.backends.export.templates import decoding_runtime, gan_runtime, supervised_runtime
+from netdesigner.backends.export.templates import (decoding_runtime, gan_runtime, quiet_start,
+                                                   supervised_runtime)
 
 from .conftest import load_sample, two_heads
 
-TEMPLATES = (supervised_runtime, gan_runtime, decoding_runtime)
+TEMPLATES = (supervised_runtime, gan_runtime, decoding_runtime, quiet_start)
 
 
 # -- the templates are self-contained ---------------------------------------------------------
@@ -41,7 +42,8 @@ def test_a_template_uses_only_its_imports_its_functions_and_the_generated_names(
     tree = ast.parse(source)
     imported = {(a.asname or a.name).split(".")[0] for n in tree.body
                 if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
-    assert imported <= {"argparse", "os", "numpy", "np", "tensorflow", "tf", "keras"}, imported
+    assert imported <= {"argparse", "os", "re", "sys", "tempfile", "numpy", "np", "tensorflow",
+                        "tf", "keras"}, imported
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     allowed = imported | functions | set(module.GENERATED) | set(dir(builtins)) | {"__doc__",
                                                                                      "__file__"}
@@ -78,6 +80,11 @@ def test_a_script_defines_every_generated_name_and_copies_the_template_as_writte
              if isinstance(t, ast.Name)]
     assert len(names) == len(set(names)), names
     assert 'WEIGHTS = "net.weights.h5"' in text and 'DATA = "net.data.npz"' in text
+    # TensorFlow is first imported with its start-up notes filtered (templates.quiet_start)
+    for node in ast.parse(inspect.getsource(quiet_start)).body:
+        if isinstance(node, ast.FunctionDef):
+            assert inspect.getsource(getattr(quiet_start, node.name)) in text, node.name
+    assert text.index("\nimport_tensorflow_quietly()\n") < text.index("\nimport tensorflow")
     assert text.rstrip().endswith('if __name__ == "__main__":\n    main()')
 
 
