@@ -55,7 +55,7 @@ class Trace:
     split: str
     index: int
     inputs: list                      # the sample as the network gets it
-    target: np.ndarray | None
+    target: np.ndarray | list | None  # one output's target; a list of them for several
     prediction: list                  # the network's outputs for it
     loss: float
     layers: dict = field(default_factory=dict)    # node -> LayerTrace, in topological order
@@ -70,6 +70,8 @@ class Trace:
         return self.given or f"sample {self.index} of the {self.split} split"
 
     def predicted_class(self) -> int | None:
+        if len(self.prediction) != 1:
+            return None
         y = np.asarray(self.prediction[0])
         return int(np.argmax(y)) if self.classes and y.ndim == 1 else None
 
@@ -88,30 +90,30 @@ class Trace:
                 "index": None if self.given else self.index, "given": self.given or None,
                 "loss": None if np.isnan(self.loss) else self.loss,
                 "prediction": [np.asarray(p).tolist() for p in self.prediction],
-                "target": None if self.target is None else np.asarray(self.target).tolist(),
+                "target": None if self.target is None else (
+                    [np.asarray(t).tolist() for t in self.target]
+                    if isinstance(self.target, list) else np.asarray(self.target).tolist()),
                 "predicted_class": None if predicted is None else self.classes[predicted],
                 "layers": layers}
 
 
 def sample_of(split, which: str, index: int):
-    """(x, y) of row `index` of the split `which`, each with a batch axis of 1."""
+    """(xs, ys) of row `index` of the split `which`: one array per Input and one per output
+    (None: no targets), each with a batch axis of 1."""
     if which not in SPLITS:
         raise TraceError(f"unknown split {which!r}: choose {', '.join(SPLITS)}")
     suffix = {"test": "test", "val": "val", "train": "train"}[which]
     x, y = getattr(split, f"x_{suffix}"), getattr(split, f"y_{suffix}")
-    if isinstance(x, list) or isinstance(y, list):
-        raise TraceError(f"a trace follows one sample through a network with one Input and one "
-                         f"output; this one has {len(split.inputs)} Inputs "
-                         f"({', '.join(split.inputs)}) and {len(split.outputs)} output"
-                         f"{'s' if len(split.outputs) != 1 else ''} "
-                         f"({', '.join(split.outputs)}), which tracing does not show yet")
-    n = 0 if x is None else len(x)
+    xs = x if isinstance(x, list) else [x]
+    ys = None if y is None else (y if isinstance(y, list) else [y])
+    n = 0 if xs[0] is None else len(xs[0])
     if n == 0:
         raise TraceError(f"the {which} split is empty: choose another split (--split)")
     if not 0 <= index < n:
         raise TraceError(f"sample {index} does not exist: the {which} split has {n} samples "
                          f"(0 to {n - 1})")
-    return x[index:index + 1], None if y is None else y[index:index + 1]
+    return ([a[index:index + 1] for a in xs],
+            None if ys is None else [b[index:index + 1] for b in ys])
 
 
 # -- a sample the user gives ---------------------------------------------------------------
@@ -258,11 +260,15 @@ def given_input(prepared, given: Given, input_node: str = "the Input layer") -> 
 
 
 def sample_for(prepared, split: str, index: int, given: Given | None):
-    """(x, y) to trace: row `index` of `split`, or the sample given (no target)."""
+    """(xs, ys) to trace: row `index` of `split` (one array per Input, one per output), or
+    the sample given (no target)."""
     if given is None:
         return sample_of(prepared.split, split, index)
     inputs = prepared.network.inputs()
-    return given_input(prepared, given, inputs[0] if inputs else "the Input layer"), None
+    if len(inputs) > 1:
+        raise TraceError(f"{given.label} is one sample, and this design has {len(inputs)} "
+                         f"Inputs ({', '.join(inputs)}): trace a row of a split instead")
+    return [given_input(prepared, given, inputs[0] if inputs else "the Input layer")], None
 
 
 def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weights=None,
@@ -278,14 +284,16 @@ def trace(graph: Graph, base_dir, *, index: int = 0, split: str = "test", weight
     if backend not in ("numpy", "keras"):
         raise TraceError(f"unknown backend {backend!r}: choose numpy or keras")
     prepared = prepared if prepared is not None else prepare(graph, base_dir)
-    x, y = sample_for(prepared, split, index, given)
+    xs, ys = sample_for(prepared, split, index, given)
     model = model if model is not None else traced_model(prepared, weights)
-    result = _numpy_trace(model, x, y, prepared.settings)
+    result = _numpy_trace(model, xs, ys, prepared.settings)
     if backend == "keras":
-        result = _keras_trace(model, prepared.network, x, result)
+        result = _keras_trace(model, prepared.network, xs, result)
     dataset = prepared.split.dataset
     classes = list(dataset.classes) if dataset.task == "classification" else []
-    return Trace(backend, split, index, [x[0]], None if y is None else y[0],
+    # one output: its target; several: a list, one per output
+    target = None if ys is None else ys[0][0] if len(ys) == 1 else [y[0] for y in ys]
+    return Trace(backend, split, index, [x[0] for x in xs], target,
                  result["prediction"], result["loss"], result["layers"], classes,
                  attention_weights(model), "" if given is None else given.label)
 
@@ -311,13 +319,17 @@ def traced_model(prepared, weights):
     return model_with_weights("numpy", prepared, weights, TraceError)
 
 
-def _numpy_trace(model, x, y, settings: dict) -> dict:
-    outs = model.forward([x], training=False)
-    # no target (a sample the user gave): no loss, and no gradients
+def _numpy_trace(model, xs: list, ys: list | None, settings: dict) -> dict:
+    outs = model.forward(list(xs), training=False)
+    # no target (a sample the user gave): no loss, and no gradients; several outputs: the sum
+    # of their losses, as training has it
     loss_value, douts = float("nan"), [None] * len(outs)
-    if y is not None:
+    if ys is not None:
         loss = from_settings(settings)
-        loss_value, douts[0] = loss.value_and_grad(outs[0], y)
+        loss_value = 0.0
+        for k, (out, y) in enumerate(zip(outs, ys)):
+            value, douts[k] = loss.value_and_grad(out, y)
+            loss_value += float(value)
     output_grads: dict = {}
     with np.errstate(all="ignore"):
         model.backward(douts, output_grads=output_grads)
@@ -333,7 +345,7 @@ def _numpy_trace(model, x, y, settings: dict) -> dict:
             "layers": layers, "douts": douts}
 
 
-def _keras_trace(model, flat, x, reference: dict) -> dict:
+def _keras_trace(model, flat, xs: list, reference: dict) -> dict:
     """The same trace on Keras: the NumPy model's weights, every layer's output through a
     probe model, and the output gradients from a tape over the loss gradient NumPy found at
     the outputs (the chain rule from there on is Keras's own)."""
@@ -346,25 +358,29 @@ def _keras_trace(model, flat, x, reference: dict) -> dict:
     to_keras(model, k_model)
     nodes = [n for n in reference["layers"] if flat.node(n).type != "Input"]
     probe, taps, slots = probe_model(k_model, nodes)
-    tensor = tf.constant(x)
+    tensors = [tf.constant(x) for x in xs]
     with tf.GradientTape(persistent=True) as tape:
-        if tensor.dtype.is_floating:
-            tape.watch(tensor)
-        values = probe([tensor], training=False)
+        for tensor in tensors:
+            if tensor.dtype.is_floating:
+                tape.watch(tensor)
+        values = probe(tensors, training=False)
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         final = values[len(taps):]
         terms = [tf.reduce_sum(tf.cast(f, tf.float64) * d.astype(np.float64))
                  for f, d in zip(final, reference["douts"]) if d is not None]
         loss = tf.add_n(terms) if terms else None
     grads = tape.gradient(loss, values[:len(taps)]) if loss is not None else [None] * len(taps)
-    input_grad = (tape.gradient(loss, tensor) if loss is not None and tensor.dtype.is_floating
-                  else None)
+    input_grads = [tape.gradient(loss, t) if loss is not None and t.dtype.is_floating
+                   else None for t in tensors]
     del tape
+    position = {n: k for k, n in enumerate(model.inputs)}       # graph.inputs() order
     layers = {}
     for n, ref in reference["layers"].items():
-        if n not in slots:           # the Input: the sample itself
-            layers[n] = LayerTrace(n, ref.type, [np.array(x[0])],
-                                   [None if input_grad is None else np.asarray(input_grad)[0]])
+        if n not in slots:           # an Input: its part of the sample itself
+            k = position[n]
+            layers[n] = LayerTrace(n, ref.type, [np.array(xs[k][0])],
+                                   [None if input_grads[k] is None
+                                    else np.asarray(input_grads[k])[0]])
             continue
         start, count = slots[n]
         layers[n] = LayerTrace(n, ref.type,
@@ -603,7 +619,11 @@ def attribution(graph: Graph, base_dir, *, index: int = 0, split: str = "test",
     if dataset.task != "classification":
         raise TraceError("saliency and Grad-CAM explain a class: this design does not "
                          "classify")
-    x, _ = sample_for(prepared, split, index, given)
+    xs, _ = sample_for(prepared, split, index, given)
+    if len(xs) > 1:
+        raise TraceError(f"saliency and Grad-CAM show which values of one Input mattered: "
+                         f"this design has {len(xs)} Inputs")
+    x = xs[0]
     model = model if model is not None else traced_model(prepared, weights)
     outs = model.forward([x], training=False)
     scores = np.asarray(outs[0])[0]

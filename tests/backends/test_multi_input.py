@@ -266,9 +266,37 @@ def test_an_output_layer_with_several_ports_is_refused_by_name():
         jobs.prepare(g, ".")
 
 
-def test_tracing_a_two_input_design_says_it_cannot_in_a_sentence(npz, tmp_path):
-    from netdesigner.backends.trace import TraceError, trace
+def test_a_two_input_two_output_design_is_traced_on_both_backends(npz, tmp_path):
+    """Every layer of a sample with two Inputs and two outputs: the Inputs hold their parts of
+    the row, the loss is the sum of the outputs' (as training has it), and Keras agrees with
+    NumPy; saliency (one Input's values) and a drawn sample (one array) say why not."""
+    from netdesigner.backends.numpy.losses import from_settings
+    from netdesigner.backends.trace import Given, TraceError, attribution, trace
     npz(**arrays())
-    with pytest.raises(TraceError, match=r"this one has 2 Inputs \(a, b\) and 2 outputs "
-                                         r"\(cls, num\), which tracing does not show yet"):
-        trace(two_in_two_out("named.npz"), str(tmp_path))
+    graph = two_in_two_out("named.npz")
+    split = prepared(graph, tmp_path)
+    traced = {b: trace(graph, str(tmp_path), index=4, backend=b) for b in ("numpy", "keras")}
+    t = traced["numpy"]
+    np.testing.assert_array_equal(t.layers["a"].outputs[0], split.x_test[0][4])
+    np.testing.assert_array_equal(t.layers["b"].outputs[0], split.x_test[1][4])
+    assert isinstance(t.target, list) and len(t.target) == len(t.prediction) == 2
+    loss = from_settings(graph.training)
+    want = sum(float(loss.value_and_grad(np.asarray(p)[None], np.asarray(y)[None])[0])
+               for p, y in zip(t.prediction, t.target))
+    assert t.loss == pytest.approx(want)
+    assert t.predicted_class() is None and t.to_dict()["target"][1] == t.target[1].tolist()
+    for n, layer in t.layers.items():
+        other = traced["keras"].layers[n]
+        np.testing.assert_allclose(other.outputs[0], layer.outputs[0], rtol=1e-5, atol=1e-6)
+        if layer.gradients[0] is not None:
+            # the Inputs' gradients (~3e-3) are sums of terms of ~20 (dense_1's) that cancel:
+            # float32 leaves ~2e-6 of them, as in a one-Input trace
+            np.testing.assert_allclose(other.gradients[0], layer.gradients[0], rtol=1e-4,
+                                       atol=1e-5)
+    assert t.layers["a"].gradients[0] is not None and t.layers["b"].gradients[0] is not None
+    with pytest.raises(TraceError, match="this design has 2 Inputs"):
+        attribution(graph, str(tmp_path), index=4)
+    with pytest.raises(TraceError, match=r"the drawing is one sample, and this design has 2 "
+                                         r"Inputs \(a, b\): trace a row of a split instead"):
+        trace(graph, str(tmp_path), given=Given("sample", np.zeros(3, np.float32),
+                                                "the drawing"))

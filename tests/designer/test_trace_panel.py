@@ -113,3 +113,25 @@ def test_an_attention_layer_shows_its_weights_per_head(window, qtbot, tmp_path):
     assert "4 heads" in panel.attention_label.text()
     panel.step(1)                                    # the next layer has no attention
     assert not panel.views.isTabEnabled(2)
+
+
+def test_a_design_with_two_inputs_is_traced_in_the_window(window, qtbot, tmp_path):
+    """seq2seq_states (an encoder Input and a decoder Input): Trace a Sample shows every layer,
+    each Input holding its part of the row (it said "tracing does not show yet")."""
+    project = tmp_path / "seq2seq_states.graph"
+    project.write_text((SAMPLES / "seq2seq_states.graph").read_text())
+    assert window.open_file(str(project), ask=False)
+    menu_action(window, "Train", "Trace a Sample").trigger()
+    panel = window.trace
+    panel.index.setValue(3)
+    qtbot.mouseClick(panel.trace_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.result is not None or bool(panel.error), timeout=60_000)
+    assert panel.error == ""
+    graph = window.document.graph
+    assert set(panel.previews) == set(graph.nodes())
+    traced = panel.result["trace"]
+    split = prepare(graph, str(tmp_path)).split
+    for name, x in zip(split.inputs, split.x_test):
+        np.testing.assert_array_equal(traced.layers[name].outputs[0], x[3])
+    assert panel.result["why"] is None and not panel.views.isTabEnabled(1)
+    assert "loss" in panel.status.text()
