@@ -28,7 +28,13 @@ import numpy as np
 from .data import TEACHER_INPUTS, DataError, Dataset, array_choices, match_arrays
 from .export.templates.decoding_runtime import greedy_decode
 
-__all__ = ["greedy_decode", "decoding_plan", "predictor", "parse_sequences", "decode"]
+__all__ = ["greedy_decode", "decoding_plan", "predictor", "parse_sequences", "decode",
+           "decode_text", "run_decoding"]
+
+#: why a design has nothing to decode greedily
+NOT_TEACHER_FORCED = ("this design is not trained with teacher forcing (two Inputs, one of them "
+                      "fed a decoder_in array that starts with a start token, e.g. the "
+                      "reverse_teacher data set): there is nothing to decode greedily")
 
 
 class DecodingError(ValueError):
@@ -116,3 +122,30 @@ def decode(backend: str, model, plan: dict, sources: np.ndarray) -> np.ndarray:
     return greedy_decode(predictor(backend, model, plan["inputs"]),
                          {plan["source_input"]: np.asarray(sources)}, plan["steps"],
                          plan["start"], plan["decoder_input"])
+
+
+def decode_text(graph, base_dir, text: str, weights=None, backend: str = "numpy") -> dict:
+    """Greedy decoding of typed source sequences (`parse_sequences`) by `graph` with `weights`
+    (an .npz path; None: the initial weights) on `backend`: what `netdesigner predict` and the
+    Trace panel's Decode both run. {"sources": (n, length), "decoded": (n, steps), "plan"};
+    a DecodingError (or a data fault) says why not, as a sentence."""
+    from .jobs import model_with_weights, prepare
+    prepared = prepare(graph, base_dir)
+    plan = decoding_plan(prepared.network, prepared.split.dataset)
+    if plan is None:
+        raise DecodingError(NOT_TEACHER_FORCED)
+    sources = parse_sequences(text, plan)
+    model = model_with_weights(backend, prepared, weights, DecodingError)
+    return {"sources": sources, "decoded": decode(backend, model, plan, sources), "plan": plan}
+
+
+def run_decoding(graph_text: str, base_dir: str, text: str, weights, backend: str) -> dict:
+    """`decode_text` for a worker process (the window decodes off its GUI thread, and Keras
+    must not load into the GUI): the design as .graph text in; the result, or
+    {"error": sentence}."""
+    from netdesigner.graph import fileformat
+    try:
+        return decode_text(fileformat.loads(graph_text, "<project>"), base_dir, text, weights,
+                           backend)
+    except ValueError as e:             # DecodingError, a data fault, unreadable weights
+        return {"error": str(e)}

@@ -573,24 +573,16 @@ def cmd_predict(args) -> int:
     from pathlib import Path
 
     from netdesigner.backends import decoding
-    from netdesigner.backends.jobs import model_with_weights, prepare
     from netdesigner.graph import fileformat
     graph = fileformat.load(args.file)
     weights = chosen_weights(args)
     try:
-        prepared = prepare(graph, str(Path(args.file).resolve().parent))
-        plan = decoding.decoding_plan(prepared.network, prepared.split.dataset)
-        if plan is None:
-            raise decoding.DecodingError(
-                "this design is not trained with teacher forcing (two Inputs, one of them fed "
-                "a decoder_in array that starts with a start token, e.g. the reverse_teacher "
-                "data set): there is nothing to decode greedily")
-        sources = decoding.parse_sequences(args.tokens, plan)
-        model = model_with_weights(args.backend, prepared, weights, decoding.DecodingError)
-        tokens = decoding.decode(args.backend, model, plan, sources)
+        done = decoding.decode_text(graph, str(Path(args.file).resolve().parent), args.tokens,
+                                    weights, args.backend)
     except ValueError as e:                  # DecodingError, a data fault, unreadable weights
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
+    sources, tokens, plan = done["sources"], done["decoded"], done["plan"]
     if args.json:
         print(json.dumps({"sources": sources.tolist(), "decoded": tokens.tolist()}))
         return EXIT_OK

@@ -11,6 +11,7 @@ statistics. Clicking a value of a Dense or Conv2D output works it out with the r
 from __future__ import annotations
 
 import multiprocessing
+from html import escape
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsPixmapItem, QHBoxLayout, QLab
 
 from netdesigner.backends.trace import (SPLITS, Given, TraceError, drawing_shape, explain,
                                         parse_tokens, preview, run_trace, tile_at, token_input)
+from netdesigner.backends.decoding import run_decoding
 from netdesigner.graph import fileformat
 from netdesigner.graph.events import NodeMoved
 from netdesigner.graph.expand import SEPARATOR
@@ -248,6 +250,25 @@ class TracePanel(QWidget):
         self.trace_tokens_button = QPushButton("Trace sequence")
         self.tokens_status = QLabel()
         self.tokens_status.setWordWrap(True)
+        # a design trained with teacher forcing: greedy decoding of typed source sequences
+        # (what `netdesigner predict` does; backends.decoding)
+        self.decode_tokens = QLineEdit()
+        self.decode_tokens.setPlaceholderText("3 1 4 1 5 9; 2 7 1 8 2 8")
+        self.decode_tokens.setToolTip("Source sequences of token ids, apart by spaces; several "
+                                      "apart by ';'. Return decodes them.")
+        self.decode_button = QPushButton("Decode")
+        self.decoded = QLabel()
+        self.decoded.setWordWrap(True)
+        self.decoded.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.decode_box = QWidget()
+        decode_col = QVBoxLayout(self.decode_box)
+        decode_col.setContentsMargins(0, 0, 0, 0)
+        decode_col.addWidget(QLabel("Decode greedily (the decoder reads its own previous "
+                                    "prediction):"))
+        decode_col.addWidget(self.decode_tokens)
+        decode_col.addWidget(self.decode_button)
+        decode_col.addWidget(self.decoded)
+        self._decoding = None             # (request number, future) of the decoding running
         self.given_box = QWidget()
         given = QVBoxLayout(self.given_box)
         given.setContentsMargins(0, 0, 0, 0)
@@ -269,6 +290,7 @@ class TracePanel(QWidget):
         typed.addWidget(self.tokens_status)
         given.addWidget(self.drawing_box)
         given.addWidget(self.tokens_box)
+        given.addWidget(self.decode_box)
         given.addStretch()
 
         top = QHBoxLayout()
@@ -343,6 +365,11 @@ class TracePanel(QWidget):
         self.tokens.textEdited.connect(lambda _: self.check_tokens())
         self.tokens.returnPressed.connect(self.trace_tokens)
         self.trace_tokens_button.clicked.connect(lambda: self.trace_tokens())
+        self.decode_tokens.returnPressed.connect(lambda: self.decode())
+        self.decode_button.clicked.connect(lambda: self.decode())
+        self.decode_timer = QTimer(self)
+        self.decode_timer.setInterval(POLL_MS)
+        self.decode_timer.timeout.connect(self.poll_decoding)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -358,9 +385,12 @@ class TracePanel(QWidget):
         tokens = token_input(graph) if graph is not None else None
         if shape is not None and tuple(self.pad.ink.shape) != tuple(shape):
             self.pad.set_shape(shape)
+        # two Inputs: perhaps a teacher-forced sequence design (the worker says if not)
+        decodes = graph is not None and len(graph.inputs()) == 2
         self.drawing_box.setVisible(shape is not None)
         self.tokens_box.setVisible(tokens is not None)
-        self.given_box.setVisible(shape is not None or tokens is not None)
+        self.decode_box.setVisible(decodes)
+        self.given_box.setVisible(shape is not None or tokens is not None or decodes)
         if tokens is not None:
             steps, vocabulary = tokens
             example = " ".join(str((3 * i + 1) % (vocabulary or 10)) for i in range(steps or 6))
@@ -390,6 +420,63 @@ class TracePanel(QWidget):
     def trace_tokens(self) -> bool:
         given = self.check_tokens()
         return given is not None and self.start(given)
+
+    def decode(self) -> bool:
+        """Decode the typed source sequences greedily in the worker process (the saved weights,
+        else the initial ones, on the chosen backend); False if one is running."""
+        if self._decoding is not None:
+            return False
+        document = self.window.document
+        try:
+            text = fileformat.dumps(document.graph)
+        except (ValueError, OverflowError) as e:
+            self._show_decoded(f"<span style='color:#d32f2f'>cannot decode this project: "
+                               f"{escape(str(e))}</span>")
+            return False
+        weights = self.window.training.saved_weights()
+        base_dir = str(document.path.parent) if document.path else str(Path.cwd())
+        if self._pool is None:
+            self._pool = self.new_executor()
+        self._request += 1
+        which = (f"{self.backend.currentText()} with "
+                 + (escape(weights.name) if weights else "the initial (untrained) weights"))
+        self._decoding = (self._request, which, self._pool.submit(
+            run_decoding, text, base_dir, self.decode_tokens.text(),
+            None if weights is None else str(weights), self.backend.currentText()))
+        self._show_decoded(f"Decoding on {which}…")
+        self.decode_timer.start()
+        self.decode_button.setEnabled(False)
+        return True
+
+    def poll_decoding(self) -> None:
+        if self._decoding is None:
+            self.decode_timer.stop()
+            return
+        number, which, future = self._decoding
+        if not future.done():
+            return
+        self._decoding = None
+        self.decode_timer.stop()
+        self.decode_button.setEnabled(True)
+        try:
+            answer = future.result()
+        except Exception as e:       # noqa: BLE001 - the worker died: said, not raised
+            answer = {"error": f"the worker failed ({type(e).__name__}: {e})"}
+            self._shutdown_pool()
+        if number != self._request:
+            return                   # asked for by a project that is not open any more
+        if "error" in answer:
+            self._show_decoded(f"<span style='color:#d32f2f'>Cannot decode: "
+                               f"{escape(answer['error'])}</span>")
+            return
+        plan = answer["plan"]
+        rows = "<br>".join(f"{' '.join(map(str, src))} → <b>{' '.join(map(str, out))}</b>"
+                           for src, out in zip(answer["sources"], answer["decoded"]))
+        self._show_decoded(f"On {which}: {escape(plan['decoder_input'])} starts with "
+                           f"{plan['start']}, then reads the previous prediction:<br>{rows}")
+
+    def _show_decoded(self, html: str) -> None:
+        self.decoded.setText(html)
 
     def trace_sample(self, split: str, index: int) -> bool:
         """Trace row `index` of `split` (a thumbnail of the Test set tab asked for it)."""
@@ -605,6 +692,11 @@ class TracePanel(QWidget):
         self.clear()
         self.pad.clear()
         self.tokens.clear()
+        self.decode_tokens.clear()
+        self._decoding = None               # a decoding still running is dropped (clear())
+        self.decode_timer.stop()
+        self.decode_button.setEnabled(True)
+        self._show_decoded("")
         project.document.graphEvent.connect(self.design_changed)
         self.update_given()
 

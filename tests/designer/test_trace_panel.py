@@ -135,3 +135,34 @@ def test_a_design_with_two_inputs_is_traced_in_the_window(window, qtbot, tmp_pat
         np.testing.assert_array_equal(traced.layers[name].outputs[0], x[3])
     assert panel.result["why"] is None and not panel.views.isTabEnabled(1)
     assert "loss" in panel.status.text()
+
+
+def test_a_teacher_forced_design_decodes_typed_sequences_in_the_window(window, qtbot, tmp_path):
+    """What `netdesigner predict` does, in the Trace panel: typed source sequences decoded
+    greedily off the GUI thread, the same tokens as the backend's decode_text; a typo is a
+    sentence; another project leaves nothing of it behind."""
+    from netdesigner.backends.decoding import decode_text
+    project = tmp_path / "seq2seq_states.graph"
+    project.write_text((SAMPLES / "seq2seq_states.graph").read_text())
+    assert window.open_file(str(project), ask=False)
+    menu_action(window, "Train", "Trace a Sample").trigger()
+    panel = window.trace
+    assert panel.decode_box.isVisible()
+    panel.decode_tokens.setText("3 1 4 1 5 9; 2 7 1 8 2 8")
+    qtbot.mouseClick(panel.decode_button, Qt.LeftButton)
+    assert not panel.decode_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.decode_button.isEnabled(), timeout=60_000)
+    want = decode_text(window.document.graph, str(tmp_path), "3 1 4 1 5 9; 2 7 1 8 2 8")
+    shown = panel.decoded.text()
+    for source, row in zip(want["sources"], want["decoded"]):
+        assert f"{' '.join(map(str, source))} → <b>{' '.join(map(str, row))}</b>" in shown
+    panel.decode_tokens.setText("3 1 x")
+    assert panel.decode()
+    qtbot.waitUntil(lambda: panel.decode_button.isEnabled(), timeout=60_000)
+    assert "Cannot decode: sequence 1, token 3: &#x27;x&#x27; is not a token id" in \
+        panel.decoded.text()
+    cnn = tmp_path / "cnn_digits.graph"
+    cnn.write_text((SAMPLES / "cnn_digits.graph").read_text())
+    assert window.open_file(str(cnn), ask=False)
+    assert panel.decoded.text() == "" and panel.decode_tokens.text() == ""
+    assert not panel.decode_box.isVisibleTo(panel)
