@@ -58,6 +58,20 @@ def variant_settings(settings: dict, name: str) -> dict:
     return {**settings, "optimizer": optimizer, "optimizer_params": params}
 
 
+def variant_design(graph, name: str, epochs: int | None = None):
+    """A copy of `graph` that trains with the optimizer `name` (a VARIANTS key) and, given,
+    `epochs`: one run of a comparison as a design of its own (the designer runs it in its
+    training worker and keeps it, labelled, with the project's runs)."""
+    from netdesigner.graph import fileformat
+    copy = fileformat.loads(fileformat.dumps(graph), "<comparison>")
+    settings = variant_settings(dict(copy.training), name)
+    copy.set_training("optimizer", settings["optimizer"])
+    copy.set_training("optimizer_params", settings["optimizer_params"])
+    if epochs is not None:
+        copy.set_training("epochs", int(epochs))
+    return copy
+
+
 def compare_optimizers(graph, base_dir: str, names=DEFAULT, backend: str | None = None,
                        epochs: int | None = None, on_event=None) -> dict[str, ComparedRun]:
     """Train `graph` once per optimizer name; {name: ComparedRun}. `on_event(name, event)`

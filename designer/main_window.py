@@ -189,6 +189,9 @@ class MainWindow(QMainWindow):
                      QKeySequence("Ctrl+T"), t)
         self._action("&Pause / Resume", lambda: self.training.toggle_pause(), None, t)
         self._action("S&top", lambda: self.training.stop(), None, t)
+        self._action("Compare &Optimizers…",
+                     lambda: self.show_training() and self.training.compare_dialog(), None, t,
+                     tip="Train the design once per optimizer and compare the loss curves")
         t.addSeparator()
         self._action("T&race a Sample…", self.show_trace, QKeySequence("Ctrl+Shift+T"), t,
                      tip="Run one sample through the network and see every layer's output")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPus
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from netdesigner.backends import data, diagnostics, progress, protocol
+from netdesigner.backends.comparison import VARIANTS, variant_design
 from netdesigner.backends.jobs import Job, prepare
 from netdesigner.backends.modes import mode_named
 from netdesigner.backends.runner import TrainingProcess
@@ -142,6 +143,12 @@ class TrainingPanel(QWidget):
         self.max_gap = 0.0                  # longest pause between two timer ticks (ms)
         self.train_samples = 0              # of the run: for examples/s
         self._last_tick = None
+        # an optimizer comparison: the optimizers still to train, the one training now, and
+        # the indices of the runs it recorded
+        self._compare_queue: list[str] = []
+        self._variant: str | None = None
+        self._variant_epochs = 0
+        self._compared: list[int] = []
         self.data_check = 0                 # the number of the newest data check
         self.data_state = "none"            # checking | ok | failed (of the newest check)
         self.data_message = ""              # what the newest check found wrong
@@ -291,7 +298,9 @@ class TrainingPanel(QWidget):
                         "Not trained yet.")
 
     def _abandon_run(self) -> None:
-        """End the running process without reading what it still sends."""
+        """End the running process without reading what it still sends (and any optimizer
+        comparison it was part of)."""
+        self._variant, self._compare_queue, self._compared = None, [], []
         self.timer.stop()
         if self.process is not None and self.process.running:
             self.process.stop()
@@ -499,12 +508,19 @@ class TrainingPanel(QWidget):
         run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
         saved = self.saved_weights()
         graph = self.document.graph
-        job = Job(fileformat.dumps(graph), self._base_dir(),
-                  graph.training.get("backend", "numpy"), evaluate_only=evaluate_only,
-                  weights_out=None if evaluate_only else str(run_dir / "weights.npz"),
-                  weights_in=str(saved) if saved and (evaluate_only
-                                                      or self.resume_weights.isChecked())
-                  else None)
+        if self._variant is not None:
+            # one run of an optimizer comparison: the design with that optimizer, from its
+            # seeded initial weights; the project's trained weights are not touched
+            job = Job(fileformat.dumps(variant_design(graph, self._variant,
+                                                      self._variant_epochs)),
+                      self._base_dir(), graph.training.get("backend", "numpy"))
+        else:
+            job = Job(fileformat.dumps(graph), self._base_dir(),
+                      graph.training.get("backend", "numpy"), evaluate_only=evaluate_only,
+                      weights_out=None if evaluate_only else str(run_dir / "weights.npz"),
+                      weights_in=str(saved) if saved and (evaluate_only
+                                                          or self.resume_weights.isChecked())
+                      else None)
         self.plots.clear()
         self.plots.explain_no_gradients(
             mode_named(graph.training.get("mode", "supervised")).no_layer_stats)
@@ -576,7 +592,8 @@ class TrainingPanel(QWidget):
                 self._run_ended()
 
     def _run_ended(self) -> None:
-        """The worker is gone: the state says how the run ended (its message stays)."""
+        """The worker is gone: the state says how the run ended (its message stays); in an
+        optimizer comparison, the next optimizer starts, or the comparison is shown."""
         end = self.last_end or {}
         if end.get("event") == "error" or end.get("reason") == "nan":
             self._set_state(FAILED)
@@ -587,6 +604,65 @@ class TrainingPanel(QWidget):
         else:
             self._set_state(FAILED, "<span style='color:#d32f2f'>The training process ended "
                                     "without a result.</span>")
+        if self._variant is not None:
+            self._variant_ended(self.run_state == FINISHED)
+
+    # -- optimizer comparison -----------------------------------------------------------------
+    def compare_dialog(self) -> bool:
+        """Train > Compare Optimizers…: choose them, then compare (False: cancelled or
+        refused)."""
+        from .optimizers_dialog import OptimizersDialog
+        if self.document is None:
+            return False
+        dialog = OptimizersDialog(int(self.document.graph.training.get("epochs", 10)), self)
+        if not dialog.exec():
+            return False
+        return self.compare_optimizers(dialog.chosen(), dialog.epochs.value())
+
+    def compare_optimizers(self, names: list[str], epochs: int) -> bool:
+        """Train the design once per optimizer in `names` (`comparison.VARIANTS`), `epochs`
+        each, one after the other, each run recorded (labelled) in the Runs tab, which then
+        shows their curves together. False (with the reason) when a run is on."""
+        if self.run_state in BUSY:
+            self.status.setText(f"Already {self.run_state}: wait for it to end, or stop it.")
+            return False
+        unknown = [n for n in names if n not in VARIANTS]
+        if unknown or not names:
+            self.status.setText(f"Unknown optimizer {', '.join(unknown) or '(none chosen)'}: "
+                                f"choose from {', '.join(VARIANTS)}.")
+            return False
+        self._compare_queue = list(names)
+        self._variant_epochs = int(epochs)
+        self._compared = []
+        return self._next_variant()
+
+    def _next_variant(self) -> bool:
+        self._variant = self._compare_queue.pop(0)
+        done = len(self._compared)
+        started = self.start()
+        if started:
+            self.status.setText(f"Comparing optimizers: {self._variant} ({done + 1} of "
+                                f"{done + 1 + len(self._compare_queue)}), "
+                                f"{self._variant_epochs} epochs…")
+        else:
+            self._variant, self._compare_queue = None, []
+        return started
+
+    def _variant_ended(self, finished: bool) -> None:
+        if finished and self._compare_queue:
+            self._next_variant()
+            return
+        names = [self.document.graph.runs[i]["label"] for i in self._compared]
+        self._variant, self._compare_queue = None, []
+        if not finished:
+            self.status.setText(self.status.text() + f"<br>The comparison ended after "
+                                f"{len(names)} optimizer{'s' * (len(names) != 1)}.")
+        if names:
+            self.runs.set_runs(self.document.graph.runs, ticked=self._compared)
+            self.plots.setCurrentWidget(self.runs)
+            if finished:
+                self.status.setText(f"Compared {', '.join(names)}: their curves are in the "
+                                    f"Runs tab (same initial weights, same batches).")
 
     def _handle(self, event: dict) -> None:
         kind = event["event"]
@@ -653,8 +729,10 @@ class TrainingPanel(QWidget):
         if event["epochs_run"] == 0:
             self.status.setText("Evaluated the saved weights on the test set.")
             self.plots.setCurrentWidget(self.evaluation)
-        elif reason in ("completed", "early_stopping") and weights and weights.exists():
-            self.pending_weights = weights
+        elif reason in ("completed", "early_stopping") and (
+                self._variant is not None or (weights and weights.exists())):
+            if self._variant is None:
+                self.pending_weights = weights
             run = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
                    "backend": self.document.graph.training.get("backend"),
                    "reason": reason, "epochs": event["epochs_run"],
@@ -662,6 +740,9 @@ class TrainingPanel(QWidget):
                    # the design as it was trained (edits during the run are not in it)
                    "design": fileformat.design_snapshot(
                        fileformat.loads(self.job.graph_text, "<run>"))}
+            if self._variant is not None:
+                run["label"] = self._variant
+                self._compared.append(len(self.document.graph.runs))
             self.document.graph.runs.append(run)
             self.document.undo.resetClean()          # the project has news to save
             self.document.fileChanged.emit()

@@ -227,7 +227,8 @@ class RunsView(QWidget):
         """The open project's own runs (those saved in its file)."""
         self.set_runs(project.graph.runs)
 
-    def set_runs(self, runs: list) -> None:
+    def set_runs(self, runs: list, ticked: list[int] | None = None) -> None:
+        """Show `runs`, with those at the indices `ticked` ticked (default: the last two)."""
         self.runs = runs
         self.list.blockSignals(True)
         self.list.clear()
@@ -242,7 +243,8 @@ class RunsView(QWidget):
                     + (f" · acc {acc:.1%}" if acc is not None else ""))
             item = QListWidgetItem(text)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked if i >= len(runs) - 2 else Qt.Unchecked)
+            tick = i in ticked if ticked is not None else i >= len(runs) - 2
+            item.setCheckState(Qt.Checked if tick else Qt.Unchecked)
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.redraw_when_seen()

@@ -232,3 +232,38 @@ def test_the_data_tab_shows_the_class_balance_of_the_data_set():
     assert "a 35, b 5 — imbalanced: the largest class has 7x" in class_balance(skewed)
     regression = Dataset("sine", x, np.zeros(40), "regression")
     assert class_balance(regression) == ""
+
+
+def test_train_compare_optimizers_runs_each_and_shows_their_curves(window, qtbot, tmp_path,
+                                                                   monkeypatch):
+    """Train > Compare Optimizers… (the window's `netdesigner compare`): the chosen optimizers
+    train one after the other in the worker, each recorded, labelled, in the Runs tab and
+    ticked there, with the losses of backends.comparison (same initial weights, same
+    batches); the project's trained weights are left alone."""
+    from netdesigner.backends.comparison import compare_optimizers
+    from netdesigner.designer.training.optimizers_dialog import OptimizersDialog
+
+    from tests.designer.actions import menu_action
+    path = copy_sample("mlp_digits.graph", tmp_path, backend="numpy")
+    assert window.open_file(str(path), ask=False)
+    panel = window.training
+
+    def choose(dialog):                     # what the user ticks in the dialog
+        for name, box in dialog.boxes.items():
+            box.setChecked(name in ("sgd", "adam"))
+        dialog.epochs.setValue(2)
+        return 1
+    monkeypatch.setattr(OptimizersDialog, "exec", choose)
+    before = len(window.document.graph.runs)
+    menu_action(window, "Train", "Compare Optimizers").trigger()
+    qtbot.waitUntil(lambda: "Compared sgd, adam" in panel.status.text(), timeout=120_000)
+    runs = window.document.graph.runs[before:]
+    assert [r["label"] for r in runs] == ["sgd", "adam"]
+    assert panel.runs.checked() == [before, before + 1]
+    assert panel.plots.currentWidget() is panel.runs
+    assert panel.pending_weights is None and panel.saved_weights() is None
+    want = compare_optimizers(window.document.graph, str(tmp_path), ["sgd", "adam"], "numpy", 2)
+    for run in runs:
+        assert run["history"]["loss"] == want[run["label"]].history["loss"]
+        assert "test" in run
+    assert runs[0]["history"]["loss"] != runs[1]["history"]["loss"]
