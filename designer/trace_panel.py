@@ -41,6 +41,10 @@ def grey_pixmap(grey: np.ndarray, width: int | None = None, height: int | None =
                 smooth: bool = False) -> QPixmap:
     """A uint8 2-D array as a pixmap, scaled to fit width x height (aspect kept)."""
     grey = np.ascontiguousarray(grey, dtype=np.uint8)
+    if grey.shape[0] == 1 and grey.shape[1] > 8:
+        # a vector: a strip an eighth as tall as it is long (one pixel row scaled to fit came
+        # out one pixel tall, an LSTM's 64 values a hairline)
+        grey = np.ascontiguousarray(np.repeat(grey, grey.shape[1] // 8, axis=0))
     h, w = grey.shape
     image = QImage(grey.data, w, h, w, QImage.Format_Grayscale8).copy()
     pixmap = QPixmap.fromImage(image)
@@ -263,8 +267,9 @@ class TracePanel(QWidget):
         self.decode_box = QWidget()
         decode_col = QVBoxLayout(self.decode_box)
         decode_col.setContentsMargins(0, 0, 0, 0)
-        decode_col.addWidget(QLabel("Decode greedily (the decoder reads its own previous "
-                                    "prediction):"))
+        intro = QLabel("Decode greedily (the decoder reads its own previous prediction):")
+        intro.setWordWrap(True)
+        decode_col.addWidget(intro)
         decode_col.addWidget(self.decode_tokens)
         decode_col.addWidget(self.decode_button)
         decode_col.addWidget(self.decoded)
