@@ -6,7 +6,7 @@ from html import escape
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMenu, QTableWidget,
                                QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
@@ -295,20 +295,36 @@ class RunsView(QWidget):
         self.differences.setPlainText(self.difference_text())
         self.loss.clear()
         self.accuracy.clear()
-        for k, i in enumerate(self.checked()):
+        ticked = self.checked()
+        # the list is the legend: each ticked run's entry gets its curves' colour (the plots'
+        # own legends are left to two runs: more did not fit a 1280x800 window's plots)
+        self.list.blockSignals(True)
+        for i in range(self.list.count()):
+            self.list.item(i).setIcon(QIcon())
+        for k, i in enumerate(ticked):
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(PENS[k % len(PENS)]))
+            self.list.item(i).setIcon(QIcon(swatch))
+        self.list.blockSignals(False)
+        named = len(ticked) <= 2
+        for k, i in enumerate(ticked):
             history = self.runs[i].get("history", {})
             tag = f" {self.runs[i]['label']}" if self.runs[i].get("label") else ""
             colour = PENS[k % len(PENS)]
             for key, style in (("loss", Qt.SolidLine), ("val_loss", Qt.DashLine)):
                 values = _plottable(history.get(key))
                 if values:
+                    # one legend entry a run (its colour); the title says dashed is
+                    # validation: two entries a run filled the plot with four runs
                     self.loss.plot(range(1, len(values) + 1), values,
                                    pen=pg.mkPen(colour, width=2, style=style),
-                                   name=f"#{i + 1}{tag} {key}")
+                                   name=f"#{i + 1}{tag}" if key == "loss" and named
+                                   else None)
             values = _plottable(history.get("val_accuracy")) or _plottable(history.get("accuracy"))
             if values:
                 self.accuracy.plot(range(1, len(values) + 1), values,
-                                   pen=pg.mkPen(colour, width=2), name=f"#{i + 1}{tag}")
+                                   pen=pg.mkPen(colour, width=2),
+                                   name=f"#{i + 1}{tag}" if named else None)
 
 
 def _numbers(values) -> list[float]:

@@ -261,6 +261,8 @@ def test_train_compare_optimizers_runs_each_and_shows_their_curves(window, qtbot
     assert [r["label"] for r in runs] == ["sgd", "adam"]
     assert panel.runs.checked() == [before, before + 1]
     assert panel.plots.currentWidget() is panel.runs
+    qtbot.waitUntil(lambda: not panel.runs.list.item(before + 1).icon().isNull(), timeout=3000)
+    assert not panel.runs.list.item(before).icon().isNull()    # its curves' colour: the legend
     assert panel.pending_weights is None and panel.saved_weights() is None
     want = compare_optimizers(window.document.graph, str(tmp_path), ["sgd", "adam"], "numpy", 2)
     for run in runs:
