@@ -51,7 +51,7 @@ from .results import EvaluationView, RunsView
 POLL_MS = 50
 DRAIN_BUDGET_S = 0.02
 RECHECK_MS = 300                    # a burst of edits is followed by one data check
-SETTINGS_MIN_HEIGHT = 120              # pixels: four rows of the settings form at least
+SETTINGS_MIN_HEIGHT = 96               # pixels: three rows of the settings form at least
 
 
 # The run states the panel's status line names; Start, Pause, Stop and Evaluate follow them.

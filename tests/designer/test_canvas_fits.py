@@ -65,7 +65,7 @@ def test_at_1280x800_the_training_settings_show_rows_the_data_summary_and_every_
     qtbot.waitUntil(lambda: "fits the network" in panel.data_label.text(), timeout=20000)
     qtbot.wait(100)
     settings = next(a for a in panel.findChildren(QScrollArea) if a.widget() is panel.settings_box)
-    assert settings.height() >= SETTINGS_MIN_HEIGHT
+    assert settings.height() >= max(SETTINGS_MIN_HEIGHT, 120)        # four rows here
     assert not settings.horizontalScrollBar().isVisible()
     assert panel.settings_box.width() <= settings.viewport().width()
     label = panel.data_label
@@ -77,6 +77,9 @@ def test_at_1280x800_the_training_settings_show_rows_the_data_summary_and_every_
         assert b.width() >= b.fontMetrics().horizontalAdvance(b.text())
     outer = window.training_dock.widget()
     assert isinstance(outer, QScrollArea) and not outer.verticalScrollBar().isVisible()
+    # no page of the plots asks for more height than the panel has (the Test set page did)
+    plots = panel.plots
+    assert plots.minimumSizeHint().height() <= outer.viewport().height()
 
 def test_opening_a_file_frames_it_at_a_readable_zoom_from_its_input(window, qtbot):
     assert window.open_file(SAMPLES / "vgg_digits.graph", ask=False)
