@@ -431,23 +431,17 @@ class TracePanel(QWidget):
         else the initial ones, on the chosen backend); False if one is running."""
         if self._decoding is not None:
             return False
-        document = self.window.document
         try:
-            text = fileformat.dumps(document.graph)
+            text, base_dir, weights = self._worker_input()
         except (ValueError, OverflowError) as e:
             self._show_decoded(f"<span style='color:#d32f2f'>cannot decode this project: "
                                f"{escape(str(e))}</span>")
             return False
-        weights = self.window.training.saved_weights()
-        base_dir = str(document.path.parent) if document.path else str(Path.cwd())
-        if self._pool is None:
-            self._pool = self.new_executor()
-        self._request += 1
         which = (f"{self.backend.currentText()} with "
                  + (escape(weights.name) if weights else "the initial (untrained) weights"))
-        self._decoding = (self._request, which, self._pool.submit(
+        self._decoding = (*self._submit(
             run_decoding, text, base_dir, self.decode_tokens.text(),
-            None if weights is None else str(weights), self.backend.currentText()))
+            None if weights is None else str(weights), self.backend.currentText()), which)
         self._show_decoded(f"Decoding on {which}…")
         self.decode_timer.start()
         self.decode_button.setEnabled(False)
@@ -457,17 +451,13 @@ class TracePanel(QWidget):
         if self._decoding is None:
             self.decode_timer.stop()
             return
-        number, which, future = self._decoding
+        number, future, which = self._decoding
         if not future.done():
             return
         self._decoding = None
         self.decode_timer.stop()
         self.decode_button.setEnabled(True)
-        try:
-            answer = future.result()
-        except Exception as e:       # noqa: BLE001 - the worker died: said, not raised
-            answer = {"error": f"the worker failed ({type(e).__name__}: {e})"}
-            self._shutdown_pool()
+        answer = self._collect(future)
         if number != self._request:
             return                   # asked for by a project that is not open any more
         if "error" in answer:
@@ -495,20 +485,14 @@ class TracePanel(QWidget):
         reason) if not now."""
         if self._future is not None:
             return False
-        document = self.window.document
         try:
-            text = fileformat.dumps(document.graph)
+            text, base_dir, weights = self._worker_input()
         except (ValueError, OverflowError) as e:
             self._failed(f"cannot trace this project: {e}")
             return False
-        weights = self.window.training.saved_weights()
-        base_dir = str(document.path.parent) if document.path else str(Path.cwd())
-        if self._pool is None:
-            self._pool = self.new_executor()
-        self._request += 1
-        self._future = (self._request, self._pool.submit(
+        self._future = self._submit(
             run_trace, text, base_dir, self.index.value(), self.split.currentText(),
-            None if weights is None else str(weights), self.backend.currentText(), given))
+            None if weights is None else str(weights), self.backend.currentText(), given)
         what = (given.label if given is not None else
                 f"sample {self.index.value()} of the {self.split.currentText()} split")
         self.status.setText(f"Tracing {what} on {self.backend.currentText()}"
@@ -517,6 +501,31 @@ class TracePanel(QWidget):
         self.timer.start()
         self._update_buttons()
         return True
+
+    def _worker_input(self) -> tuple:
+        """(the project as .graph text, its folder, its saved weights or None): what a trace or
+        a decoding in the worker needs (ValueError: a project that cannot be written)."""
+        document = self.window.document
+        text = fileformat.dumps(document.graph)
+        base_dir = str(document.path.parent) if document.path else str(Path.cwd())
+        return text, base_dir, self.window.training.saved_weights()
+
+    def _submit(self, function, *args) -> tuple:
+        """(request number, future) of `function(*args)` in the worker process; a newer
+        request, or another project, makes the answer of an older one stale."""
+        if self._pool is None:
+            self._pool = self.new_executor()
+        self._request += 1
+        return self._request, self._pool.submit(function, *args)
+
+    def _collect(self, future) -> dict:
+        """A finished worker's answer; a dead worker's as an error sentence (and a new worker
+        next time)."""
+        try:
+            return future.result()
+        except Exception as e:       # noqa: BLE001 - the worker died: said, not raised
+            self._shutdown_pool()
+            return {"error": f"the trace worker failed ({type(e).__name__}: {e})"}
 
     def poll(self) -> None:
         if self._future is None:
@@ -527,11 +536,7 @@ class TracePanel(QWidget):
             return
         self._future = None
         self.timer.stop()
-        try:
-            answer = future.result()
-        except Exception as e:       # noqa: BLE001 - the worker died: said, not raised
-            answer = {"error": f"the trace worker failed ({type(e).__name__}: {e})"}
-            self._shutdown_pool()
+        answer = self._collect(future)
         if number != self._request:
             return                   # a trace of a project that is not open any more
         if "error" in answer:

@@ -18,12 +18,18 @@ from tests.designer.actions import menu_action
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
-    project = tmp_path / "cnn_digits.graph"
-    project.write_text((SAMPLES / "cnn_digits.graph").read_text())
+def open_in_trace(window, tmp_path, sample: str):
+    """A copy of the sample opened in the window, and the Trace panel brought up (as Train >
+    Trace a Sample does)."""
+    project = tmp_path / f"{sample}.graph"
+    project.write_text((SAMPLES / f"{sample}.graph").read_text())
     assert window.open_file(str(project), ask=False)
     menu_action(window, "Train", "Trace a Sample").trigger()
-    panel = window.trace
+    return window.trace
+
+
+def test_tracing_a_test_sample_shows_every_layer(window, qtbot, tmp_path):
+    panel = open_in_trace(window, tmp_path, "cnn_digits")
     assert window.trace_dock.isVisible()
     panel.index.setValue(12)
     qtbot.mouseClick(panel.trace_button, Qt.LeftButton)
@@ -118,11 +124,7 @@ def test_an_attention_layer_shows_its_weights_per_head(window, qtbot, tmp_path):
 def test_a_design_with_two_inputs_is_traced_in_the_window(window, qtbot, tmp_path):
     """seq2seq_states (an encoder Input and a decoder Input): Trace a Sample shows every layer,
     each Input holding its part of the row (it said "tracing does not show yet")."""
-    project = tmp_path / "seq2seq_states.graph"
-    project.write_text((SAMPLES / "seq2seq_states.graph").read_text())
-    assert window.open_file(str(project), ask=False)
-    menu_action(window, "Train", "Trace a Sample").trigger()
-    panel = window.trace
+    panel = open_in_trace(window, tmp_path, "seq2seq_states")
     panel.index.setValue(3)
     qtbot.mouseClick(panel.trace_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.result is not None or bool(panel.error), timeout=60_000)
@@ -142,11 +144,7 @@ def test_a_teacher_forced_design_decodes_typed_sequences_in_the_window(window, q
     greedily off the GUI thread, the same tokens as the backend's decode_text; a typo is a
     sentence; another project leaves nothing of it behind."""
     from netdesigner.backends.decoding import decode_text
-    project = tmp_path / "seq2seq_states.graph"
-    project.write_text((SAMPLES / "seq2seq_states.graph").read_text())
-    assert window.open_file(str(project), ask=False)
-    menu_action(window, "Train", "Trace a Sample").trigger()
-    panel = window.trace
+    panel = open_in_trace(window, tmp_path, "seq2seq_states")
     assert panel.decode_box.isVisible()
     panel.decode_tokens.setText("3 1 4 1 5 9; 2 7 1 8 2 8")
     qtbot.mouseClick(panel.decode_button, Qt.LeftButton)
