@@ -108,7 +108,6 @@ def read_data(number: int, text: str, base_dir: str, results: queue.SimpleQueue)
     results.put((number, split, message))
 
 
-
 class FittedColumn(QWidget):
     """A column never squeezed below the height its wrapped text needs at its width: a
     splitter keeps a widget at least at its minimum size hint, which for word-wrapped labels
@@ -125,6 +124,7 @@ class FittedColumn(QWidget):
         super().resizeEvent(event)
         if event.size().width() != event.oldSize().width():
             self.updateGeometry()             # the wrapped text's height changed with it
+
 
 class TrainingPanel(QWidget):
     runFinished = Signal(dict)          # the train_end event (or an error event)
@@ -505,8 +505,6 @@ class TrainingPanel(QWidget):
                                     f"{escape(self.data_message)}</span>")
             self.runFinished.emit(self.last_end)
             return False
-        run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
-        saved = self.saved_weights()
         graph = self.document.graph
         if self._variant is not None:
             # one run of an optimizer comparison: the design with that optimizer, from its
@@ -515,6 +513,8 @@ class TrainingPanel(QWidget):
                                                       self._variant_epochs)),
                       self._base_dir(), graph.training.get("backend", "numpy"))
         else:
+            run_dir = Path(tempfile.mkdtemp(dir=self._tmp))
+            saved = self.saved_weights()
             job = Job(fileformat.dumps(graph), self._base_dir(),
                       graph.training.get("backend", "numpy"), evaluate_only=evaluate_only,
                       weights_out=None if evaluate_only else str(run_dir / "weights.npz"),
@@ -731,8 +731,6 @@ class TrainingPanel(QWidget):
             self.plots.setCurrentWidget(self.evaluation)
         elif reason in ("completed", "early_stopping") and (
                 self._variant is not None or (weights and weights.exists())):
-            if self._variant is None:
-                self.pending_weights = weights
             run = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
                    "backend": self.document.graph.training.get("backend"),
                    "reason": reason, "epochs": event["epochs_run"],
@@ -740,14 +738,16 @@ class TrainingPanel(QWidget):
                    # the design as it was trained (edits during the run are not in it)
                    "design": fileformat.design_snapshot(
                        fileformat.loads(self.job.graph_text, "<run>"))}
-            if self._variant is not None:
+            if self._variant is not None:     # a comparison's run: the weights stay as they were
                 run["label"] = self._variant
                 self._compared.append(len(self.document.graph.runs))
+            else:
+                self.pending_weights = weights
+                self.embeddings.weights_changed()
             self.document.graph.runs.append(run)
             self.document.undo.resetClean()          # the project has news to save
             self.document.fileChanged.emit()
             self.runs.set_runs(self.document.graph.runs)
-            self.embeddings.weights_changed()
 
     def save_weights(self, project_path: Path, source: Path | None = None) -> Path | None:
         """Called when the project is saved: its newest weights go beside it. `source`: the

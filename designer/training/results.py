@@ -64,9 +64,6 @@ class EvaluationView(QWidget):
         self.examples_grid.setSpacing(2)
         self.tables = QWidget()           # per-class figures: classification only
         tables = QHBoxLayout(self.tables)
-        # tight margins: this page's height sets the training panel's smallest height, which
-        # at 1280x800 was 12 pixels more than the panel had (a scroll bar around all of it)
-        tables.setContentsMargins(0, 0, 0, 0)
         tables.setContentsMargins(0, 0, 0, 0)
         left = QVBoxLayout()
         left.addWidget(QLabel("Per class"))
@@ -77,10 +74,10 @@ class EvaluationView(QWidget):
         tables.addLayout(left, 1)
         tables.addLayout(right, 2)
         # the tables scroll: the page may be shorter than all its parts' wishes (its height
-        # set the training panel's smallest height, over what a 1280x800 window gives it)
+        # set the training panel's smallest height, 12 px over what a 1280x800 window gives
+        # it, and a scroll bar went round the whole panel)
         self.setMinimumHeight(200)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
         layout.addWidget(self.tables, 1)
         layout.addWidget(self.examples)
